@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * The `unjpeg` command. Each subcommand lives in its own module, loaded only when used, so `inspect`
+ * starts without loading sharp or onnxruntime.
+ */
+import { UnjpegError } from "../errors.js";
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  inspect: {
+    summary: "inspect [--json] FILE...              JPEG quality from the quantization tables",
+    load: async () => (await import("./inspect.js")).main,
+  },
+};
+
+function usage(): string {
+  const lines = Object.values(COMMANDS).map((c) => `  unjpeg ${c.summary}`);
+  return `usage:\n${lines.join("\n")}\n\nRun "unjpeg <command> --help" for a command's options.`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`unjpeg: unknown command "${name}"\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await (await command.load())(rest);
+  } catch (error) {
+    if (error instanceof UnjpegError) {
+      process.stderr.write(`unjpeg ${name}: ${error.message} [${error.code}]\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await run(process.argv.slice(2));

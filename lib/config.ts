@@ -1,0 +1,115 @@
+import { UnjpegError } from "./errors.js";
+
+/** Output formats a derivative can be written in. */
+export const OUTPUT_FORMATS = ["jpeg", "png", "webp", "avif"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export type ExecutionProviderName = "cpu" | "cuda";
+
+/** Everything unjpeg reads from the environment, checked once (names and defaults: docs/CONTRACTS.md). */
+export interface Config {
+  readonly derivativeSuffix: string;
+  readonly derivativePrefix: string;
+  readonly format: OutputFormat;
+  readonly skipQuality: number;
+  readonly maxPixels: number;
+  readonly maxBytes: number;
+  /** Absent: the shipped model. */
+  readonly modelDir: string | undefined;
+  /** Absent: let the runtime choose from the cores it is given. */
+  readonly threads: number | undefined;
+  readonly executionProvider: ExecutionProviderName;
+  readonly bucket: string | undefined;
+  /** Empty: every prefix. */
+  readonly sourcePrefixes: readonly string[];
+  /** Empty: unsigned URLs are accepted. The first key signs, all verify. */
+  readonly signingKeys: readonly string[];
+  readonly s3Endpoint: string | undefined;
+  readonly s3ForcePathStyle: boolean;
+  readonly s3Port: number;
+  readonly httpPort: number;
+}
+
+export class ConfigError extends UnjpegError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super("CONFIG_INVALID", `invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.problems = problems;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates the environment once. Every problem is collected and reported in one error, so an
+ * operator fixes a deployment in one round. Nothing else in unjpeg reads `process.env`.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const text = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === "" ? undefined : value.trim();
+  };
+  const int = (name: string, fallback: number | undefined, min: number, max: number): number | undefined => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const list = (name: string): string[] =>
+    (text(name) ?? "")
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
+
+  const format = (text("UNJPEG_FORMAT") ?? "jpeg").toLowerCase();
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+    problems.push(`UNJPEG_FORMAT must be one of ${OUTPUT_FORMATS.join(", ")}, got "${format}"`);
+  }
+  const provider = (text("UNJPEG_EXECUTION_PROVIDER") ?? "cpu").toLowerCase();
+  if (provider !== "cpu" && provider !== "cuda") {
+    problems.push(`UNJPEG_EXECUTION_PROVIDER must be cpu or cuda, got "${provider}"`);
+  }
+  const suffix = env["UNJPEG_DERIVATIVE_SUFFIX"] ?? ".restored";
+  const prefix = env["UNJPEG_DERIVATIVE_PREFIX"] ?? "";
+  if (suffix === "" && prefix === "") {
+    problems.push(
+      "UNJPEG_DERIVATIVE_SUFFIX and UNJPEG_DERIVATIVE_PREFIX cannot both be empty (a derivative would overwrite its source)",
+    );
+  }
+  if (/[/\\]/.test(suffix))
+    problems.push(`UNJPEG_DERIVATIVE_SUFFIX must not contain a slash, got "${suffix}"`);
+  const forcePathStyle = (text("UNJPEG_S3_FORCE_PATH_STYLE") ?? "false").toLowerCase();
+  if (!["true", "false", "1", "0"].includes(forcePathStyle)) {
+    problems.push(`UNJPEG_S3_FORCE_PATH_STYLE must be true or false, got "${forcePathStyle}"`);
+  }
+  const endpoint = text("UNJPEG_S3_ENDPOINT");
+  if (endpoint !== undefined && !URL.canParse(endpoint)) {
+    problems.push(`UNJPEG_S3_ENDPOINT must be a URL, got "${endpoint}"`);
+  }
+
+  const config: Config = {
+    derivativeSuffix: suffix,
+    derivativePrefix: prefix,
+    format: format as OutputFormat,
+    skipQuality: int("UNJPEG_SKIP_QUALITY", 90, 1, 101) as number,
+    maxPixels: int("UNJPEG_MAX_PIXELS", 50_000_000, 1, 2 ** 31) as number,
+    maxBytes: int("UNJPEG_MAX_BYTES", 52_428_800, 1, 2 ** 40) as number,
+    modelDir: text("UNJPEG_MODEL_DIR"),
+    threads: int("UNJPEG_THREADS", undefined, 1, 1024),
+    executionProvider: provider as ExecutionProviderName,
+    bucket: text("UNJPEG_BUCKET"),
+    sourcePrefixes: list("UNJPEG_SOURCE_PREFIXES"),
+    signingKeys: list("UNJPEG_SIGNING_KEYS"),
+    s3Endpoint: endpoint,
+    s3ForcePathStyle: forcePathStyle === "true" || forcePathStyle === "1",
+    s3Port: int("UNJPEG_S3_PORT", 4569, 1, 65535) as number,
+    httpPort: int("UNJPEG_HTTP_PORT", 3000, 1, 65535) as number,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,79 @@
+/**
+ * The one restore interface shared by the CLI and every handler (docs/CONTRACTS.md). The handlers only
+ * translate their events into these calls.
+ */
+import type { OutputFormat } from "../config.js";
+
+/** Why an image was not restored. Stable strings: they appear in logs, metrics and HTTP headers. */
+export type SkipReason =
+  | "high-quality" // estimated quality at or above the skip threshold
+  | "not-jpeg"
+  | "too-large" // over the pixel or byte limit
+  | "unsupported" // a JPEG we cannot restore (CMYK, 12-bit, ...)
+  | "derivative"; // the object is itself an unjpeg derivative
+
+export interface RestoreOptions {
+  /** Output format of the restored image (default jpeg). */
+  readonly format?: OutputFormat;
+  /** Restore even when the estimated quality is at or above `skipQuality`. */
+  readonly force?: boolean;
+  /** Default 90. */
+  readonly skipQuality?: number;
+  /** Default 50,000,000. */
+  readonly maxPixels?: number;
+  /** Default 52,428,800. */
+  readonly maxBytes?: number;
+  /** Model folder; default the shipped model. */
+  readonly modelDir?: string;
+  readonly threads?: number;
+  readonly executionProvider?: "cpu" | "cuda";
+  /** Checked between pipeline steps; an aborted restore throws and writes nothing. */
+  readonly signal?: AbortSignal;
+}
+
+export interface RestoreDescription {
+  /** Quality estimated from the quantization tables (the source of truth for decisions); null if not a JPEG. */
+  readonly quality: number | null;
+  readonly qualityMatch: "exact" | "approximate" | null;
+  /** The model's own guess (CaVE quality head), when it ran. */
+  readonly predictedQuality: number | null;
+  /** `<id>@<version>` of the model that ran, when it ran. */
+  readonly model: string | null;
+  readonly width: number | null;
+  readonly height: number | null;
+  readonly inputBytes: number;
+  readonly outputBytes: number | null;
+  readonly format: OutputFormat | null;
+  /** Milliseconds per named step (decode, cave, encoder, unet, decoder, encode, ...). */
+  readonly timings: Readonly<Record<string, number>>;
+  readonly totalMs: number;
+}
+
+export type RestoreOutcome =
+  | {
+      readonly action: "restored";
+      readonly output: Uint8Array;
+      readonly contentType: string;
+      readonly format: OutputFormat;
+      readonly description: RestoreDescription;
+    }
+  | {
+      readonly action: "skipped";
+      readonly reason: SkipReason;
+      readonly message: string;
+      readonly description: RestoreDescription;
+    };
+
+/**
+ * The triage decision from a prefix of the file (headers only): enough for S3 callers to skip objects
+ * after one ranged GET. `need-more-bytes` says how many bytes from the start would answer it.
+ */
+export type TriageDecision =
+  | { readonly action: "restore"; readonly quality: number; readonly width: number; readonly height: number }
+  | {
+      readonly action: "skip";
+      readonly reason: SkipReason;
+      readonly message: string;
+      readonly quality: number | null;
+    }
+  | { readonly action: "need-more-bytes"; readonly atLeast: number };

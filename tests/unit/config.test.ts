@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, loadConfig } from "../../lib/config.js";
+
+test("defaults match docs/CONTRACTS.md", () => {
+  const config = loadConfig({});
+  assert.equal(config.derivativeSuffix, ".restored");
+  assert.equal(config.derivativePrefix, "");
+  assert.equal(config.format, "jpeg");
+  assert.equal(config.skipQuality, 90);
+  assert.equal(config.maxPixels, 50_000_000);
+  assert.equal(config.maxBytes, 52_428_800);
+  assert.equal(config.executionProvider, "cpu");
+  assert.deepEqual(config.sourcePrefixes, []);
+  assert.deepEqual(config.signingKeys, []);
+  assert.equal(config.s3Port, 4569);
+  assert.equal(config.httpPort, 3000);
+  assert.ok(Object.isFrozen(config));
+});
+
+test("lists and booleans are parsed", () => {
+  const config = loadConfig({
+    UNJPEG_SOURCE_PREFIXES: "photos/, uploads/ ,",
+    UNJPEG_SIGNING_KEYS: "new,old",
+    UNJPEG_S3_FORCE_PATH_STYLE: "true",
+    UNJPEG_FORMAT: "WEBP",
+  });
+  assert.deepEqual(config.sourcePrefixes, ["photos/", "uploads/"]);
+  assert.deepEqual(config.signingKeys, ["new", "old"]);
+  assert.equal(config.s3ForcePathStyle, true);
+  assert.equal(config.format, "webp");
+});
+
+test("every problem is reported in one error", () => {
+  assert.throws(
+    () =>
+      loadConfig({
+        UNJPEG_FORMAT: "gif",
+        UNJPEG_SKIP_QUALITY: "abc",
+        UNJPEG_EXECUTION_PROVIDER: "tpu",
+        UNJPEG_S3_ENDPOINT: "not a url",
+      }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.code, "CONFIG_INVALID");
+      assert.equal(error.problems.length, 4);
+      assert.match(error.message, /UNJPEG_FORMAT/);
+      assert.match(error.message, /UNJPEG_SKIP_QUALITY/);
+      return true;
+    },
+  );
+});
+
+test("a suffix and prefix both empty would overwrite sources and is refused", () => {
+  assert.throws(() => loadConfig({ UNJPEG_DERIVATIVE_SUFFIX: "" }), ConfigError);
+});
