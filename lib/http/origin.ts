@@ -1,0 +1,258 @@
+/**
+ * The CDN origin's core: one request in, one response out, no Lambda or node:http types. A current stored
+ * derivative is served as it is; otherwise the source is restored once, stored, and served. The adapters
+ * (handlers/cdn-origin.ts, lib/http/local-server.ts) only translate requests and responses.
+ */
+import type { Config, OutputFormat } from "../config.js";
+import {
+  badRequest,
+  type HttpError,
+  methodNotAllowed,
+  notFound,
+  timedOut,
+  tooLarge,
+  unsupportedMedia,
+} from "./errors.js";
+import { CACHE_SUCCESS, matchesIfNoneMatch, representationEtag } from "./headers.js";
+import { createLimiter, type Limiter, singleFlight } from "./limiter.js";
+import { contentTypeOf, negotiateFormat } from "./negotiate.js";
+import { errorResponse, jsonResponse, redirect } from "./respond.js";
+import { checkPrefix, type ImageRequest, route } from "./route.js";
+import { verifySignature } from "./signing.js";
+import type {
+  DeriveOutcome,
+  ModelStatus,
+  ObjectHead,
+  OriginRequest,
+  OriginResponse,
+  OriginStore,
+} from "./types.js";
+import { encodeVariant } from "./variant.js";
+
+export interface OriginOptions {
+  readonly config: Config;
+  readonly store: OriginStore;
+  readonly modelStatus: () => Promise<ModelStatus>;
+  /** Restorations run at once in this process (default 1: the model uses every core it is given). */
+  readonly concurrency?: number;
+  /** Restorations that may wait for a slot before further ones get 503 (default 8). */
+  readonly maxQueued?: number;
+  /** A restoration taking longer is abandoned with 503 TIMEOUT (default 5 minutes). */
+  readonly restoreTimeoutMs?: number;
+  /** Reserved routes only the local stack serves: the page and its API. */
+  readonly extraRoutes?: (
+    request: OriginRequest,
+    route: { kind: "page"; asset: string } | { kind: "api"; endpoint: string },
+  ) => Promise<OriginResponse>;
+  /** Unix seconds (tests move the clock). */
+  readonly now?: () => number;
+}
+
+export type Origin = (request: OriginRequest) => Promise<OriginResponse>;
+
+export function createOrigin(options: OriginOptions): Origin {
+  const { config, store } = options;
+  const limiter: Limiter = createLimiter({
+    concurrency: options.concurrency ?? 1,
+    maxQueued: options.maxQueued ?? 8,
+  });
+  const shared = singleFlight<DeriveOutcome>();
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const restoreTimeoutMs = options.restoreTimeoutMs ?? 300_000;
+
+  const derive = (
+    key: string,
+    source: ObjectHead,
+    format: OutputFormat,
+    signal?: AbortSignal,
+  ): Promise<DeriveOutcome> =>
+    shared(`${format}\u0000${source.etag}\u0000${key}`, () =>
+      limiter.run(async () => {
+        const deadline = AbortSignal.timeout(restoreTimeoutMs);
+        const combined = signal === undefined ? deadline : AbortSignal.any([deadline, signal]);
+        try {
+          return await store.derive(key, format, combined);
+        } catch (error) {
+          if (combined.aborted) throw timedOut(5, error);
+          throw error;
+        }
+      }),
+    );
+
+  async function serveImage(request: OriginRequest, wanted: ImageRequest): Promise<OriginResponse> {
+    const started = performance.now();
+    const { key } = wanted;
+    checkPrefix(key, config.sourcePrefixes);
+    verifySignature({ decodedKey: key, query: wanted.query, keys: config.signingKeys, now: now() });
+    if (store.isDerivativeKey(key)) throw derivativeRefused();
+    const format =
+      wanted.format === "auto"
+        ? negotiateFormat(request.headers["accept"])
+        : (wanted.format ?? config.format);
+    const common: Record<string, string> = { "x-content-type-options": "nosniff" };
+    if (wanted.format === "auto") common["vary"] = "Accept";
+
+    const [source, stored] = await Promise.all([store.headSource(key), store.getDerivative(key, format)]);
+    if (source === null || store.isDerivative(source)) {
+      stored?.discard();
+      if (source === null) throw notFound();
+      throw derivativeRefused();
+    }
+    if (source.size > config.maxBytes) {
+      stored?.discard();
+      throw tooLarge(`the source is ${source.size} bytes; this origin restores at most ${config.maxBytes}`);
+    }
+
+    const timing = (): string => `origin;dur=${(performance.now() - started).toFixed(1)}`;
+    if (stored !== null && store.isCurrent(stored, source)) {
+      return serveBody(request, stored, {
+        etag: representationEtag(["derivative", stored.etag, format, wanted.quality]),
+        format,
+        quality: wanted.quality,
+        headers: { ...common, ...describeStored(stored.metadata), "x-unjpeg-action": "hit" },
+        timing,
+      });
+    }
+    stored?.discard();
+
+    const outcome = await derive(key, source, format, request.signal);
+    if (outcome.action === "restored") {
+      const body = outcome.body;
+      return serveBody(
+        request,
+        { etag: outcome.etag, read: async () => body, discard: () => {}, key: outcome.derivativeKey },
+        {
+          etag: representationEtag(["derivative", outcome.etag, format, wanted.quality]),
+          format,
+          quality: wanted.quality,
+          headers: { ...common, ...describeStored(outcome.metadata), "x-unjpeg-action": "restored" },
+          timing,
+        },
+      );
+    }
+    switch (outcome.reason) {
+      case "high-quality":
+      case "unsupported": {
+        // Nothing to restore, but the client still gets its image (in the format it asked for).
+        const original = await store.getObject(key);
+        if (original === null) throw notFound();
+        const headers: Record<string, string> = {
+          ...common,
+          "x-unjpeg-action": "skipped",
+          "x-unjpeg-skip-reason": outcome.reason,
+        };
+        if (outcome.description?.quality != null)
+          headers["x-unjpeg-quality"] = String(outcome.description.quality);
+        return serveBody(
+          request,
+          { etag: original.etag, read: original.read, discard: original.discard, key },
+          {
+            etag: representationEtag(["source", original.etag, format, wanted.quality]),
+            format,
+            quality: wanted.quality,
+            bytesFormat: "jpeg",
+            headers,
+            timing,
+          },
+        );
+      }
+      case "too-large":
+        throw tooLarge(outcome.message);
+      case "not-jpeg":
+        throw unsupportedMedia("NOT_JPEG", outcome.message);
+      case "derivative":
+        throw derivativeRefused();
+    }
+  }
+
+  return async function origin(request: OriginRequest): Promise<OriginResponse> {
+    try {
+      const target = route(request.path, request.query);
+      const isRead = request.method === "GET" || request.method === "HEAD";
+      switch (target.kind) {
+        case "redirect":
+          return redirect(target.location);
+        case "health": {
+          if (!isRead) throw methodNotAllowed();
+          const model = await options.modelStatus();
+          return jsonResponse(model.error === undefined ? 200 : 503, {
+            ok: model.error === undefined,
+            model,
+          });
+        }
+        case "page":
+        case "api":
+          if (options.extraRoutes === undefined) throw notFound("no such reserved path");
+          return await options.extraRoutes(request, target);
+        case "image": {
+          if (!isRead) throw methodNotAllowed();
+          return withoutBodyForHead(request, await serveImage(request, target));
+        }
+      }
+    } catch (error) {
+      return withoutBodyForHead(request, errorResponse(error));
+    }
+  };
+}
+
+interface Servable {
+  readonly etag: string;
+  readonly read: () => Promise<Uint8Array>;
+  readonly discard: () => void;
+  readonly key?: string;
+}
+
+async function serveBody(
+  request: OriginRequest,
+  object: Servable,
+  how: {
+    etag: string;
+    format: OutputFormat;
+    quality: number | undefined;
+    /** The format the stored bytes are in, when it may differ from `format` (then they are transcoded). */
+    bytesFormat?: OutputFormat;
+    headers: Record<string, string>;
+    timing: () => string;
+  },
+): Promise<OriginResponse> {
+  const headers: Record<string, string> = {
+    ...how.headers,
+    etag: how.etag,
+    "cache-control": CACHE_SUCCESS,
+    "content-type": contentTypeOf(how.format),
+  };
+  if (matchesIfNoneMatch(request.headers["if-none-match"], how.etag)) {
+    object.discard();
+    return { status: 304, headers: { ...headers, "server-timing": how.timing() } };
+  }
+  const bytes = await object.read();
+  const needsEncode =
+    how.quality !== undefined || (how.bytesFormat !== undefined && how.bytesFormat !== how.format);
+  if (!needsEncode) {
+    const response = { status: 200, headers: { ...headers, "server-timing": how.timing() }, body: bytes };
+    return object.key === undefined ? response : { ...response, storedKey: object.key };
+  }
+  const variant = await encodeVariant(bytes, how.format, how.quality);
+  return { status: 200, headers: { ...headers, "server-timing": how.timing() }, body: variant.body };
+}
+
+/** Response headers describing a stored derivative, from its metadata (docs/CONTRACTS.md). */
+function describeStored(metadata: Readonly<Record<string, string>>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (metadata["unjpeg-quality"] !== undefined) headers["x-unjpeg-quality"] = metadata["unjpeg-quality"];
+  if (metadata["unjpeg-model"] !== undefined) headers["x-unjpeg-model"] = metadata["unjpeg-model"];
+  if (metadata["unjpeg-ms"] !== undefined) headers["x-unjpeg-restore-ms"] = metadata["unjpeg-ms"];
+  return headers;
+}
+
+function withoutBodyForHead(request: OriginRequest, response: OriginResponse): OriginResponse {
+  if (request.method !== "HEAD" || response.body === undefined) return response;
+  return {
+    ...response,
+    headers: { ...response.headers, "content-length": String(response.body.byteLength) },
+    body: undefined,
+  };
+}
+
+const derivativeRefused = (): HttpError =>
+  badRequest("DERIVATIVE_KEY", "this key is an unjpeg derivative; ask for its source instead");
