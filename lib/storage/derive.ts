@@ -1,0 +1,332 @@
+/**
+ * The one "process this object" core, shared by the upload handler, the CDN origin, the backfill and the
+ * queue worker: given a bucket and key, decide from the headers, restore, and write the derivative beside
+ * the source with one PutObject (atomic: whole or nothing). Idempotent: a current derivative means no work,
+ * so duplicate and out-of-order events are harmless. It always works on the object as it is now, whatever
+ * version an event named; a newer upload's own event replaces the derivative.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { Config, OutputFormat } from "../config.js";
+import { UnjpegError } from "../errors.js";
+import type { RestoreOptions, RestoreOutcome, SkipReason, TriageDecision } from "../restore/types.js";
+import { allDerivativeKeys, derivativeKey, isDerivativeKey } from "./keys.js";
+import {
+  buildDerivativeMetadata,
+  DERIVATIVE_CACHE_CONTROL,
+  hasDerivativeMarker,
+  isCurrent,
+  parseDerivativeMetadata,
+} from "./metadata.js";
+import {
+  deleteObject,
+  getObjectRange,
+  headObject,
+  type ObjectHead,
+  putObject,
+  SourceChangedError,
+} from "./s3.js";
+
+export type RestoreFunction = (input: Uint8Array, options: RestoreOptions) => Promise<RestoreOutcome>;
+export type DecideFunction = (
+  header: Uint8Array,
+  options: RestoreOptions,
+) => TriageDecision | Promise<TriageDecision>;
+
+/** What the core needs; built once per process (cold start) and reused for every object. */
+export interface Deriver {
+  readonly s3: S3Client;
+  readonly config: Config;
+  readonly restore: RestoreFunction;
+  readonly decide: DecideFunction;
+  /** `<id>@<version>` of the model `restore` runs: stored on derivatives, compared for staleness. */
+  readonly model: string;
+  /** Bytes read for triage before anything else (default 64 KiB). */
+  readonly headerBytes?: number;
+}
+
+/** Why an object got no new derivative. Stable strings: they appear in logs and metrics. */
+export type DeriveSkipReason =
+  | SkipReason
+  | "current" // a derivative of this source version by this model exists
+  | "stale-kept" // a stale derivative exists and the caller asked not to redo it
+  | "superseded" // the source changed while we worked; its newer event does the work
+  | "gone" // the source no longer exists
+  | "other-bucket" // not UNJPEG_BUCKET
+  | "outside-prefixes" // not under UNJPEG_SOURCE_PREFIXES
+  | "key-taken" // the derivative's key holds an object unjpeg did not write
+  | "corrupt" // not decodable (truncated, malformed)
+  | "duplicate"; // the same object is already being processed in this process
+
+export interface DeriveRequest {
+  readonly bucket: string;
+  readonly key: string;
+  /** Default: the configured format. */
+  readonly format?: OutputFormat;
+  /** Restore even when the source is already of high quality. */
+  readonly force?: boolean;
+  /** Redo a derivative made from an older source or by another model (default true). */
+  readonly redoStale?: boolean;
+  /** Triage only: say whether a derivative would be written, read no more than the headers. */
+  readonly dryRun?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+interface OutcomeBase {
+  readonly bucket: string;
+  readonly key: string;
+  readonly derivativeKey: string;
+  /** Source bytes read from S3 for this decision. */
+  readonly bytesRead: number;
+  /** Estimated source quality, when known. */
+  readonly quality: number | null;
+}
+
+export type DeriveOutcome =
+  | (OutcomeBase & {
+      readonly action: "written";
+      /** A stale derivative was replaced. */
+      readonly replaced: boolean;
+      readonly sourceETag: string;
+      readonly model: string;
+      readonly format: OutputFormat;
+      readonly contentType: string;
+      readonly output: Uint8Array;
+      readonly inputBytes: number;
+      readonly restoreMs: number;
+      readonly timings: Readonly<Record<string, number>>;
+    })
+  | (OutcomeBase & { readonly action: "would-write" })
+  | (OutcomeBase & {
+      readonly action: "skipped";
+      readonly reason: DeriveSkipReason;
+      readonly message: string;
+    });
+
+const DEFAULT_HEADER_BYTES = 64 * 1024;
+const inFlight = new Map<string, Promise<DeriveOutcome>>();
+
+/**
+ * Makes sure the object has a current derivative. Concurrent calls for the same object and format in this
+ * process share one run: the later ones get a `duplicate` skip and write nothing.
+ */
+export async function deriveObject(deriver: Deriver, request: DeriveRequest): Promise<DeriveOutcome> {
+  const format = request.format ?? deriver.config.format;
+  const id = `${request.bucket}\n${request.key}\n${format}\n${request.dryRun === true}`;
+  const running = inFlight.get(id);
+  if (running !== undefined) {
+    const first = await running;
+    return {
+      ...base(first),
+      action: "skipped",
+      reason: "duplicate",
+      message: `already being processed here (it ended: ${first.action})`,
+    };
+  }
+  const run = deriveOnce(deriver, request, format).finally(() => inFlight.delete(id));
+  inFlight.set(id, run);
+  return run;
+}
+
+const base = (o: OutcomeBase): OutcomeBase => ({
+  bucket: o.bucket,
+  key: o.key,
+  derivativeKey: o.derivativeKey,
+  bytesRead: o.bytesRead,
+  quality: o.quality,
+});
+
+async function deriveOnce(
+  deriver: Deriver,
+  request: DeriveRequest,
+  format: OutputFormat,
+): Promise<DeriveOutcome> {
+  const { s3, config, model } = deriver;
+  const { bucket, key, signal } = request;
+  const target = derivativeKey(key, format, config);
+  let bytesRead = 0;
+  let quality: number | null = null;
+  const skip = (reason: DeriveSkipReason, message: string): DeriveOutcome => ({
+    action: "skipped",
+    reason,
+    message,
+    bucket,
+    key,
+    derivativeKey: target,
+    bytesRead,
+    quality,
+  });
+
+  if (isDerivativeKey(key, config)) return skip("derivative", "the key names a derivative");
+  if (config.bucket !== undefined && bucket !== config.bucket) {
+    return skip("other-bucket", `bucket "${bucket}" is not the configured "${config.bucket}"`);
+  }
+  if (config.sourcePrefixes.length > 0 && !config.sourcePrefixes.some((p) => key.startsWith(p))) {
+    return skip("outside-prefixes", `key is not under ${config.sourcePrefixes.join(", ")}`);
+  }
+  const [source, existing] = await Promise.all([headObject(s3, bucket, key), headObject(s3, bucket, target)]);
+  if (source === null) return skip("gone", "the source no longer exists");
+  if (hasDerivativeMarker(source.metadata))
+    return skip("derivative", "the object carries unjpeg-derivative metadata");
+  if (source.size > config.maxBytes) {
+    return skip("too-large", `${source.size} bytes is over UNJPEG_MAX_BYTES (${config.maxBytes})`);
+  }
+  if (source.size === 0) return skip("not-jpeg", "the object is empty");
+  const state = derivativeState(existing, source, model);
+  if (state === "current") return skip("current", "a current derivative exists");
+  if (state === "foreign") return skip("key-taken", `${target} exists and was not written by unjpeg`);
+  if (state === "stale" && request.redoStale === false)
+    return skip("stale-kept", "a stale derivative exists");
+
+  const options: RestoreOptions = {
+    format,
+    force: request.force,
+    skipQuality: config.skipQuality,
+    maxPixels: config.maxPixels,
+    maxBytes: config.maxBytes,
+    modelDir: config.modelDir,
+    threads: config.threads,
+    executionProvider: config.executionProvider,
+    signal,
+  };
+  const eTag = source.eTag;
+  const read = async (start: number, end: number | undefined): Promise<Uint8Array> => {
+    signal?.throwIfAborted();
+    const bytes = await getObjectRange(s3, bucket, key, { start, end, eTag, maxBytes: source.size - start });
+    if (bytes === null) throw new SourceChangedError(bucket, key);
+    bytesRead += bytes.byteLength;
+    return bytes;
+  };
+
+  try {
+    // Triage from the headers; ask for more only when the decision needs it (large EXIF/ICC segments).
+    let input = await read(0, Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, source.size) - 1);
+    let decision = await deriver.decide(input, options);
+    while (decision.action === "need-more-bytes" && input.byteLength < source.size) {
+      const want = Math.min(source.size, Math.max(decision.atLeast, input.byteLength * 2));
+      input = concat(input, await read(input.byteLength, want - 1), want);
+      decision = await deriver.decide(input, options);
+    }
+    if (decision.action === "skip") {
+      quality = decision.quality;
+      return skip(decision.reason, decision.message);
+    }
+    if (decision.action === "restore") quality = decision.quality;
+    if (request.dryRun === true) {
+      return { action: "would-write", bucket, key, derivativeKey: target, bytesRead, quality };
+    }
+    if (input.byteLength < source.size)
+      input = concat(input, await read(input.byteLength, undefined), source.size);
+
+    let outcome: RestoreOutcome;
+    try {
+      outcome = await deriver.restore(input, options);
+    } catch (error) {
+      // Bad input (a truncated or malformed file) will never restore: a skip with the reason, not a retry.
+      if (error instanceof UnjpegError && error.status < 500 && !signal?.aborted) {
+        return skip("corrupt", `${error.message} [${error.code}]`);
+      }
+      throw error;
+    }
+    quality = outcome.description.quality ?? quality;
+    if (outcome.action === "skipped") return skip(outcome.reason, outcome.message);
+
+    // Just before writing: a newer upload, or a twin run elsewhere that already finished, wins.
+    const [sourceNow, targetNow] = await Promise.all([
+      headObject(s3, bucket, key),
+      headObject(s3, bucket, target),
+    ]);
+    if (sourceNow === null || sourceNow.eTag !== eTag)
+      return skip("superseded", "the source changed during restore");
+    if (derivativeState(targetNow, source, model) === "current") {
+      return skip("current", "a current derivative appeared during restore");
+    }
+    signal?.throwIfAborted();
+    const madeBy = outcome.description.model ?? model;
+    await putObject(s3, {
+      bucket,
+      key: target,
+      body: outcome.output,
+      contentType: outcome.contentType,
+      cacheControl: DERIVATIVE_CACHE_CONTROL,
+      metadata: buildDerivativeMetadata({
+        sourceKey: key,
+        sourceETag: eTag ?? "",
+        sourceVersion: source.versionId,
+        quality,
+        model: madeBy,
+        restoreMs: outcome.description.totalMs,
+      }),
+    });
+    return {
+      action: "written",
+      bucket,
+      key,
+      derivativeKey: target,
+      bytesRead,
+      quality,
+      replaced: state === "stale",
+      sourceETag: eTag ?? "",
+      model: madeBy,
+      format: outcome.format,
+      contentType: outcome.contentType,
+      output: outcome.output,
+      inputBytes: input.byteLength,
+      restoreMs: outcome.description.totalMs,
+      timings: outcome.description.timings,
+    };
+  } catch (error) {
+    if (error instanceof SourceChangedError) return skip("superseded", error.message);
+    throw error;
+  }
+}
+
+type DerivativeState = "none" | "current" | "stale" | "foreign";
+
+function derivativeState(existing: ObjectHead | null, source: ObjectHead, model: string): DerivativeState {
+  if (existing === null) return "none";
+  if (parseDerivativeMetadata(existing.metadata) === null) return "foreign";
+  return isCurrent(existing, source, model) ? "current" : "stale";
+}
+
+function concat(head: Uint8Array, tail: Uint8Array, total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  out.set(head, 0);
+  out.set(tail.subarray(0, total - head.byteLength), head.byteLength);
+  return out;
+}
+
+export type RemoveOutcome =
+  | { readonly action: "deleted"; readonly bucket: string; readonly key: string; readonly deleted: string[] }
+  | {
+      readonly action: "skipped";
+      readonly bucket: string;
+      readonly key: string;
+      readonly reason: "derivative" | "source-exists";
+      readonly message: string;
+    };
+
+/**
+ * After a source is removed, deletes its derivatives (every format), but only objects unjpeg wrote for this
+ * very key, and only if the source is really gone (a re-upload may have overtaken the delete event).
+ */
+export async function removeDerivatives(
+  deriver: Pick<Deriver, "s3" | "config">,
+  request: { readonly bucket: string; readonly key: string },
+): Promise<RemoveOutcome> {
+  const { s3, config } = deriver;
+  const { bucket, key } = request;
+  if (isDerivativeKey(key, config)) {
+    return { action: "skipped", bucket, key, reason: "derivative", message: "the key names a derivative" };
+  }
+  if ((await headObject(s3, bucket, key)) !== null) {
+    return { action: "skipped", bucket, key, reason: "source-exists", message: "the source exists again" };
+  }
+  const deleted: string[] = [];
+  for (const candidate of allDerivativeKeys(key, config)) {
+    const head = await headObject(s3, bucket, candidate);
+    if (parseDerivativeMetadata(head?.metadata)?.sourceKey !== key) continue;
+    await deleteObject(s3, bucket, candidate);
+    deleted.push(candidate);
+  }
+  return { action: "deleted", bucket, key, deleted };
+}
