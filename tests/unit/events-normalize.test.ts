@@ -144,7 +144,7 @@ test("SQS batches are classified per message; a bad message does not spoil the o
   assert.equal(invocation.kind, "sqs");
   assert.deepEqual(
     invocation.units.map((m) => [
-      m.messageId,
+      m.id,
       Array.isArray(m.events) ? m.events.map((e) => e.key) : m.events.code,
     ]),
     [
