@@ -69,6 +69,11 @@ export interface DeriveRequest {
   /** Triage only: say whether a derivative would be written, read no more than the headers. */
   readonly dryRun?: boolean;
   readonly signal?: AbortSignal;
+  /**
+   * ETag and size already known from a listing or an inventory (the backfill): triage runs first, so an
+   * object that needs no work costs one ranged GET and no HEADs; the checks below follow only for the rest.
+   */
+  readonly listed?: { readonly eTag: string; readonly size: number };
 }
 
 interface OutcomeBase {
@@ -163,6 +168,25 @@ async function deriveOnce(
   if (config.sourcePrefixes.length > 0 && !config.sourcePrefixes.some((p) => key.startsWith(p))) {
     return skip("outside-prefixes", `key is not under ${config.sourcePrefixes.join(", ")}`);
   }
+  const options: RestoreOptions = {
+    format,
+    force: request.force,
+    skipQuality: config.skipQuality,
+    maxPixels: config.maxPixels,
+    maxBytes: config.maxBytes,
+    modelDir: config.modelDir,
+    threads: config.threads,
+    executionProvider: config.executionProvider,
+    signal,
+  };
+  if (request.listed !== undefined && request.force !== true) {
+    const early = await triageListed(deriver, bucket, key, request.listed, options);
+    bytesRead += early.bytesRead;
+    if (early.decision?.action === "skip") {
+      quality = early.decision.quality;
+      return skip(early.decision.reason, early.decision.message);
+    }
+  }
   const [source, existing] = await Promise.all([headObject(s3, bucket, key), headObject(s3, bucket, target)]);
   if (source === null) return skip("gone", "the source no longer exists");
   if (hasDerivativeMarker(source.metadata))
@@ -177,17 +201,6 @@ async function deriveOnce(
   if (state === "stale" && request.redoStale === false)
     return skip("stale-kept", "a stale derivative exists");
 
-  const options: RestoreOptions = {
-    format,
-    force: request.force,
-    skipQuality: config.skipQuality,
-    maxPixels: config.maxPixels,
-    maxBytes: config.maxBytes,
-    modelDir: config.modelDir,
-    threads: config.threads,
-    executionProvider: config.executionProvider,
-    signal,
-  };
   const eTag = source.eTag;
   const read = async (start: number, end: number | undefined): Promise<Uint8Array> => {
     signal?.throwIfAborted();
@@ -286,6 +299,50 @@ function derivativeState(existing: ObjectHead | null, source: ObjectHead, model:
   if (existing === null) return "none";
   if (parseDerivativeMetadata(existing.metadata) === null) return "foreign";
   return isCurrent(existing, source, model) ? "current" : "stale";
+}
+
+/**
+ * Triage with a listed ETag and size, without HEADs. A changed or vanished object gives no decision
+ * (the full path then sees it as it is now); an empty one is no JPEG.
+ */
+async function triageListed(
+  deriver: Deriver,
+  bucket: string,
+  key: string,
+  listed: { readonly eTag: string; readonly size: number },
+  options: RestoreOptions,
+): Promise<{ decision: TriageDecision | null; bytesRead: number }> {
+  if (listed.size === 0) {
+    return {
+      decision: { action: "skip", reason: "not-jpeg", message: "the object is empty", quality: null },
+      bytesRead: 0,
+    };
+  }
+  if (listed.size > deriver.config.maxBytes) return { decision: null, bytesRead: 0 };
+  let bytesRead = 0;
+  const read = async (start: number, end: number | undefined): Promise<Uint8Array | null> => {
+    options.signal?.throwIfAborted();
+    const maxBytes = listed.size - start;
+    const bytes = await getObjectRange(deriver.s3, bucket, key, { start, end, eTag: listed.eTag, maxBytes });
+    bytesRead += bytes?.byteLength ?? 0;
+    return bytes;
+  };
+  try {
+    let input = await read(0, Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, listed.size) - 1);
+    if (input === null) return { decision: null, bytesRead };
+    let decision = await deriver.decide(input, options);
+    while (decision.action === "need-more-bytes" && input.byteLength < listed.size) {
+      const want = Math.min(listed.size, Math.max(decision.atLeast, input.byteLength * 2));
+      const more = await read(input.byteLength, want - 1);
+      if (more === null) return { decision: null, bytesRead };
+      input = concat(input, more, want);
+      decision = await deriver.decide(input, options);
+    }
+    return { decision, bytesRead };
+  } catch (error) {
+    if (error instanceof SourceChangedError) return { decision: null, bytesRead };
+    throw error;
+  }
 }
 
 function concat(head: Uint8Array, tail: Uint8Array, total: number): Uint8Array {
