@@ -1,0 +1,130 @@
+/**
+ * `unjpeg inspect [--json] FILE...`: quality and frame facts of each JPEG, read from its headers only.
+ * With --json, one JSON object per line per file; exit status 1 when any file failed.
+ */
+import { open } from "node:fs/promises";
+import { isUnjpegError } from "../errors.js";
+import { type ByteSource, inspectJpegSource, type JpegInspection } from "../jpeg/index.js";
+import { parseCommandArgs, UsageError } from "./args.js";
+
+const USAGE = `usage: unjpeg inspect [--json] FILE...
+
+Estimates each JPEG's IJG quality (1..100) from its quantization tables, reading only the headers.
+  --json      one JSON object per line: {"file","ok":true,"quality","match","distance","width","height",
+              "components","bitDepth","process","subsampling","tables"} or {"file","ok":false,"error"}
+  -h, --help  this text
+Exit status: 0 all files read, 1 some file failed, 2 bad usage.`;
+
+export type FileReport =
+  | ({ file: string; ok: true } & Omit<JpegInspection, "status" | "componentInfo" | "headerBytes"> & {
+        bytesRead: number;
+      })
+  | { file: string; ok: false; error: { code: string; message: string } };
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgv>;
+  try {
+    parsed = parseArgv(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`unjpeg inspect: ${error.message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (parsed.positionals.length === 0) {
+    process.stderr.write(`unjpeg inspect: no files given\n${USAGE}\n`);
+    return 2;
+  }
+  const json = parsed.values.json === true;
+  if (!json) process.stdout.write(`${tableHeader()}\n`);
+  let failed = false;
+  for (const file of parsed.positionals) {
+    const report = await inspectFile(file);
+    failed ||= !report.ok;
+    process.stdout.write(`${json ? jsonLine(report) : tableRow(report)}\n`);
+  }
+  return failed ? 1 : 0;
+}
+
+function parseArgv(argv: string[]) {
+  return parseCommandArgs(argv, { json: { type: "boolean" }, help: { type: "boolean", short: "h" } });
+}
+
+/** Inspects one file, reading only the prefix its headers need; failures become a report, not a throw. */
+export async function inspectFile(file: string): Promise<FileReport> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(file, "r");
+    const stat = await handle.stat();
+    if (!stat.isFile()) return failure(file, "FILE_NOT_REGULAR", "not a regular file");
+    const result = await inspectJpegSource(fileSource(handle, stat.size));
+    const { status: _status, componentInfo: _components, headerBytes: _header, ...facts } = result;
+    return { file, ok: true, ...facts };
+  } catch (error) {
+    if (isUnjpegError(error)) return failure(file, error.code, error.message);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return failure(file, "FILE_NOT_FOUND", "no such file");
+    if (code === "EISDIR") return failure(file, "FILE_NOT_REGULAR", "a directory");
+    if (code === "EACCES" || code === "EPERM") return failure(file, "FILE_NOT_READABLE", "permission denied");
+    if (typeof code === "string") return failure(file, "FILE_READ_FAILED", (error as Error).message);
+    throw error;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Random access to an open file: reads exactly [start, end), fewer bytes only at its end. */
+export function fileSource(handle: Awaited<ReturnType<typeof open>>, size: number): ByteSource {
+  return {
+    size,
+    async read(start, end) {
+      const buffer = new Uint8Array(Math.max(0, end - start));
+      let filled = 0;
+      while (filled < buffer.length) {
+        const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, start + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return buffer.subarray(0, filled);
+    },
+  };
+}
+
+function failure(file: string, code: string, message: string): FileReport {
+  return { file, ok: false, error: { code, message } };
+}
+
+function jsonLine(report: FileReport): string {
+  if (!report.ok) return JSON.stringify(report);
+  const { bytesRead: _bytesRead, ...fields } = report;
+  return JSON.stringify(fields);
+}
+
+const COLUMNS = ["quality", "match", "distance", "size", "bits", "process", "sampling", "file"];
+
+function tableHeader(): string {
+  return row(COLUMNS);
+}
+
+function tableRow(report: FileReport): string {
+  if (!report.ok) return `${"error".padEnd(8)}${report.file}: ${report.error.message} [${report.error.code}]`;
+  return row([
+    String(report.quality),
+    report.match,
+    report.distance.toFixed(3),
+    `${report.width}x${report.height}`,
+    String(report.bitDepth),
+    report.process,
+    report.subsampling,
+    report.file,
+  ]);
+}
+
+const WIDTHS = [8, 12, 9, 12, 5, 23, 9];
+
+function row(cells: string[]): string {
+  return cells.map((cell, i) => (i < WIDTHS.length ? cell.padEnd(WIDTHS[i]!) : cell)).join("");
+}
