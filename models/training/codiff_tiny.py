@@ -1,0 +1,329 @@
+"""Compact CODiff: CaVE + one-step latent generator, sized for CPUs.
+
+Same stage structure and tensor contract as the official CODiff export (docs/CONTRACTS.md):
+  cave(rgb01) -> tokens, quality
+  vae_encoder(rgb_pm1) -> latent (already times scalingFactor)
+  unet(latent, tokens) -> eps                       (timestep is a constant inside the graph)
+  runtime: x0 = (latent - sqrt(1 - abar) * eps) / sqrt(abar); decoder input = x0 / scalingFactor
+  vae_decoder(x0_unscaled, skip = rgb_pm1 of the JPEG) -> rgb_pm1   (runtime clamps to [-1, 1])
+
+Design choices (why):
+  - Latent = PixelUnshuffle(8) of the image: one latent pixel per 8x8 JPEG block, so the block grid
+    (always anchored at the image origin; the runtime pads bottom/right only) lines up with the latent.
+  - The decoder predicts a residual on top of the JPEG (`skip`), so an untrained net is near identity.
+  - No normalisation with image-wide statistics (tiles equal the whole image); LayerNorm only per token.
+  - Attention is MatMul + Softmax (torch 1.13 has no scaled_dot_product_attention).
+Works with torch 1.13 (CPU) and torch 2.x (CUDA).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SCALING_FACTOR = 0.18215
+TIMESTEP = 499
+
+
+def alpha_bar(t: int = TIMESTEP) -> float:
+    """DDPM scaled-linear schedule of SD 2.1 (betas 0.00085..0.012, 1000 steps)."""
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
+    return float(torch.cumprod(1.0 - betas, 0)[t])
+
+
+ALPHA_BAR = alpha_bar()
+
+
+@dataclass
+class Config:
+    cave_ch: tuple = (48, 96, 128)  # widths at /8, /16, /32
+    token_dim: int = 128
+    latent_ch: int = 16
+    enc_ch: int = 64
+    unet_ch: tuple = (48, 96, 128)  # widths at /8, /16, /32 of the image
+    heads: int = 4
+    dec_ch: int = 64
+    dec_fullres_ch: int = 8
+    pad_multiple: int = 32
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @staticmethod
+    def from_dict(d: dict) -> Config:
+        d = dict(d)
+        for k in ("cave_ch", "unet_ch"):
+            d[k] = tuple(d[k])
+        return Config(**d)
+
+
+TINY_RANDOM = Config(cave_ch=(8, 12, 16), token_dim=16, latent_ch=4, enc_ch=8, unet_ch=(8, 12, 16),
+                     heads=2, dec_ch=8, dec_fullres_ch=4)
+
+
+def conv3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride, 1)
+
+
+def small_init_(layer: nn.Module, scale: float = 0.1) -> nn.Module:
+    """Output layers start small but not zero (a zero init stalled at identity in the notes)."""
+    with torch.no_grad():
+        layer.weight.mul_(scale)
+        if layer.bias is not None:
+            layer.bias.zero_()
+    return layer
+
+
+class ResBlock(nn.Module):
+    def __init__(self, ch: int):
+        super().__init__()
+        self.c1 = conv3(ch, ch)
+        self.c2 = small_init_(conv3(ch, ch), 0.3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.c2(F.relu(self.c1(x)))
+
+
+class CrossAttention(nn.Module):
+    """Pre-LN cross-attention from feature map pixels to tokens, residual."""
+
+    def __init__(self, ch: int, token_dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(ch)
+        self.q = nn.Linear(ch, ch, bias=False)
+        self.k = nn.Linear(token_dim, ch, bias=False)
+        self.v = nn.Linear(token_dim, ch, bias=False)
+        self.out = small_init_(nn.Linear(ch, ch), 0.3)
+
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        seq = x.flatten(2).transpose(1, 2)  # [B, HW, C]
+        d = c // self.heads
+        q = self.q(self.norm(seq)).reshape(b, -1, self.heads, d).transpose(1, 2)
+        k = self.k(tokens).reshape(b, -1, self.heads, d).transpose(1, 2)
+        v = self.v(tokens).reshape(b, -1, self.heads, d).transpose(1, 2)
+        att = torch.softmax(torch.matmul(q, k.transpose(2, 3)) * (1.0 / math.sqrt(d)), dim=-1)
+        o = torch.matmul(att, v).transpose(1, 2).reshape(b, -1, c)
+        return x + self.out(o).transpose(1, 2).reshape(b, c, h, w)
+
+
+class CaVE(nn.Module):
+    """Compression-aware visual embedder: tokens on the x32 grid plus a 0..100 quality head."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        c8, c16, c32 = cfg.cave_ch
+        self.head = nn.Conv2d(3 * 64, c8, 1)  # per-8x8-block transform (a learned DCT)
+        self.s8 = nn.Sequential(ResBlock(c8), ResBlock(c8))
+        self.down16 = conv3(c8, c16, 2)
+        self.s16 = ResBlock(c16)
+        self.down32 = conv3(c16, c32, 2)
+        self.s32 = nn.Sequential(ResBlock(c32), ResBlock(c32))
+        self.qbody = ResBlock(c32)
+        self.qmlp = nn.Sequential(nn.Linear(c32, 64), nn.ReLU(), nn.Linear(64, 1))
+        self.proj = nn.Linear(c32, cfg.token_dim)
+        self.qembed = nn.Sequential(nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, cfg.token_dim))
+
+    def features(self, rgb01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f8 = self.s8(F.relu(self.head(F.pixel_unshuffle(rgb01 * 2.0 - 1.0, 8))))
+        f16 = self.s16(F.relu(self.down16(f8)))
+        f32 = self.s32(F.relu(self.down32(f16)))
+        return f8, f32
+
+    def quality(self, f32: torch.Tensor) -> torch.Tensor:
+        pooled = F.relu(self.qbody(f32)).mean(dim=(2, 3))
+        return torch.sigmoid(self.qmlp(pooled)) * 100.0  # [B, 1] quality 0..100
+
+    def tokens(self, f32: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        seq = f32.flatten(2).transpose(1, 2)  # [B, N, C], N = (H/32)(W/32)
+        return self.proj(seq) + self.qembed(quality / 100.0).unsqueeze(1)
+
+    def forward(self, rgb01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, f32 = self.features(rgb01)
+        q = self.quality(f32)
+        return self.tokens(f32, q), q
+
+
+class CaveTrainDecoder(nn.Module):
+    """Training-only decoder for CaVE's implicit (reconstruction) loss; never exported."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        c8, _, c32 = cfg.cave_ch
+        self.fuse = conv3(c8 + c32, c8)
+        self.body = ResBlock(c8)
+        self.out = small_init_(nn.Conv2d(c8, 3 * 64, 1))
+
+    def forward(self, rgb01: torch.Tensor, f8: torch.Tensor, f32: torch.Tensor) -> torch.Tensor:
+        up = F.interpolate(f32, scale_factor=4.0, mode="nearest")
+        x = self.body(F.relu(self.fuse(torch.cat([f8, up], 1))))
+        return rgb01 + F.pixel_shuffle(self.out(F.relu(x)), 8)
+
+
+class VaeEncoder(nn.Module):
+    """rgb_pm1 -> latent (x scalingFactor), one latent pixel per 8x8 block."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.inp = nn.Conv2d(3 * 64, cfg.enc_ch, 1)
+        self.body = ResBlock(cfg.enc_ch)
+        self.out = conv3(cfg.enc_ch, cfg.latent_ch)
+
+    def forward(self, rgb_pm1: torch.Tensor) -> torch.Tensor:
+        x = self.body(F.relu(self.inp(F.pixel_unshuffle(rgb_pm1, 8))))
+        return self.out(F.relu(x)) * SCALING_FACTOR
+
+
+class UNet(nn.Module):
+    """Latent UNet (/8 -> /16 -> /32), cross-attention to CaVE tokens at /16 and /32.
+
+    Predicts eps for the fixed timestep; an in-graph skip makes x0 == latent at the start.
+    """
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        c8, c16, c32 = cfg.unet_ch
+        self.inp = conv3(cfg.latent_ch, c8)
+        self.e8 = ResBlock(c8)
+        self.down16 = conv3(c8, c16, 2)
+        self.e16 = ResBlock(c16)
+        self.down32 = conv3(c16, c32, 2)
+        self.m1 = ResBlock(c32)
+        self.att32 = CrossAttention(c32, cfg.token_dim, cfg.heads)
+        self.m2 = ResBlock(c32)
+        self.up16 = nn.Conv2d(c32, c16 * 4, 1)
+        self.d16 = conv3(2 * c16, c16)
+        self.att16 = CrossAttention(c16, cfg.token_dim, cfg.heads)
+        self.r16 = ResBlock(c16)
+        self.up8 = nn.Conv2d(c16, c8 * 4, 1)
+        self.d8 = conv3(2 * c8, c8)
+        self.r8 = ResBlock(c8)
+        self.out = small_init_(conv3(c8, cfg.latent_ch), 0.1)
+        s0, s1 = math.sqrt(ALPHA_BAR), math.sqrt(1.0 - ALPHA_BAR)
+        # eps that makes x0 == sample: eps = sample * (1 - s0) / s1
+        self.identity_eps = (1.0 - s0) / s1
+        self.delta_eps = -s0 / s1  # eps term that moves x0 by +delta
+
+    def forward(self, sample: torch.Tensor, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
+        t = encoder_hidden_states
+        h8 = self.e8(F.relu(self.inp(sample)))
+        h16 = self.e16(F.relu(self.down16(F.relu(h8))))
+        h32 = F.relu(self.down32(F.relu(h16)))
+        h32 = self.m2(self.att32(self.m1(h32), t))
+        u16 = F.pixel_shuffle(self.up16(F.relu(h32)), 2)
+        u16 = self.r16(self.att16(F.relu(self.d16(torch.cat([u16, h16], 1))), t))
+        u8 = F.pixel_shuffle(self.up8(F.relu(u16)), 2)
+        u8 = self.r8(F.relu(self.d8(torch.cat([u8, h8], 1))))
+        delta = self.out(F.relu(u8))
+        return sample * self.identity_eps + delta * self.delta_eps
+
+
+class VaeDecoder(nn.Module):
+    """x0_unscaled (+ skip = rgb_pm1 of the JPEG) -> rgb_pm1 = skip + residual."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        c, cf = cfg.dec_ch, cfg.dec_fullres_ch
+        self.inp = conv3(cfg.latent_ch + 3 * 64, c)
+        self.b1 = ResBlock(c)
+        self.b2 = ResBlock(c)
+        self.to_px = small_init_(nn.Conv2d(c, 3 * 64, 1), 0.1)
+        self.ref1 = conv3(6, cf)
+        self.ref2 = small_init_(conv3(cf, 3), 0.1)
+
+    def forward(self, latent: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([latent, F.pixel_unshuffle(skip, 8)], 1)
+        x = self.b2(self.b1(F.relu(self.inp(x))))
+        coarse = skip + F.pixel_shuffle(self.to_px(F.relu(x)), 8)
+        return coarse + self.ref2(F.relu(self.ref1(torch.cat([coarse, skip], 1))))
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.vae_encoder = VaeEncoder(cfg)
+        self.unet = UNet(cfg)
+        self.vae_decoder = VaeDecoder(cfg)
+
+    def forward(self, rgb01: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Exactly the runtime's sequence, without the final clamp; returns rgb01."""
+        lq = rgb01 * 2.0 - 1.0
+        z = self.vae_encoder(lq)
+        eps = self.unet(z, tokens)
+        x0 = (z - math.sqrt(1.0 - ALPHA_BAR) * eps) / math.sqrt(ALPHA_BAR)
+        out = self.vae_decoder(x0 / SCALING_FACTOR, lq)
+        return out * 0.5 + 0.5
+
+
+class CodiffTiny(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        self.cave = CaVE(cfg)
+        self.cave_decoder = CaveTrainDecoder(cfg)
+        self.gen = Generator(cfg)
+
+    @torch.no_grad()
+    def restore(self, rgb01: torch.Tensor) -> torch.Tensor:
+        """Inference on a padded batch (H, W multiples of pad_multiple): clamped rgb01."""
+        tokens, _ = self.cave(rgb01)
+        return self.gen(rgb01, tokens).clamp(0.0, 1.0)
+
+
+def pad_to_multiple(rgb01: torch.Tensor, multiple: int) -> torch.Tensor:
+    """The runtime's padding rule: replicate the last row/column, bottom and right only."""
+    h, w = rgb01.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return rgb01
+    return F.pad(rgb01, (0, pw, 0, ph), mode="replicate")
+
+
+def restore_image(model: CodiffTiny, rgb01: torch.Tensor) -> torch.Tensor:
+    """Pad, restore, crop back: what the runtime does for one untiled image."""
+    h, w = rgb01.shape[-2:]
+    return model.restore(pad_to_multiple(rgb01, model.cfg.pad_multiple))[..., :h, :w]
+
+
+def count_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def flops_per_megapixel(model: CodiffTiny, side: int = 512) -> dict:
+    """Multiply-adds x2 of convs, linears and attention matmuls at an input of side x side, scaled to 1 MP."""
+    counts: dict[str, float] = {}
+
+    def hook_for(stage: str):
+        def hook(mod, inp, out):
+            if isinstance(mod, nn.Conv2d):
+                n = out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1] * 2
+            elif isinstance(mod, nn.Linear):
+                n = out.numel() * mod.in_features * 2
+            elif isinstance(mod, CrossAttention):
+                b, c, h, w = inp[0].shape
+                n = 2 * 2 * b * h * w * inp[1].shape[1] * c
+            else:
+                return
+            counts[stage] = counts.get(stage, 0.0) + n
+        return hook
+
+    handles = []
+    for stage, mod in (("cave", model.cave), ("vae_encoder", model.gen.vae_encoder),
+                       ("unet", model.gen.unet), ("vae_decoder", model.gen.vae_decoder)):
+        for sub in mod.modules():
+            handles.append(sub.register_forward_hook(hook_for(stage)))
+    x = torch.rand(1, 3, side, side)
+    with torch.no_grad():
+        model.restore(x)
+    for h in handles:
+        h.remove()
+    mp = side * side / 1e6
+    out = {k: v / mp / 1e9 for k, v in counts.items()}
+    out["total"] = sum(out.values())
+    return out

@@ -1,0 +1,215 @@
+"""Resumable training of the compact CODiff: CaVE alone first (dual learning), then the generator.
+
+Run (and rerun to continue from the last checkpoint):
+  nohup /usr/bin/python3 models/training/train.py >> models/training/runs/codiff-tiny/scratch/stdout.txt 2>&1 &
+
+Phase "cave": CaVE + a training-only decoder; loss = L1(reconstruction, clean) + w_q * |q_pred - q| / 100.
+Phase "gen":  CaVE frozen; vae_encoder + unet + vae_decoder trained end to end through the x0 formula
+              with L1 on RGB. The phase switches after --cave-seconds of accumulated training time.
+Files in --run-dir: log.jsonl (one line per log interval and per validation, with wall-clock),
+weights.pt (fp16 weights + progress, small, committed), scratch/state.pt (full state with the optimizer,
+not committed). A GPU is used when torch sees one (torch 2.x + CUDA), with the same data and files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from codiff_tiny import CodiffTiny, Config  # noqa: E402
+from data import Batches, load_pool, validation_set  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+VAL_QUALITIES = [5, 10, 20, 30, 40, 60, 80]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default="/work/shared/data/train")
+    p.add_argument("--run-dir", default=str(REPO / "models/training/runs/codiff-tiny"))
+    p.add_argument("--cave-seconds", type=float, default=1800.0, help="training time spent on CaVE alone")
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--quality-weight", type=float, default=0.5)
+    p.add_argument("--grey-prob", type=float, default=0.15)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--val-every-s", type=float, default=600.0)
+    p.add_argument("--ckpt-every-s", type=float, default=300.0)
+    p.add_argument("--max-hours", type=float, default=0.0, help="stop after this many hours of this process (0 = never)")
+    p.add_argument("--seed", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def lr_at(base: float, phase_step: int) -> float:
+    warm = min(1.0, (phase_step + 1) / 300.0)
+    decay = 0.5 ** (phase_step // 40000)  # halve every 40k steps of a phase
+    return base * warm * max(decay, 1 / 16)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    mse = ((a - b) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
+    return 10 * torch.log10(1.0 / mse)
+
+
+@torch.no_grad()
+def validate(model: CodiffTiny, val: dict, device) -> dict:
+    model.eval()
+    out = {}
+    for q, (clean, jpg) in val.items():
+        c, j = torch.from_numpy(clean).to(device), torch.from_numpy(jpg).to(device)
+        tokens, qp = model.cave(j)
+        out[f"cave_mae_q{q}"] = round(float((qp[:, 0] - q).abs().mean()), 3)
+        if q <= 40:
+            r = model.gen(j, tokens).clamp(0, 1)
+            out[f"psnr_jpeg_q{q}"] = round(float(psnr(j, c).mean()), 3)
+            out[f"psnr_gain_q{q}"] = round(float((psnr(r, c) - psnr(j, c)).mean()), 3)
+    model.train()
+    return out
+
+
+def save_atomic(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    run = Path(args.run_dir)
+    (run / "scratch").mkdir(parents=True, exist_ok=True)
+    state_path, weights_path, log_path = run / "scratch/state.pt", run / "weights.pt", run / "log.jsonl"
+
+    cfg = Config()
+    model = CodiffTiny(cfg).to(device)
+    progress = {"phase": "cave", "step": 0, "phase_step": 0, "train_s": 0.0, "cave_train_s": 0.0}
+    opt_state = None
+    if state_path.exists():
+        st = torch.load(state_path, map_location="cpu")
+        model.load_state_dict(st["model"])
+        progress, opt_state = st["progress"], st["opt"]
+        random.setstate(st["py_rng"])
+        torch.set_rng_state(st["torch_rng"])
+    elif weights_path.exists():  # e.g. a fresh clone: weights only, new optimizer
+        st = torch.load(weights_path, map_location="cpu")
+        model.load_state_dict({k: v.float() for k, v in st["model"].items()})
+        progress = st["progress"]
+    else:
+        torch.manual_seed(args.seed)
+        model = CodiffTiny(cfg).to(device)
+    if cfg.to_dict() != Config().to_dict():
+        raise SystemExit("config mismatch")
+
+    pool = load_pool(args.data, run / "scratch/pool.npz", min_side=args.crop + 16)
+    held = [im for i, im in enumerate(pool) if i % 40 == 7]
+    train_imgs = [im for i, im in enumerate(pool) if i % 40 != 7]
+    val = validation_set(held, args.crop, VAL_QUALITIES, per_q=16, seed=123)
+    batches = Batches(train_imgs, args.crop, args.batch, args.grey_prob, seed=args.seed + progress["step"])
+
+    def make_opt(phase):
+        params = (list(model.cave.parameters()) + list(model.cave_decoder.parameters())
+                  if phase == "cave" else list(model.gen.parameters()))
+        return torch.optim.Adam(params, lr=args.lr)
+
+    opt = make_opt(progress["phase"])
+    if opt_state is not None and opt_state.get("phase") == progress["phase"]:
+        opt.load_state_dict(opt_state["state"])
+
+    def log(rec):
+        rec = {"time": now_iso(), **rec}
+        with open(log_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(json.dumps(rec), flush=True)
+
+    def checkpoint():
+        save_atomic({"model": model.state_dict(), "progress": progress,
+                     "opt": {"phase": progress["phase"], "state": opt.state_dict()},
+                     "py_rng": random.getstate(), "torch_rng": torch.get_rng_state()}, state_path)
+        save_atomic({"model": {k: v.half() for k, v in model.state_dict().items()},
+                     "progress": progress, "config": cfg.to_dict()}, weights_path)
+
+    log({"event": "start", "device": str(device), "torch": torch.__version__, "threads": args.threads,
+         "train_images": len(train_imgs), "heldout_images": len(held), **progress,
+         "args": vars(args)})
+    start = last_ckpt = last_val = time.time()
+    sums, n_sum, t_window = {}, 0, time.time()
+    model.train()
+    while True:
+        if args.max_hours and time.time() - start > args.max_hours * 3600:
+            break
+        if progress["phase"] == "cave" and progress["cave_train_s"] >= args.cave_seconds:
+            log({"event": "phase_end", "phase": "cave", **validate(model, val, device), **progress})
+            progress["phase"], progress["phase_step"] = "gen", 0
+            opt = make_opt("gen")
+        t0 = time.time()
+        clean_np, jpg_np, q_np = batches.next()
+        clean, jpg = torch.from_numpy(clean_np).to(device), torch.from_numpy(jpg_np).to(device)
+        q = torch.from_numpy(q_np).to(device)
+        lr = lr_at(args.lr, progress["phase_step"])
+        for g in opt.param_groups:
+            g["lr"] = lr
+        if progress["phase"] == "cave":
+            f8, f32 = model.cave.features(jpg)
+            qp = model.cave.quality(f32)[:, 0]
+            rec = model.cave_decoder(jpg, f8, f32)
+            l_rec = (rec - clean).abs().mean()
+            l_q = ((qp - q).abs() / 100.0).mean()
+            loss = l_rec + args.quality_weight * l_q
+            parts = {"l_rec": float(l_rec), "l_q_mae": float(l_q) * 100}
+        else:
+            with torch.no_grad():
+                tokens, _ = model.cave(jpg)
+            out = model.gen(jpg, tokens)
+            loss = (out - clean).abs().mean()
+            parts = {"l1": float(loss)}
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+        opt.step()
+        dt = time.time() - t0
+        progress["step"] += 1
+        progress["phase_step"] += 1
+        progress["train_s"] += dt
+        if progress["phase"] == "cave":
+            progress["cave_train_s"] += dt
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v
+        n_sum += 1
+        if progress["step"] % args.log_every == 0:
+            its = n_sum / max(time.time() - t_window, 1e-6)
+            log({"event": "train", **progress, "lr": lr, "it_s": round(its, 3),
+                 **{k: round(v / n_sum, 5) for k, v in sums.items()}})
+            sums, n_sum, t_window = {}, 0, time.time()
+        if time.time() - last_val > args.val_every_s:
+            log({"event": "val", **progress, **validate(model, val, device)})
+            last_val = time.time()
+        if time.time() - last_ckpt > args.ckpt_every_s:
+            checkpoint()
+            last_ckpt = time.time()
+            if not math.isfinite(float(loss)):
+                raise SystemExit("loss is not finite")
+    checkpoint()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
