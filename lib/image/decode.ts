@@ -1,0 +1,105 @@
+/**
+ * Decoding with sharp into what the model takes: 8-bit RGB, EXIF orientation applied, pixel values as
+ * stored (no colour conversion, so the embedded ICC profile still describes them). Limits are checked
+ * from the headers first.
+ */
+import sharp, { type Metadata } from "sharp";
+import { ImageError } from "./errors.js";
+import { DEFAULT_LIMITS, type ImageLimits } from "./limits.js";
+
+export interface ImageInfo {
+  /** sharp's format name: "jpeg", "png", "webp", ... */
+  readonly format: string;
+  /** Size after the EXIF orientation is applied. */
+  readonly width: number;
+  readonly height: number;
+  /** EXIF orientation 1..8 (1 when absent). */
+  readonly orientation: number;
+  /** One channel of grey (restored as RGB, written back as grey). */
+  readonly grey: boolean;
+  readonly hasIcc: boolean;
+  readonly hasExif: boolean;
+}
+
+export interface DecodedImage {
+  readonly info: ImageInfo;
+  /** Interleaved RGB, 8 bits, `width * height * 3` bytes, row-major. */
+  readonly rgb: Uint8Array;
+}
+
+/** Reads the headers (no pixel decoding) and applies the limits. */
+export async function probeImage(
+  bytes: Uint8Array,
+  limits: ImageLimits = DEFAULT_LIMITS,
+): Promise<ImageInfo> {
+  if (bytes.length > limits.maxBytes) {
+    throw new ImageError(
+      "IMAGE_TOO_LARGE",
+      `the image is ${bytes.length} bytes, over the limit of ${limits.maxBytes}`,
+    );
+  }
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes).metadata();
+  } catch (cause) {
+    throw new ImageError("IMAGE_INVALID", `not a readable image: ${(cause as Error).message}`, { cause });
+  }
+  const { width, height, format } = meta;
+  if (width === undefined || height === undefined || format === undefined) {
+    throw new ImageError("IMAGE_INVALID", "the image header gives no size");
+  }
+  if (width * height > limits.maxPixels) {
+    throw new ImageError(
+      "IMAGE_TOO_LARGE",
+      `the image is ${width}×${height} (${width * height} pixels), over the limit of ${limits.maxPixels}`,
+    );
+  }
+  if (meta.space === "cmyk" || (format === "jpeg" && meta.channels === 4)) {
+    throw new ImageError(
+      "IMAGE_UNSUPPORTED",
+      "CMYK images are not supported (the model restores RGB and grey)",
+    );
+  }
+  if ((meta.pages ?? 1) > 1)
+    throw new ImageError("IMAGE_UNSUPPORTED", "multi-page or animated images are not supported");
+  const orientation = meta.orientation ?? 1;
+  const swap = orientation >= 5 && orientation <= 8;
+  return {
+    format,
+    width: swap ? height : width,
+    height: swap ? width : height,
+    orientation,
+    grey: meta.channels === 1 || meta.channels === 2 || meta.space === "b-w" || meta.space === "grey16",
+    hasIcc: meta.icc !== undefined,
+    hasExif: meta.exif !== undefined,
+  };
+}
+
+/** Decodes to oriented 8-bit RGB; a grey image is replicated into three equal channels. */
+export async function decodeImage(
+  bytes: Uint8Array,
+  limits: ImageLimits = DEFAULT_LIMITS,
+): Promise<DecodedImage> {
+  const info = await probeImage(bytes, limits);
+  try {
+    const { data, info: out } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: "error" })
+      .autoOrient()
+      .removeAlpha()
+      .toColourspace("srgb") // channel layout only: 3 channels; pixel values are not colour-managed here
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (out.channels !== 3 || out.width !== info.width || out.height !== info.height) {
+      throw new ImageError(
+        "IMAGE_INVALID",
+        `decoded ${out.width}×${out.height}×${out.channels}, expected RGB`,
+      );
+    }
+    return { info, rgb: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (cause) {
+    if (cause instanceof ImageError) throw cause;
+    const message = (cause as Error).message;
+    // libjpeg in sharp has no 12-bit decoder; it says so as "Unsupported JPEG data precision 12".
+    const code = /precision|unsupported/i.test(message) ? "IMAGE_UNSUPPORTED" : "IMAGE_INVALID";
+    throw new ImageError(code, `cannot decode the image: ${message}`, { cause });
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * CaVE on the whole image: every tile of the generator cross-attends to the same tokens, computed once.
+ *
+ * Up to `wholeMaxPixels` (padded) CaVE runs on the whole image, exactly as the reference does. Larger
+ * images run it in bounded memory on non-overlapping full-resolution tiles (downscaling would wash out the
+ * very artifacts CaVE measures); their tokens are put back on the image's token grid. Either way, a grid
+ * of more than `maxTokens` positions is average-pooled down to at most that many, so the UNet's
+ * cross-attention costs the same per tile at 12 MP as at 1 MP. The predicted quality of tiled runs is the
+ * mean of the tiles' predictions, weighted by their token counts.
+ */
+import { extractPlanar, padTo } from "../image/tiles.js";
+import { ModelError } from "./errors.js";
+import { expectDims, runStage, type Value } from "./run-stage.js";
+import type { ModelSessions } from "./sessions.js";
+
+export interface CaveOptions {
+  /** Default 4 MP (padded size); above it, CaVE runs tiled. */
+  readonly wholeMaxPixels?: number;
+  /** Side of CaVE tiles; default 1024 (rounded to the model's multiple). */
+  readonly tile?: number;
+  /** Default 1024 token positions. */
+  readonly maxTokens?: number;
+}
+
+export interface CaveResult {
+  readonly tokens: Value;
+  /** CaVE's quality estimate 0..100, or null when the graph has no quality output. */
+  readonly predictedQuality: number | null;
+  readonly mode: "whole" | "tiled";
+  /** Token grid before pooling, and after. */
+  readonly grid: readonly [number, number];
+  readonly pooledGrid: readonly [number, number];
+}
+
+export const CAVE_DEFAULTS = Object.freeze({ wholeMaxPixels: 4_000_000, tile: 1024, maxTokens: 1024 });
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** The multiple CaVE inputs are padded to: both the model's and CaVE's own. */
+export function caveMultiple(sessions: ModelSessions): number {
+  const { padMultiple, cave } = sessions.model.manifest;
+  return (padMultiple * cave.downscale) / gcd(padMultiple, cave.downscale);
+}
+
+export async function computeTokens(
+  sessions: ModelSessions,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  tableQuality: number | null,
+  options: CaveOptions = {},
+): Promise<CaveResult> {
+  const { manifest } = sessions.model;
+  const multiple = caveMultiple(sessions);
+  const down = manifest.cave.downscale;
+  const dim = manifest.cave.tokenDim;
+  const pw = padTo(width, multiple);
+  const ph = padTo(height, multiple);
+  const gw = pw / down;
+  const gh = ph / down;
+  const wholeMax = options.wholeMaxPixels ?? CAVE_DEFAULTS.wholeMaxPixels;
+  const maxTokens = options.maxTokens ?? CAVE_DEFAULTS.maxTokens;
+  const side = padTo(options.tile ?? CAVE_DEFAULTS.tile, multiple);
+  // The table estimate, for models that take it (50 when there are no tables to read).
+  const quality: Value = { data: Float32Array.of(tableQuality ?? 50), dims: [1, 1] };
+
+  const grid = new Float32Array(gh * gw * dim);
+  let qualitySum = 0;
+  let qualityWeight = 0;
+  const tiled = pw * ph > wholeMax;
+  const tileSide = tiled ? side : Math.max(pw, ph);
+  for (let y0 = 0; y0 < ph; y0 += tileSide) {
+    for (let x0 = 0; x0 < pw; x0 += tileSide) {
+      // Tiles cover the padded grid; the image's own pixels end earlier and the rest is edge-padded.
+      const tw = Math.min(tileSide, pw - x0);
+      const th = Math.min(tileSide, ph - y0);
+      const rect = {
+        x: { start: Math.min(x0, width - 1), end: Math.min(x0 + tw, width) },
+        y: { start: Math.min(y0, height - 1), end: Math.min(y0 + th, height) },
+      };
+      const image: Value = { data: extractPlanar(rgb, width, rect, tw, th), dims: [1, 3, th, tw] };
+      const out = await runStage(sessions, "cave", { rgb01: image, quality });
+      const tgw = tw / down;
+      const tgh = th / down;
+      const tokens = expectDims("cave", "tokens", out.tokens, [1, tgh * tgw, dim]);
+      for (let ty = 0; ty < tgh; ty++) {
+        const src = ty * tgw * dim;
+        const dst = ((y0 / down + ty) * gw + x0 / down) * dim;
+        grid.set(tokens.data.subarray(src, src + tgw * dim), dst);
+      }
+      if (out.quality !== undefined) {
+        qualitySum += out.quality.data[0]! * tgh * tgw;
+        qualityWeight += tgh * tgw;
+      }
+    }
+  }
+  if (qualityWeight > 0 && !Number.isFinite(qualitySum)) {
+    throw new ModelError("MODEL_RUN_FAILED", "stage cave: predicted quality is not a number");
+  }
+  const pooled = poolTokens(grid, gh, gw, dim, maxTokens);
+  return {
+    tokens: { data: pooled.data, dims: [1, pooled.gh * pooled.gw, dim] },
+    predictedQuality: qualityWeight > 0 ? qualitySum / qualityWeight : null,
+    mode: tiled ? "tiled" : "whole",
+    grid: [gh, gw],
+    pooledGrid: [pooled.gh, pooled.gw],
+  };
+}
+
+/**
+ * Average-pools a row-major token grid [gh, gw, dim] by the smallest k×k that leaves at most `maxTokens`
+ * positions (windows at the bottom and right edges average what they cover). k = 1 returns the grid.
+ */
+export function poolTokens(
+  grid: Float32Array,
+  gh: number,
+  gw: number,
+  dim: number,
+  maxTokens: number,
+): { data: Float32Array; gh: number; gw: number } {
+  let k = 1;
+  while (Math.ceil(gh / k) * Math.ceil(gw / k) > maxTokens) k++;
+  if (k === 1) return { data: grid, gh, gw };
+  const oh = Math.ceil(gh / k);
+  const ow = Math.ceil(gw / k);
+  const out = new Float32Array(oh * ow * dim);
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      const dst = (oy * ow + ox) * dim;
+      let count = 0;
+      for (let y = oy * k; y < Math.min(gh, oy * k + k); y++) {
+        for (let x = ox * k; x < Math.min(gw, ox * k + k); x++) {
+          const src = (y * gw + x) * dim;
+          for (let d = 0; d < dim; d++) out[dst + d] += grid[src + d]!;
+          count++;
+        }
+      }
+      for (let d = 0; d < dim; d++) out[dst + d] /= count;
+    }
+  }
+  return { data: out, gh: oh, gw: ow };
+}

@@ -1,0 +1,307 @@
+/**
+ * A model folder's manifest (`model.json`, format in docs/CONTRACTS.md): read, validated field by field so
+ * that an error names the field at fault, and its stage files checked against their SHA-256.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { ModelError } from "./errors.js";
+
+/** What a tensor holds (docs/CONTRACTS.md, "Value names"). */
+export const VALUE_NAMES = ["rgb01", "rgb_pm1", "latent", "eps", "x0_unscaled", "tokens", "quality"] as const;
+export type ValueName = (typeof VALUE_NAMES)[number];
+
+export const STAGE_NAMES = ["cave", "vaeEncoder", "unet", "vaeDecoder"] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+export interface StageSpec {
+  readonly file: string;
+  /** Graph input name → the value fed to it. */
+  readonly inputs: Readonly<Record<string, ValueName>>;
+  /** Graph output name → the value it produces. */
+  readonly outputs: Readonly<Record<string, ValueName>>;
+}
+
+export type ColorFix = "adain" | "wavelet" | "none";
+export type TensorDtype = "float32" | "float16";
+
+export interface Manifest {
+  readonly id: string;
+  readonly version: string;
+  readonly layout: "codiff-onestep";
+  readonly stages: Readonly<Record<StageName, StageSpec>>;
+  readonly latent: { readonly channels: number; readonly downscale: number; readonly scalingFactor: number };
+  readonly diffusion: {
+    readonly timestep: number;
+    readonly alphaBar: number;
+    readonly prediction: "epsilon";
+  };
+  readonly cave: {
+    readonly downscale: number;
+    readonly tokenDim: number;
+    readonly qualityOutput: "quality-0-100";
+  };
+  readonly padMultiple: number;
+  readonly dtype: TensorDtype;
+  readonly tiling: { readonly tile: number; readonly overlap: number };
+  readonly colorFix: ColorFix;
+  readonly sha256: Readonly<Record<string, string>>;
+}
+
+/**
+ * Which values each stage may take and must give. Optional inputs: `quality` on cave (the table estimate)
+ * and `rgb_pm1` on the decoder (a skip from the JPEG); optional output: cave's `quality`.
+ */
+const STAGE_RULES: Record<
+  StageName,
+  { required: ValueName[]; optional: ValueName[]; produces: ValueName[]; mayProduce: ValueName[] }
+> = {
+  cave: { required: ["rgb01"], optional: ["quality"], produces: ["tokens"], mayProduce: ["quality"] },
+  vaeEncoder: { required: ["rgb_pm1"], optional: [], produces: ["latent"], mayProduce: [] },
+  unet: { required: ["latent", "tokens"], optional: [], produces: ["eps"], mayProduce: [] },
+  vaeDecoder: { required: ["x0_unscaled"], optional: ["rgb_pm1"], produces: ["rgb_pm1"], mayProduce: [] },
+};
+
+type Json = unknown;
+
+function fail(field: string, message: string): never {
+  throw new ModelError("MODEL_MANIFEST_INVALID", `model.json: "${field}" ${message}`, { field });
+}
+
+function object(value: Json, field: string): Record<string, Json> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(field, "must be an object");
+  return value as Record<string, Json>;
+}
+
+function text(value: Json, field: string, pattern?: RegExp): string {
+  if (typeof value !== "string" || value === "") fail(field, "must be a non-empty string");
+  if (pattern !== undefined && !pattern.test(value)) fail(field, `must match ${pattern}, got "${value}"`);
+  return value;
+}
+
+function oneOf<T extends string>(value: Json, field: string, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    fail(field, `must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+function int(value: Json, field: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    fail(field, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function real(value: Json, field: string, min: number, max: number, exclusiveMin = false): number {
+  if (
+    typeof value !== "number" ||
+    !Number.isFinite(value) ||
+    value > max ||
+    value < min ||
+    (exclusiveMin && value === min)
+  ) {
+    fail(
+      field,
+      `must be a number in ${exclusiveMin ? "(" : "["}${min}, ${max}], got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** A file name inside the model folder: no directories, so a manifest cannot point outside its folder. */
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function stage(value: Json, name: StageName): StageSpec {
+  const field = `stages.${name}`;
+  const spec = object(value, field);
+  const file = text(spec["file"], `${field}.file`, FILE_NAME);
+  const map = (key: "inputs" | "outputs"): Record<string, ValueName> => {
+    const entries = object(spec[key], `${field}.${key}`);
+    const out: Record<string, ValueName> = {};
+    for (const [graphName, valueName] of Object.entries(entries)) {
+      out[graphName] = oneOf(valueName, `${field}.${key}.${graphName}`, VALUE_NAMES);
+    }
+    return out;
+  };
+  const inputs = map("inputs");
+  const outputs = map("outputs");
+  const rules = STAGE_RULES[name];
+  const check = (
+    values: Record<string, ValueName>,
+    key: string,
+    required: ValueName[],
+    optional: ValueName[],
+  ): void => {
+    const seen = Object.values(values);
+    for (const needed of required) {
+      if (!seen.includes(needed))
+        fail(`${field}.${key}`, `must map a graph ${key.slice(0, -1)} to "${needed}"`);
+    }
+    for (const [graphName, valueName] of Object.entries(values)) {
+      if (![...required, ...optional].includes(valueName)) {
+        fail(`${field}.${key}.${graphName}`, `cannot be "${valueName}" on this stage`);
+      }
+      if (seen.indexOf(valueName) !== seen.lastIndexOf(valueName)) {
+        fail(`${field}.${key}.${graphName}`, `maps "${valueName}" twice`);
+      }
+    }
+  };
+  check(inputs, "inputs", rules.required, rules.optional);
+  check(outputs, "outputs", rules.produces, rules.mayProduce);
+  return { file, inputs, outputs };
+}
+
+/** Validates a parsed `model.json`. Throws {@link ModelError} `MODEL_MANIFEST_INVALID` naming the field. */
+export function parseManifest(value: Json): Manifest {
+  const root = object(value, "(root)");
+  const stagesJson = object(root["stages"], "stages");
+  const stages = {} as Record<StageName, StageSpec>;
+  for (const name of STAGE_NAMES) stages[name] = stage(stagesJson[name], name);
+  for (const extra of Object.keys(stagesJson)) {
+    if (!(STAGE_NAMES as readonly string[]).includes(extra)) fail(`stages.${extra}`, "is not a known stage");
+  }
+  const latentJson = object(root["latent"], "latent");
+  const diffusionJson = object(root["diffusion"], "diffusion");
+  const caveJson = object(root["cave"], "cave");
+  const tilingJson = object(root["tiling"], "tiling");
+  const latent = {
+    channels: int(latentJson["channels"], "latent.channels", 1, 64),
+    downscale: int(latentJson["downscale"], "latent.downscale", 1, 64),
+    scalingFactor: real(latentJson["scalingFactor"], "latent.scalingFactor", 0, 100, true),
+  };
+  const padMultiple = int(root["padMultiple"], "padMultiple", 1, 1024);
+  if (padMultiple % latent.downscale !== 0)
+    fail("padMultiple", `must be a multiple of latent.downscale (${latent.downscale})`);
+  const cave = {
+    downscale: int(caveJson["downscale"], "cave.downscale", 1, 1024),
+    tokenDim: int(caveJson["tokenDim"], "cave.tokenDim", 1, 65536),
+    qualityOutput: oneOf(caveJson["qualityOutput"], "cave.qualityOutput", ["quality-0-100"] as const),
+  };
+  const tile = int(tilingJson["tile"], "tiling.tile", padMultiple, 16384);
+  if (tile % padMultiple !== 0) fail("tiling.tile", `must be a multiple of padMultiple (${padMultiple})`);
+  const overlap = int(tilingJson["overlap"], "tiling.overlap", 0, tile);
+  // Tiles start on multiples of the stride; a stride that is a multiple of padMultiple keeps every tile on
+  // the same pixel grid as the whole image, so strided layers see the same phase in both.
+  if ((tile - overlap) % padMultiple !== 0) {
+    fail(
+      "tiling.overlap",
+      `must leave a stride (tile - overlap) that is a multiple of padMultiple (${padMultiple})`,
+    );
+  }
+  if (overlap * 2 >= tile) fail("tiling.overlap", `must be less than half of tiling.tile (${tile})`);
+  const sha256Json = object(root["sha256"], "sha256");
+  const sha256: Record<string, string> = {};
+  for (const [file, digest] of Object.entries(sha256Json)) {
+    sha256[file] = text(digest, `sha256.${file}`, /^[0-9a-f]{64}$/);
+  }
+  for (const name of STAGE_NAMES) {
+    if (sha256[stages[name].file] === undefined)
+      fail(`sha256.${stages[name].file}`, "is missing (every stage file needs a checksum)");
+  }
+  return Object.freeze({
+    id: text(root["id"], "id", /^[a-z0-9][a-z0-9._-]*$/),
+    version: text(root["version"], "version"),
+    layout: oneOf(root["layout"], "layout", ["codiff-onestep"] as const),
+    stages,
+    latent,
+    diffusion: {
+      timestep: int(diffusionJson["timestep"], "diffusion.timestep", 0, 10000),
+      alphaBar: real(diffusionJson["alphaBar"], "diffusion.alphaBar", 0, 1, true),
+      prediction: oneOf(diffusionJson["prediction"], "diffusion.prediction", ["epsilon"] as const),
+    },
+    cave,
+    padMultiple,
+    dtype: oneOf(root["dtype"], "dtype", ["float32", "float16"] as const),
+    tiling: { tile, overlap },
+    colorFix: oneOf(root["colorFix"], "colorFix", ["adain", "wavelet", "none"] as const),
+    sha256,
+  });
+}
+
+export interface ModelFolder {
+  /** Absolute path of the folder. */
+  readonly dir: string;
+  readonly manifest: Manifest;
+  /** Absolute path of each stage's graph. */
+  readonly files: Readonly<Record<StageName, string>>;
+  /** `<id>@<version>`: what derivatives record in `unjpeg-model`. */
+  readonly tag: string;
+}
+
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Folders whose files were verified in this process (a warm container checks once), by path+size+mtime. */
+const verified = new Map<string, string>();
+
+/**
+ * Reads and validates `<dir>/model.json` and checks every stage file's SHA-256 (once per process per
+ * folder, unless the files change).
+ */
+export async function loadModelFolder(dir: string, options: { verify?: boolean } = {}): Promise<ModelFolder> {
+  const root = resolve(dir);
+  let raw: string;
+  try {
+    raw = await readFile(join(root, "model.json"), "utf8");
+  } catch (cause) {
+    throw new ModelError("MODEL_NOT_FOUND", `no model.json in ${root}`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (cause) {
+    throw new ModelError(
+      "MODEL_MANIFEST_INVALID",
+      `model.json in ${root} is not JSON: ${(cause as Error).message}`,
+      {
+        field: "(root)",
+        cause,
+      },
+    );
+  }
+  const manifest = parseManifest(json);
+  const files = {} as Record<StageName, string>;
+  for (const name of STAGE_NAMES) files[name] = join(root, manifest.stages[name].file);
+  if (options.verify !== false) await verifyFiles(root, manifest, files);
+  return Object.freeze({ dir: root, manifest, files, tag: `${manifest.id}@${manifest.version}` });
+}
+
+async function verifyFiles(
+  root: string,
+  manifest: Manifest,
+  files: Record<StageName, string>,
+): Promise<void> {
+  const stamps: string[] = [];
+  for (const name of STAGE_NAMES) {
+    const info = await stat(files[name]).catch((cause: unknown) => {
+      throw new ModelError(
+        "MODEL_NOT_FOUND",
+        `stage file ${files[name]} (stages.${name}.file) does not exist`,
+        {
+          field: `stages.${name}.file`,
+          cause,
+        },
+      );
+    });
+    stamps.push(`${files[name]}:${info.size}:${info.mtimeMs}`);
+  }
+  const stamp = stamps.join("|");
+  if (verified.get(root) === stamp) return;
+  for (const name of STAGE_NAMES) {
+    const file = manifest.stages[name].file;
+    const actual = await sha256OfFile(files[name]);
+    if (actual !== manifest.sha256[file]) {
+      throw new ModelError(
+        "MODEL_CHECKSUM_MISMATCH",
+        `${files[name]} has SHA-256 ${actual}, model.json says ${manifest.sha256[file]}`,
+        { field: `sha256.${file}` },
+      );
+    }
+  }
+  verified.set(root, stamp);
+}

@@ -1,0 +1,186 @@
+/**
+ * The one-step restoration pipeline, as named steps with explicit inputs and outputs and the caller's
+ * AbortSignal checked between them:
+ *
+ *   cave (whole image) → per tile: tensors → encoder → unet → x0 → decoder → blend → colour fix → rgb
+ *
+ * Tiles overlap and are blended with weights that sum to one (lib/image/tiles.ts), so memory holds the
+ * image's own buffers (8-bit input, one float accumulator) plus one tile's tensors, whatever the size.
+ */
+import { adainFix, waveletFix } from "../image/color-fix.js";
+import {
+  axisWeights,
+  blendInto,
+  extractPlanar,
+  padTo,
+  planAxis,
+  planarToInterleaved,
+  type Span,
+} from "../image/tiles.js";
+import { type CaveOptions, type CaveResult, computeTokens } from "./cave.js";
+import { RestoreAbortedError } from "./errors.js";
+import type { ColorFix } from "./manifest.js";
+import { expectDims, runStage, type Value } from "./run-stage.js";
+import type { ModelSessions } from "./sessions.js";
+
+export interface PipelineInput {
+  /** Interleaved 8-bit RGB, `width * height * 3`. */
+  readonly rgb: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** Quality from the quantization tables (fed to models with a quality input). */
+  readonly tableQuality: number | null;
+}
+
+export interface PipelineOptions {
+  readonly signal?: AbortSignal;
+  /** Overrides the manifest's tiling (tests compare tiled with untiled runs). */
+  readonly tiling?: { readonly tile: number; readonly overlap: number };
+  /** Overrides the manifest's colour fix. */
+  readonly colorFix?: ColorFix;
+  readonly cave?: CaveOptions;
+  /** Called after each tile. */
+  readonly onProgress?: (progress: { readonly tile: number; readonly tiles: number }) => void;
+}
+
+export interface PipelineResult {
+  /** Interleaved 8-bit RGB, same size as the input. */
+  readonly rgb: Uint8Array;
+  readonly predictedQuality: number | null;
+  /** Milliseconds per step, summed over tiles. */
+  readonly timings: Readonly<Record<string, number>>;
+  readonly tiles: number;
+  readonly cave: Pick<CaveResult, "mode" | "grid" | "pooledGrid">;
+}
+
+/** Times steps into `timings` and checks the signal before each one. */
+function stepper(timings: Record<string, number>, signal: AbortSignal | undefined) {
+  return async <T>(name: string, run: () => T | Promise<T>): Promise<T> => {
+    if (signal?.aborted) throw new RestoreAbortedError(name, signal.reason);
+    const start = performance.now();
+    try {
+      return await run();
+    } finally {
+      timings[name] = (timings[name] ?? 0) + (performance.now() - start);
+    }
+  };
+}
+
+export async function runPipeline(
+  sessions: ModelSessions,
+  input: PipelineInput,
+  options: PipelineOptions = {},
+): Promise<PipelineResult> {
+  const { manifest } = sessions.model;
+  const { rgb, width, height } = input;
+  if (rgb.length !== width * height * 3)
+    throw new RangeError(`rgb has ${rgb.length} bytes for ${width}×${height}`);
+  const timings: Record<string, number> = {};
+  const step = stepper(timings, options.signal);
+
+  const cave = await step("cave", () =>
+    computeTokens(sessions, rgb, width, height, input.tableQuality, options.cave),
+  );
+
+  const tiling = options.tiling ?? manifest.tiling;
+  const xs = planAxis(width, tiling.tile, tiling.overlap);
+  const ys = planAxis(height, tiling.tile, tiling.overlap);
+  const weightsX = xs.map((span, i) => axisWeights(span, xs[i - 1], xs[i + 1]));
+  const weightsY = ys.map((span, i) => axisWeights(span, ys[i - 1], ys[i + 1]));
+  const accumulator = new Float32Array(width * height * 3);
+  const tiles = xs.length * ys.length;
+  let done = 0;
+  for (let j = 0; j < ys.length; j++) {
+    for (let i = 0; i < xs.length; i++) {
+      const restored = await restoreTile(sessions, rgb, width, { x: xs[i]!, y: ys[j]! }, cave.tokens, step);
+      await step("blend", () =>
+        blendInto(
+          accumulator,
+          width,
+          height,
+          restored.data,
+          restored.width,
+          restored.width * restored.height,
+          { x: xs[i]!, y: ys[j]! },
+          weightsX[i]!,
+          weightsY[j]!,
+        ),
+      );
+      done++;
+      options.onProgress?.({ tile: done, tiles });
+    }
+  }
+
+  const colorFix = options.colorFix ?? manifest.colorFix;
+  if (colorFix !== "none") {
+    await step("colorFix", () =>
+      colorFix === "adain"
+        ? adainFix(accumulator, rgb, width, height)
+        : waveletFix(accumulator, rgb, width, height),
+    );
+  }
+  const out = await step("tensors", () => planarToInterleaved(accumulator, width, height));
+  return {
+    rgb: out,
+    predictedQuality: cave.predictedQuality,
+    timings,
+    tiles,
+    cave: { mode: cave.mode, grid: cave.grid, pooledGrid: cave.pooledGrid },
+  };
+}
+
+type Step = <T>(name: string, run: () => T | Promise<T>) => Promise<T>;
+
+/** Encoder → UNet → x0 → decoder on one tile, padded to the model's multiple; returns planar rgb01. */
+async function restoreTile(
+  sessions: ModelSessions,
+  rgb: Uint8Array,
+  width: number,
+  rect: { x: Span; y: Span },
+  tokens: Value,
+  step: Step,
+): Promise<{ data: Float32Array; width: number; height: number }> {
+  const { manifest } = sessions.model;
+  const pw = padTo(rect.x.end - rect.x.start, manifest.padMultiple);
+  const ph = padTo(rect.y.end - rect.y.start, manifest.padMultiple);
+  const lw = pw / manifest.latent.downscale;
+  const lh = ph / manifest.latent.downscale;
+  const latentDims = [1, manifest.latent.channels, lh, lw];
+
+  const lq = await step("tensors", () => {
+    const data = extractPlanar(rgb, width, rect, pw, ph);
+    for (let k = 0; k < data.length; k++) data[k] = data[k]! * 2 - 1;
+    return { data, dims: [1, 3, ph, pw] } satisfies Value;
+  });
+  const encoded = await step("encoder", () => runStage(sessions, "vaeEncoder", { rgb_pm1: lq }));
+  const latent = expectDims("vaeEncoder", "latent", encoded.latent, latentDims);
+  const predicted = await step("unet", () => runStage(sessions, "unet", { latent, tokens }));
+  const eps = expectDims("unet", "eps", predicted.eps, latentDims);
+  const x0Unscaled = await step("x0", () =>
+    x0FromEps(latent.data, eps.data, manifest.diffusion.alphaBar, manifest.latent.scalingFactor),
+  );
+  const decoded = await step("decoder", () =>
+    runStage(sessions, "vaeDecoder", { x0_unscaled: { data: x0Unscaled, dims: latentDims }, rgb_pm1: lq }),
+  );
+  const image = expectDims("vaeDecoder", "image", decoded.rgb_pm1, [1, 3, ph, pw]);
+  const data = await step("tensors", () => {
+    const out = image.data;
+    for (let k = 0; k < out.length; k++) out[k] = Math.min(1, Math.max(-1, out[k]!)) * 0.5 + 0.5;
+    return out;
+  });
+  return { data, width: pw, height: ph };
+}
+
+/** x0 = (z − √(1 − ᾱ)·eps) / √ᾱ, then divided by the VAE scaling factor for the decoder. */
+export function x0FromEps(
+  latent: Float32Array,
+  eps: Float32Array,
+  alphaBar: number,
+  scalingFactor: number,
+): Float32Array {
+  const a = Math.sqrt(1 - alphaBar);
+  const b = 1 / (Math.sqrt(alphaBar) * scalingFactor);
+  const out = new Float32Array(latent.length);
+  for (let k = 0; k < latent.length; k++) out[k] = (latent[k]! - a * eps[k]!) * b;
+  return out;
+}
