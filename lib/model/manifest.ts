@@ -43,10 +43,14 @@ export interface Manifest {
     readonly qualityOutput: "quality-0-100";
   };
   readonly padMultiple: number;
+  /** How padding fills: "edge" replicates the last row and column (the only mode so far). */
+  readonly padMode: "edge";
   readonly dtype: TensorDtype;
   readonly tiling: { readonly tile: number; readonly overlap: number };
   readonly colorFix: ColorFix;
   readonly sha256: Readonly<Record<string, string>>;
+  /** Optional folder of parity fixtures inside the model folder. */
+  readonly reference: string | undefined;
 }
 
 /**
@@ -213,10 +217,12 @@ export function parseManifest(value: Json): Manifest {
     },
     cave,
     padMultiple,
+    padMode: root["padMode"] === undefined ? "edge" : oneOf(root["padMode"], "padMode", ["edge"] as const),
     dtype: oneOf(root["dtype"], "dtype", ["float32", "float16"] as const),
     tiling: { tile, overlap },
     colorFix: oneOf(root["colorFix"], "colorFix", ["adain", "wavelet", "none"] as const),
     sha256,
+    reference: root["reference"] === undefined ? undefined : text(root["reference"], "reference", FILE_NAME),
   });
 }
 
