@@ -3,4 +3,17 @@
 export type { Config, OutputFormat } from "./config.js";
 export { ConfigError, loadConfig, OUTPUT_FORMATS } from "./config.js";
 export { isUnjpegError, UnjpegError } from "./errors.js";
+export type {
+  ByteSource,
+  InspectOptions,
+  InspectResult,
+  JpegComponentInfo,
+  JpegErrorCode,
+  JpegInspection,
+  JpegProcess,
+  JpegTableInfo,
+  NeedMoreBytes,
+  SourceOptions,
+} from "./jpeg/index.js";
+export { inspectJpeg, inspectJpegSource, JPEG_ERROR_CODES, JpegError } from "./jpeg/index.js";
 export type * from "./restore/types.js";
