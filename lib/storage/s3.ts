@@ -49,7 +49,8 @@ export function createS3Client(
   return new S3Client({
     ...(custom ? { endpoint: config.s3Endpoint, region: options.region ?? "us-east-1" } : {}),
     ...(options.region !== undefined ? { region: options.region } : {}),
-    ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
+    // A copy: the SDK annotates the credentials object it is given (a frozen one throws).
+    ...(options.credentials !== undefined ? { credentials: copyIfObject(options.credentials) } : {}),
     forcePathStyle: config.s3ForcePathStyle,
     maxAttempts: options.maxAttempts ?? 4,
     // S3-compatible servers (s3rver, older MinIO) reject the SDK's default flexible checksums.
@@ -58,6 +59,8 @@ export function createS3Client(
       : {}),
   });
 }
+
+const copyIfObject = <T>(value: T): T => (typeof value === "object" && value !== null ? { ...value } : value);
 
 export interface ObjectHead {
   readonly key: string;
