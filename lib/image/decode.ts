@@ -40,7 +40,8 @@ export async function probeImage(
   }
   let meta: Metadata;
   try {
-    meta = await sharp(bytes).metadata();
+    // Headers only: sharp's own pixel limit is off here because ours is checked right after.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (cause) {
     throw new ImageError("IMAGE_INVALID", `not a readable image: ${(cause as Error).message}`, { cause });
   }
@@ -82,7 +83,12 @@ export async function decodeImage(
 ): Promise<DecodedImage> {
   const info = await probeImage(bytes, limits);
   try {
-    const { data, info: out } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: "error" })
+    // ignoreIcc: the values as stored, not converted to sRGB; the profile goes back on at encode time.
+    const { data, info: out } = await sharp(bytes, {
+      limitInputPixels: limits.maxPixels,
+      failOn: "error",
+      ignoreIcc: true,
+    })
       .autoOrient()
       .removeAlpha()
       .toColourspace("srgb") // channel layout only: 3 channels; pixel values are not colour-managed here

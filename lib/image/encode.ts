@@ -6,6 +6,7 @@
 import sharp from "sharp";
 import type { OutputFormat } from "../config.js";
 import { ImageError } from "./errors.js";
+import { DERIVATIVE_SOFTWARE } from "./mark.js";
 
 export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = Object.freeze({
   jpeg: "image/jpeg",
@@ -66,7 +67,7 @@ export async function encodeRestored(
       .removeAlpha()
       .keepIccProfile()
       .keepExif()
-      .withExifMerge({ IFD0: { Software: `unjpeg restore (${options.modelTag})` } });
+      .withExifMerge({ IFD0: { Software: `${DERIVATIVE_SOFTWARE}${options.modelTag}` } });
     if (options.grey) pipeline = pipeline.toColourspace("b-w");
     const q = options.quality;
     switch (options.format) {

@@ -29,6 +29,10 @@ export interface RestoreOptions {
   readonly executionProvider?: "cpu" | "cuda";
   /** Checked between pipeline steps; an aborted restore throws and writes nothing. */
   readonly signal?: AbortSignal;
+  /** Encoder quality 1..100 for jpeg, webp and avif (defaults 95, 90, 70); ignored for png. */
+  readonly quality?: number;
+  /** Called after each tile of a long restore (the CLI prints progress from it). */
+  readonly onProgress?: (progress: { readonly tile: number; readonly tiles: number }) => void;
 }
 
 export interface RestoreDescription {
@@ -47,6 +51,13 @@ export interface RestoreDescription {
   /** Milliseconds per named step (decode, cave, encoder, unet, decoder, encode, ...). */
   readonly timings: Readonly<Record<string, number>>;
   readonly totalMs: number;
+  /** How the model ran, when it ran: tiles, where CaVE ran, execution provider and threads. */
+  readonly run?: {
+    readonly tiles: number;
+    readonly cave: "whole" | "tiled";
+    readonly provider: "cpu" | "cuda";
+    readonly threads: number;
+  };
 }
 
 export type RestoreOutcome =

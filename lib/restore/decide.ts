@@ -1,0 +1,123 @@
+/**
+ * Triage from the first bytes of a file: restore it, skip it (and why), or read more. Answered from the
+ * JPEG headers alone, so S3 callers decide after one ranged GET; `restore()` asks the same question of the
+ * whole file before decoding anything.
+ */
+import { DERIVATIVE_SOFTWARE } from "../image/mark.js";
+import { inspectJpeg, JpegError } from "../jpeg/index.js";
+import type { TriageDecision } from "./types.js";
+
+export interface TriageOptions {
+  /** Restore even when the estimated quality is at or above `skipQuality`. */
+  readonly force?: boolean;
+  /** Default 90. */
+  readonly skipQuality?: number;
+  /** Default 50,000,000. */
+  readonly maxPixels?: number;
+  /** Default 52,428,800. */
+  readonly maxBytes?: number;
+  /** Size of the whole file when known (an S3 object's size; `bytes.length` for a whole file). */
+  readonly totalBytes?: number;
+}
+
+export const TRIAGE_DEFAULTS = Object.freeze({
+  skipQuality: 90,
+  maxPixels: 50_000_000,
+  maxBytes: 52_428_800,
+});
+
+/**
+ * What unjpeg writes into EXIF `Software` of its derivatives (lib/image/encode.ts). Finding it in the
+ * headers marks the file as a derivative, so a pipeline that sees its own output does not loop.
+ */
+const MARK_BYTES = new TextEncoder().encode(DERIVATIVE_SOFTWARE);
+
+function containsMark(bytes: Uint8Array, end: number): boolean {
+  const first = MARK_BYTES[0]!;
+  const limit = Math.min(end, bytes.length) - MARK_BYTES.length;
+  outer: for (let i = 0; i <= limit; i++) {
+    if (bytes[i] !== first) continue;
+    for (let k = 1; k < MARK_BYTES.length; k++) if (bytes[i + k] !== MARK_BYTES[k]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+export function decide(bytes: Uint8Array, options: TriageOptions = {}): TriageDecision {
+  return triage(bytes, options).decision;
+}
+
+/** {@link decide}, with how the quality was matched (exact IJG tables or the nearest equivalent). */
+export function triage(
+  bytes: Uint8Array,
+  options: TriageOptions = {},
+): { decision: TriageDecision; match: "exact" | "approximate" | null } {
+  let match: "exact" | "approximate" | null = null;
+  const decision = decideInner(bytes, options, (m) => {
+    match = m;
+  });
+  return { decision, match };
+}
+
+function decideInner(
+  bytes: Uint8Array,
+  options: TriageOptions,
+  onMatch: (match: "exact" | "approximate") => void,
+): TriageDecision {
+  const maxBytes = options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes;
+  const maxPixels = options.maxPixels ?? TRIAGE_DEFAULTS.maxPixels;
+  const skipQuality = options.skipQuality ?? TRIAGE_DEFAULTS.skipQuality;
+  const total = options.totalBytes;
+  const skip = (
+    reason: Extract<TriageDecision, { action: "skip" }>["reason"],
+    message: string,
+    quality: number | null = null,
+  ) => ({ action: "skip", reason, message, quality }) as const;
+
+  if (total !== undefined && total > maxBytes) {
+    return skip("too-large", `the file is ${total} bytes, over the limit of ${maxBytes}`);
+  }
+  if (bytes.length < 2 && (total === undefined || total > bytes.length))
+    return { action: "need-more-bytes", atLeast: 2 };
+  if (bytes.length < 2 || bytes[0] !== 0xff || bytes[1] !== 0xd8)
+    return skip("not-jpeg", "not a JPEG (no SOI marker)");
+
+  let inspection: ReturnType<typeof inspectJpeg>;
+  try {
+    inspection = inspectJpeg(bytes, total === undefined ? {} : { fileSize: total });
+  } catch (error) {
+    if (!(error instanceof JpegError)) throw error;
+    if (error.code === "JPEG_NOT_JPEG" || error.code === "JPEG_EMPTY") return skip("not-jpeg", error.message);
+    return skip("unsupported", `the JPEG headers cannot be used: ${error.message} [${error.code}]`);
+  }
+  if (inspection.status === "need-more-bytes")
+    return { action: "need-more-bytes", atLeast: inspection.atLeast };
+
+  const { quality, width, height, components, bitDepth } = inspection;
+  onMatch(inspection.match);
+  if (containsMark(bytes, inspection.headerBytes)) {
+    return skip("derivative", "the image is an unjpeg derivative (EXIF Software names unjpeg)", quality);
+  }
+  if (width * height > maxPixels) {
+    return skip(
+      "too-large",
+      `the image is ${width}×${height} (${width * height} pixels), over the limit of ${maxPixels}`,
+      quality,
+    );
+  }
+  if (components === 4) return skip("unsupported", "CMYK JPEGs are not supported", quality);
+  if (components !== 1 && components !== 3) {
+    return skip("unsupported", `JPEGs with ${components} components are not supported`, quality);
+  }
+  if (bitDepth !== 8) return skip("unsupported", `${bitDepth}-bit JPEGs are not supported`, quality);
+  if (height === 0)
+    return skip(
+      "unsupported",
+      "JPEGs whose height is given after the first scan (DNL) are not supported",
+      quality,
+    );
+  if (!options.force && quality >= skipQuality) {
+    return skip("high-quality", `estimated quality ${quality} is at or above ${skipQuality}`, quality);
+  }
+  return { action: "restore", quality, width, height };
+}

@@ -1,0 +1,126 @@
+/**
+ * `restore(bytes, options)`: the one call the CLI and every handler share. Bytes in; out comes either the
+ * restored image with a description, or a skip with its reason. Nothing is written anywhere: callers
+ * store the output only when this resolves, so a failed or aborted restore leaves no partial output.
+ */
+import { decodeImage } from "../image/decode.js";
+import { CONTENT_TYPES, encodeRestored } from "../image/encode.js";
+import { ImageError } from "../image/errors.js";
+import { shippedModelDir } from "../model/default-model.js";
+import { RestoreAbortedError } from "../model/errors.js";
+import { runPipeline } from "../model/pipeline.js";
+import { openModel } from "../model/sessions.js";
+import { TRIAGE_DEFAULTS, triage } from "./decide.js";
+import type { RestoreDescription, RestoreOptions, RestoreOutcome, SkipReason } from "./types.js";
+
+export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): Promise<RestoreOutcome> {
+  const start = performance.now();
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, run: () => T | Promise<T>): Promise<T> => {
+    if (options.signal?.aborted) throw new RestoreAbortedError(name, options.signal.reason);
+    const t = performance.now();
+    try {
+      return await run();
+    } finally {
+      timings[name] = (timings[name] ?? 0) + (performance.now() - t);
+    }
+  };
+  const limits = {
+    maxPixels: options.maxPixels ?? TRIAGE_DEFAULTS.maxPixels,
+    maxBytes: options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes,
+  };
+
+  const { decision, match } = await timed("inspect", () =>
+    triage(bytes, {
+      ...limits,
+      force: options.force,
+      skipQuality: options.skipQuality,
+      totalBytes: bytes.length,
+    }),
+  );
+  const base = {
+    quality: decision.action === "need-more-bytes" ? null : decision.quality,
+    qualityMatch: match,
+    predictedQuality: null,
+    model: null,
+    width: decision.action === "restore" ? decision.width : null,
+    height: decision.action === "restore" ? decision.height : null,
+    inputBytes: bytes.length,
+    outputBytes: null,
+    format: null,
+    timings,
+  } satisfies Omit<RestoreDescription, "totalMs">;
+  const skipped = (
+    reason: SkipReason,
+    message: string,
+    extra: Partial<RestoreDescription> = {},
+  ): RestoreOutcome => ({
+    action: "skipped",
+    reason,
+    message,
+    description: { ...base, ...extra, totalMs: performance.now() - start },
+  });
+  if (decision.action === "skip") return skipped(decision.reason, decision.message);
+  if (decision.action === "need-more-bytes") {
+    // With the whole file in hand this means headers cut short.
+    return skipped("unsupported", "the JPEG ends inside its headers");
+  }
+
+  const sessions = await timed("load", () =>
+    openModel(options.modelDir ?? shippedModelDir(), {
+      provider: options.executionProvider,
+      threads: options.threads,
+    }),
+  );
+  let decoded: Awaited<ReturnType<typeof decodeImage>>;
+  try {
+    decoded = await timed("decode", () => decodeImage(bytes, limits));
+  } catch (error) {
+    if (error instanceof ImageError && error.code === "IMAGE_UNSUPPORTED")
+      return skipped("unsupported", error.message);
+    if (error instanceof ImageError && error.code === "IMAGE_TOO_LARGE")
+      return skipped("too-large", error.message);
+    throw error;
+  }
+  const { info, rgb } = decoded;
+
+  const result = await runPipeline(
+    sessions,
+    { rgb, width: info.width, height: info.height, tableQuality: decision.quality },
+    { signal: options.signal, onProgress: options.onProgress },
+  );
+  for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;
+
+  const format = options.format ?? "jpeg";
+  const output = await timed("encode", () =>
+    encodeRestored(bytes, result.rgb, info.width, info.height, {
+      format,
+      quality: options.quality,
+      grey: info.grey,
+      modelTag: sessions.model.tag,
+    }),
+  );
+  return {
+    action: "restored",
+    output,
+    contentType: CONTENT_TYPES[format],
+    format,
+    description: {
+      ...base,
+      predictedQuality:
+        result.predictedQuality === null ? null : Math.round(result.predictedQuality * 10) / 10,
+      model: sessions.model.tag,
+      width: info.width,
+      height: info.height,
+      outputBytes: output.length,
+      format,
+      totalMs: performance.now() - start,
+      run: {
+        tiles: result.tiles,
+        cave: result.cave.mode,
+        provider: sessions.provider,
+        threads: sessions.threads,
+      },
+    },
+  };
+}

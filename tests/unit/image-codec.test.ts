@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import sharp from "sharp";
+import { decodeImage, probeImage } from "../../lib/image/decode.js";
+import { encodeRestored } from "../../lib/image/encode.js";
+import { ImageError } from "../../lib/image/errors.js";
+
+function gradient(w: number, h: number): Buffer {
+  const px = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 3;
+      px[i] = (x * 255) / Math.max(1, w - 1);
+      px[i + 1] = (y * 255) / Math.max(1, h - 1);
+      px[i + 2] = (x + y) % 256;
+    }
+  }
+  return px;
+}
+
+const jpeg = (w: number, h: number, build: (s: sharp.Sharp) => sharp.Sharp = (s) => s) =>
+  build(sharp(gradient(w, h), { raw: { width: w, height: h, channels: 3 } }))
+    .jpeg({ quality: 30 })
+    .toBuffer();
+
+/** The same JPEG with its APP2 ICC_PROFILE segments cut out (the stored pixels are untouched). */
+function withoutIcc(jpegBytes: Buffer): Buffer {
+  const parts: Buffer[] = [jpegBytes.subarray(0, 2)];
+  let at = 2;
+  while (jpegBytes[at] === 0xff && jpegBytes[at + 1] !== 0xda) {
+    const length = jpegBytes.readUInt16BE(at + 2);
+    const segment = jpegBytes.subarray(at, at + 2 + length);
+    if (!(jpegBytes[at + 1] === 0xe2 && segment.subarray(4, 15).toString("latin1") === "ICC_PROFILE"))
+      parts.push(segment);
+    at += 2 + length;
+  }
+  parts.push(jpegBytes.subarray(at));
+  return Buffer.concat(parts);
+}
+
+const code = (c: string) => (e: unknown) => e instanceof ImageError && e.code === c;
+
+describe("decodeImage", () => {
+  it("decodes odd sizes to interleaved RGB", async () => {
+    for (const [w, h] of [
+      [1, 1],
+      [7, 13],
+      [333, 217],
+    ] as const) {
+      const { info, rgb } = await decodeImage(await jpeg(w, h));
+      assert.deepEqual([info.width, info.height, info.grey, info.format], [w, h, false, "jpeg"]);
+      assert.equal(rgb.length, w * h * 3);
+    }
+  });
+
+  it("applies EXIF orientation 6 (the decoded image is upright, width and height swapped)", async () => {
+    const bytes = await jpeg(40, 24, (s) => s.withMetadata({ orientation: 6 }));
+    const { info, rgb } = await decodeImage(bytes);
+    assert.equal(info.orientation, 6);
+    assert.deepEqual([info.width, info.height], [24, 40]);
+    // Orientation 6 = rotate 90° clockwise: the source's left column (red 0) becomes the top row.
+    assert.ok(rgb[0]! < 40 && rgb[(24 - 1) * 3]! < 40, "top row comes from the source's left edge");
+  });
+
+  it("keeps grey as grey, and keeps pixel values as stored under an ICC profile", async () => {
+    const grey = await sharp(gradient(20, 10), { raw: { width: 20, height: 10, channels: 3 } })
+      .toColourspace("b-w")
+      .jpeg()
+      .toBuffer();
+    const g = await decodeImage(grey);
+    assert.equal(g.info.grey, true);
+    for (let i = 0; i < g.rgb.length; i += 3)
+      assert.ok(g.rgb[i] === g.rgb[i + 1] && g.rgb[i] === g.rgb[i + 2]);
+    const tagged = await jpeg(30, 20, (s) => s.withIccProfile("p3"));
+    const t = await decodeImage(tagged);
+    assert.equal(t.info.hasIcc, true);
+    const untagged = withoutIcc(tagged);
+    assert.equal((await probeImage(untagged)).hasIcc, false);
+    assert.deepEqual(t.rgb, (await decodeImage(untagged)).rgb, "no colour conversion on decode");
+  });
+
+  it("refuses CMYK as unsupported and junk as invalid", async () => {
+    const cmyk = await sharp(gradient(16, 16), { raw: { width: 16, height: 16, channels: 3 } })
+      .toColourspace("cmyk")
+      .jpeg()
+      .toBuffer();
+    await assert.rejects(decodeImage(cmyk), code("IMAGE_UNSUPPORTED"));
+    await assert.rejects(decodeImage(Buffer.from("not an image at all")), code("IMAGE_INVALID"));
+  });
+
+  it("checks the pixel and byte limits from the headers, before decoding", async () => {
+    const bytes = await jpeg(100, 100);
+    await assert.rejects(probeImage(bytes, { maxPixels: 9999, maxBytes: 1e9 }), code("IMAGE_TOO_LARGE"));
+    await assert.rejects(
+      probeImage(bytes, { maxPixels: 1e9, maxBytes: bytes.length - 1 }),
+      code("IMAGE_TOO_LARGE"),
+    );
+    // A header claiming 30000×30000 with almost no data: refused without an attempt to decode 900 MP.
+    const bomb = Buffer.from(bytes);
+    const sof = bomb.indexOf(Buffer.from([0xff, 0xc0]));
+    bomb.writeUInt16BE(30000, sof + 5);
+    bomb.writeUInt16BE(30000, sof + 7);
+    await assert.rejects(probeImage(bomb), code("IMAGE_TOO_LARGE"));
+  });
+});
+
+describe("encodeRestored", () => {
+  it("writes every format with the given pixels, keeps ICC and EXIF, resets orientation, marks the output", async () => {
+    const source = await jpeg(40, 24, (s) => s.withIccProfile("p3").withMetadata({ orientation: 6 }));
+    const { info, rgb } = await decodeImage(source);
+    for (const format of ["jpeg", "png", "webp", "avif"] as const) {
+      const out = await encodeRestored(source, rgb, info.width, info.height, {
+        format,
+        grey: false,
+        modelTag: "m@1",
+      });
+      const meta = await sharp(out).metadata();
+      assert.equal(meta.format === "heif" ? "avif" : meta.format, format);
+      assert.deepEqual([meta.width, meta.height], [24, 40]);
+      assert.ok(meta.icc !== undefined, `${format}: ICC kept`);
+      assert.ok((meta.orientation ?? 1) === 1, `${format}: orientation reset`);
+      if (format !== "avif") assert.ok(meta.exif?.includes("unjpeg restored with m@1"), `${format}: marked`);
+    }
+    const png = await encodeRestored(source, rgb, info.width, info.height, {
+      format: "png",
+      grey: false,
+      modelTag: "m@1",
+    });
+    const back = await sharp(png, { ignoreIcc: true }).removeAlpha().raw().toBuffer();
+    assert.deepEqual(new Uint8Array(back), rgb, "lossless output carries exactly the given pixels");
+  });
+
+  it("writes grey as one channel, and JPEG as 4:4:4", async () => {
+    const grey = await sharp(gradient(20, 10), { raw: { width: 20, height: 10, channels: 3 } })
+      .toColourspace("b-w")
+      .jpeg()
+      .toBuffer();
+    const { info, rgb } = await decodeImage(grey);
+    const out = await encodeRestored(grey, rgb, info.width, info.height, {
+      format: "jpeg",
+      grey: true,
+      modelTag: "m@1",
+    });
+    assert.equal((await sharp(out).metadata()).channels, 1);
+    const colour = await jpeg(20, 10);
+    const d = await decodeImage(colour);
+    const c = await encodeRestored(colour, d.rgb, 20, 10, { format: "jpeg", grey: false, modelTag: "m@1" });
+    assert.equal((await sharp(c).metadata()).chromaSubsampling, "4:4:4");
+  });
+});
