@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { decodeImage, probeImage } from "../../lib/image/decode.js";
 import { encodeRestored } from "../../lib/image/encode.js";
 import { ImageError } from "../../lib/image/errors.js";
@@ -18,7 +18,7 @@ function gradient(w: number, h: number): Buffer {
   return px;
 }
 
-const jpeg = (w: number, h: number, build: (s: sharp.Sharp) => sharp.Sharp = (s) => s) =>
+const jpeg = (w: number, h: number, build: (s: Sharp) => Sharp = (s) => s) =>
   build(sharp(gradient(w, h), { raw: { width: w, height: h, channels: 3 } }))
     .jpeg({ quality: 30 })
     .toBuffer();
