@@ -6,7 +6,7 @@
 import type { Config, OutputFormat } from "../config.js";
 import {
   badRequest,
-  type HttpError,
+  HttpError,
   methodNotAllowed,
   notFound,
   timedOut,
@@ -17,7 +17,7 @@ import { CACHE_SUCCESS, matchesIfNoneMatch, representationEtag } from "./headers
 import { createLimiter, type Limiter, singleFlight } from "./limiter.js";
 import { contentTypeOf, negotiateFormat } from "./negotiate.js";
 import { errorResponse, jsonResponse, redirect } from "./respond.js";
-import { checkPrefix, type ImageRequest, route } from "./route.js";
+import { checkPrefix, type ImageRequest, type Route, route } from "./route.js";
 import { verifySignature } from "./signing.js";
 import type {
   DeriveOutcome,
@@ -42,7 +42,7 @@ export interface OriginOptions {
   /** Reserved routes only the local stack serves: the page and its API. */
   readonly extraRoutes?: (
     request: OriginRequest,
-    route: { kind: "page"; asset: string } | { kind: "api"; endpoint: string },
+    route: Extract<Route, { kind: "page" | "api" }>,
   ) => Promise<OriginResponse>;
   /** Unix seconds (tests move the clock). */
   readonly now?: () => number;
@@ -106,7 +106,7 @@ export function createOrigin(options: OriginOptions): Origin {
     const timing = (): string => `origin;dur=${(performance.now() - started).toFixed(1)}`;
     if (stored !== null && store.isCurrent(stored, source)) {
       return serveBody(request, stored, {
-        etag: representationEtag(["derivative", stored.etag, format, wanted.quality]),
+        etag: derivativeEtag(stored.metadata, format, wanted.quality),
         format,
         quality: wanted.quality,
         headers: { ...common, ...describeStored(stored.metadata), "x-unjpeg-action": "hit" },
@@ -120,9 +120,9 @@ export function createOrigin(options: OriginOptions): Origin {
       const body = outcome.body;
       return serveBody(
         request,
-        { etag: outcome.etag, read: async () => body, discard: () => {}, key: outcome.derivativeKey },
+        { read: async () => body, discard: () => {}, key: outcome.derivativeKey },
         {
-          etag: representationEtag(["derivative", outcome.etag, format, wanted.quality]),
+          etag: derivativeEtag(outcome.metadata, format, wanted.quality),
           format,
           quality: wanted.quality,
           headers: { ...common, ...describeStored(outcome.metadata), "x-unjpeg-action": "restored" },
@@ -141,11 +141,10 @@ export function createOrigin(options: OriginOptions): Origin {
           "x-unjpeg-action": "skipped",
           "x-unjpeg-skip-reason": outcome.reason,
         };
-        if (outcome.description?.quality != null)
-          headers["x-unjpeg-quality"] = String(outcome.description.quality);
+        if (outcome.quality !== null) headers["x-unjpeg-quality"] = String(outcome.quality);
         return serveBody(
           request,
-          { etag: original.etag, read: original.read, discard: original.discard, key },
+          { read: original.read, discard: original.discard, key },
           {
             etag: representationEtag(["source", original.etag, format, wanted.quality]),
             format,
@@ -160,8 +159,24 @@ export function createOrigin(options: OriginOptions): Origin {
         throw tooLarge(outcome.message);
       case "not-jpeg":
         throw unsupportedMedia("NOT_JPEG", outcome.message);
+      case "corrupt":
+        throw unsupportedMedia("NOT_DECODABLE", outcome.message);
       case "derivative":
         throw derivativeRefused();
+      case "gone":
+        throw notFound();
+      case "superseded":
+        throw new HttpError("SOURCE_CHANGED", 503, "the source changed during restoration; retry", {
+          retryAfterSeconds: 1,
+        });
+      case "key-taken":
+        throw new HttpError(
+          "DERIVATIVE_KEY_TAKEN",
+          409,
+          "the derivative's key holds an object unjpeg did not write",
+        );
+      case "other":
+        throw new HttpError("NOT_RESTORED", 503, outcome.message, { retryAfterSeconds: 5 });
     }
   }
 
@@ -196,7 +211,6 @@ export function createOrigin(options: OriginOptions): Origin {
 }
 
 interface Servable {
-  readonly etag: string;
   readonly read: () => Promise<Uint8Array>;
   readonly discard: () => void;
   readonly key?: string;
@@ -233,7 +247,13 @@ async function serveBody(
     return object.key === undefined ? response : { ...response, storedKey: object.key };
   }
   const variant = await encodeVariant(bytes, how.format, how.quality);
-  return { status: 200, headers: { ...headers, "server-timing": how.timing() }, body: variant.body };
+  const response = {
+    status: 200,
+    headers: { ...headers, "server-timing": how.timing() },
+    body: variant.body,
+  };
+  // Over a response-size limit, the stored image this variant was made from stands in for it.
+  return object.key === undefined ? response : { ...response, storedKey: object.key };
 }
 
 /** Response headers describing a stored derivative, from its metadata (docs/CONTRACTS.md). */
@@ -253,6 +273,23 @@ function withoutBodyForHead(request: OriginRequest, response: OriginResponse): O
     body: undefined,
   };
 }
+
+/**
+ * A derivative's representation is named by what determines it (source version, model, format, quality),
+ * so the response that stored it and every later hit share one ETag.
+ */
+const derivativeEtag = (
+  metadata: Readonly<Record<string, string>>,
+  format: OutputFormat,
+  quality: number | undefined,
+): string =>
+  representationEtag([
+    "derivative",
+    metadata["unjpeg-source-etag"],
+    metadata["unjpeg-model"],
+    format,
+    quality,
+  ]);
 
 const derivativeRefused = (): HttpError =>
   badRequest("DERIVATIVE_KEY", "this key is an unjpeg derivative; ask for its source instead");

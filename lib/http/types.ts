@@ -3,7 +3,7 @@
  * to and from. Header names are lower case.
  */
 import type { OutputFormat } from "../config.js";
-import type { RestoreDescription, SkipReason } from "../restore/types.js";
+import type { SkipReason } from "../restore/types.js";
 
 export interface OriginRequest {
   readonly method: string;
@@ -30,6 +30,7 @@ export interface OriginResponse {
 
 /** What the origin needs to know of a stored object. Metadata keys are lower case, without `x-amz-meta-`. */
 export interface ObjectHead {
+  readonly key: string;
   readonly etag: string;
   readonly size: number;
   readonly contentType: string | undefined;
@@ -38,12 +39,14 @@ export interface ObjectHead {
 }
 
 export interface StoredObject extends ObjectHead {
-  readonly key: string;
   /** Reads the body; not called on a 304. */
   readonly read: () => Promise<Uint8Array>;
   /** Releases the unread body (a 304, a stale derivative). */
   readonly discard: () => void;
 }
+
+/** Why no derivative came back: a restore skip reason, or the storage core's own (lib/storage/derive.ts). */
+export type DeriveSkip = SkipReason | "gone" | "corrupt" | "superseded" | "key-taken" | "other";
 
 export type DeriveOutcome =
   | {
@@ -51,16 +54,15 @@ export type DeriveOutcome =
       readonly derivativeKey: string;
       readonly body: Uint8Array;
       readonly contentType: string;
-      /** The stored derivative's ETag, as a later HEAD will report it. */
-      readonly etag: string;
+      /** The derivative's metadata as stored (docs/CONTRACTS.md). */
       readonly metadata: Readonly<Record<string, string>>;
-      readonly description: RestoreDescription;
     }
   | {
       readonly action: "skipped";
-      readonly reason: SkipReason;
+      readonly reason: DeriveSkip;
       readonly message: string;
-      readonly description: RestoreDescription | null;
+      /** Estimated source quality, when known. */
+      readonly quality: number | null;
     };
 
 /**

@@ -1,0 +1,80 @@
+/**
+ * Assembles the origin from the configuration: the storage core (lib/storage's Deriver, built once per
+ * process), the S3-bound store, model status for `/_unjpeg/health`, and for the local stack the page.
+ */
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import type { Config } from "../config.js";
+import type { Deriver } from "../storage/derive.js";
+import { createOrigin, type Origin, type OriginOptions } from "./origin.js";
+import { createPageRoutes, loadPageAssets } from "./page-routes.js";
+import { createS3OriginStore, createS3PageStore, requireBucket } from "./s3-store.js";
+import type { ModelStatus } from "./types.js";
+
+export interface OriginAppOptions {
+  readonly deriver: Deriver;
+  /** Serve the before/after page and its upload API (local stack only). */
+  readonly page?: boolean;
+  readonly concurrency?: number;
+  readonly maxQueued?: number;
+  readonly restoreTimeoutMs?: number;
+  /** Default: read the model folder and open its sessions (cached per process). */
+  readonly modelStatus?: () => Promise<ModelStatus>;
+}
+
+export interface OriginApp {
+  readonly origin: Origin;
+  /** A GET URL of a stored object valid for an hour (bodies over the Lambda response limit). */
+  readonly presign: (key: string) => Promise<string>;
+}
+
+export async function createOriginApp(config: Config, options: OriginAppOptions): Promise<OriginApp> {
+  const { deriver } = options;
+  const bucket = requireBucket(config);
+  const store = createS3OriginStore(deriver, bucket);
+  const extraRoutes =
+    options.page === true
+      ? createPageRoutes(createS3PageStore(deriver, bucket, store), await loadPageAssets(), config.maxBytes)
+      : undefined;
+  const originOptions: OriginOptions = {
+    config,
+    store,
+    modelStatus: options.modelStatus ?? (() => openModelStatus(config, deriver.model)),
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
+    ...(options.restoreTimeoutMs === undefined ? {} : { restoreTimeoutMs: options.restoreTimeoutMs }),
+    ...(extraRoutes === undefined ? {} : { extraRoutes }),
+  };
+  return {
+    origin: createOrigin(originOptions),
+    presign: (key) =>
+      getSignedUrl(deriver.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 3600 }),
+  };
+}
+
+/**
+ * Health opens the model's sessions (cached: the first call pays the load, later ones are instant), so
+ * "loaded" is true only when a restore could run now.
+ */
+async function openModelStatus(config: Config, tag: string): Promise<ModelStatus> {
+  const [id = null, version = null] = tag.split("@");
+  try {
+    const [{ openModel }, { shippedModelDir }] = await Promise.all([
+      import("../model/sessions.js"),
+      import("../model/default-model.js"),
+    ]);
+    await openModel(config.modelDir ?? shippedModelDir(), {
+      provider: config.executionProvider,
+      ...(config.threads === undefined ? {} : { threads: config.threads }),
+    });
+    return { loaded: true, model: tag, id, version };
+  } catch (error) {
+    return {
+      loaded: false,
+      model: tag,
+      id,
+      version,
+      error: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
