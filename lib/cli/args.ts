@@ -11,8 +11,13 @@ export class UsageError extends UnjpegError {
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** What parseArgs returns for these options: typed `values` and the `positionals`. */
+export type ParsedArgs<O extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
+
 /** Strict parsing (unknown options are errors), positionals allowed. */
-export function parseCommandArgs<const O extends Options>(argv: string[], options: O) {
+export function parseCommandArgs<const O extends Options>(argv: string[], options: O): ParsedArgs<O> {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {

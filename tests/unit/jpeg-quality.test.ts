@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import sharp from "sharp";
+import sharp, { type JpegOptions, type Sharp } from "sharp";
 import {
   ANNEX_K_CHROMA,
   ANNEX_K_LUMA,
@@ -26,7 +26,7 @@ function inspectWhole(bytes: Uint8Array): JpegInspection {
 }
 
 /** A small image with detail, so every encoder path (progressive scans, subsampling) is exercised. */
-async function sourceImage(): Promise<sharp.Sharp> {
+async function sourceImage(): Promise<Sharp> {
   const width = 48;
   const height = 32;
   const pixels = Buffer.alloc(width * height * 3);
@@ -97,7 +97,7 @@ describe("IJG scaling", () => {
 });
 
 describe("sharp (mozjpeg, Annex K tables, baseline clamp) at every quality", () => {
-  const variants: [string, sharp.JpegOptions, boolean][] = [
+  const variants: [string, JpegOptions, boolean][] = [
     ["colour 4:2:0", {}, false],
     ["colour 4:4:4", { chromaSubsampling: "4:4:4" }, false],
     ["progressive", { progressive: true }, false],
