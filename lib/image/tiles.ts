@@ -16,8 +16,9 @@ export interface Tile {
 
 /**
  * Splits `length` into spans of `tile` that overlap by `overlap`, each starting on a multiple of the
- * stride (`tile - overlap`, itself a multiple of the model's alignment). The last span runs to the end and
- * is from `tile` to `tile + stride - 1` long, so no span is a sliver; a length up to that runs whole.
+ * stride (`tile - overlap`, itself a multiple of the model's alignment, so every tile sees the same pixel
+ * phase as the whole image). The last span runs to the end: longer than the overlap, at most a tile. No
+ * span is ever longer than `tile`, which is what bounds memory.
  */
 export function planAxis(length: number, tile: number, overlap: number): Span[] {
   if (!(length > 0 && tile > 0 && overlap >= 0 && overlap * 2 < tile)) {
@@ -26,9 +27,7 @@ export function planAxis(length: number, tile: number, overlap: number): Span[] 
   const stride = tile - overlap;
   const spans: Span[] = [];
   let start = 0;
-  // Stop when the rest fits in one span no longer than tile + stride - 1: splitting it further would leave
-  // a last span shorter than a tile.
-  while (length - start > tile + stride - 1) {
+  while (length - start > tile) {
     spans.push({ start, end: start + tile });
     start += stride;
   }

@@ -39,6 +39,8 @@ export interface PipelineOptions {
   /** Overrides the manifest's colour fix. */
   readonly colorFix?: ColorFix;
   readonly cave?: CaveOptions;
+  /** CaVE's result for the whole image, computed before (a region of a large image reuses it). */
+  readonly tokens?: CaveResult;
   /** Called after each tile. */
   readonly onProgress?: (progress: { readonly tile: number; readonly tiles: number }) => void;
 }
