@@ -27,6 +27,8 @@ const DEADLINE_MARGIN_MS = 1_500;
 export interface CdnOriginHandlerOptions {
   /** RESPONSE_STREAM invoke mode (needs the Lambda runtime's `awslambda` global). */
   readonly streaming?: boolean;
+  /** Override of the invoke mode's body limit (tests exercise the redirect with small images). */
+  readonly maxBodyBytes?: number;
 }
 
 export function createCdnOriginHandler(
@@ -42,7 +44,8 @@ export function createCdnOriginHandler(
     return ready;
   };
   const streaming = options.streaming === true;
-  const maxBodyBytes = streaming ? LAMBDA_MAX_STREAMED_BODY_BYTES : LAMBDA_MAX_BUFFERED_BODY_BYTES;
+  const maxBodyBytes =
+    options.maxBodyBytes ?? (streaming ? LAMBDA_MAX_STREAMED_BODY_BYTES : LAMBDA_MAX_BUFFERED_BODY_BYTES);
   /** The runtime's shape for each invoke mode: a stream body, or base64 inside the JSON result. */
   const toLambda = async (response: OriginResponse, presign?: (key: string) => Promise<string>) => {
     if (!streaming) return resultFromResponse(response, { maxBodyBytes, ...(presign ? { presign } : {}) });
@@ -67,7 +70,9 @@ export function createCdnOriginHandler(
   });
 }
 
-const inLambdaStreaming = typeof (globalThis as { awslambda?: unknown }).awslambda !== "undefined";
+const inLambdaStreaming =
+  typeof (globalThis as { awslambda?: { streamifyResponse?: unknown } }).awslambda?.streamifyResponse ===
+  "function";
 
 /** The Lambda entry point: configuration, S3 client and model set up once per container, on first use. */
 export const handler = createCdnOriginHandler(

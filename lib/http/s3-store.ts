@@ -3,12 +3,17 @@
  * "derive one object" core as the upload handler and the backfill, so a derivative the origin writes is
  * the one they would write.
  */
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type GetObjectCommandOutput, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { type Config, ConfigError, type OutputFormat } from "../config.js";
 import { type DeriveOutcome as CoreOutcome, type Deriver, deriveObject } from "../storage/derive.js";
 import { derivativeKey, isDerivativeKey } from "../storage/keys.js";
-import { buildDerivativeMetadata, hasDerivativeMarker, isCurrent } from "../storage/metadata.js";
-import { getObjectRange, headObject, putObject, type ObjectHead as S3Head } from "../storage/s3.js";
+import {
+  buildDerivativeMetadata,
+  hasDerivativeMarker,
+  isCurrent,
+  normalizeETag,
+} from "../storage/metadata.js";
+import { headObject, putObject, type ObjectHead as S3Head, StorageError } from "../storage/s3.js";
 import type { PageStore } from "./page-routes.js";
 import type { DeriveOutcome, DeriveSkip, ObjectHead, OriginStore, StoredObject } from "./types.js";
 
@@ -43,22 +48,50 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
     contentType: head.contentType,
     metadata: head.metadata,
   });
-  /** HEAD now, body on demand: a 304 or a stale derivative costs no body transfer. */
+  /**
+   * One GET: headers and metadata now, the body read on demand (a 304 or a stale derivative drops it
+   * unread). One request instead of HEAD + GET is what keeps a stored-derivative hit fast.
+   */
   const lazyGet = async (key: string): Promise<StoredObject | null> => {
-    const head = await headObject(s3, bucket, key);
-    if (head === null) return null;
+    let response: GetObjectCommandOutput;
+    try {
+      response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (error) {
+      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+        return null;
+      if ((error as { name?: string }).name === "NoSuchKey") return null;
+      throw new StorageError(`GET s3://${bucket}/${key} failed: ${String(error)}`, {
+        cause: error,
+        retryable: true,
+      });
+    }
+    const body = response.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+    const size = response.ContentLength ?? 0;
     return {
-      ...toHead(head),
+      key,
+      etag: normalizeETag(response.ETag) ?? "",
+      size,
+      contentType: response.ContentType,
+      metadata: Object.fromEntries(
+        Object.entries(response.Metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+      ),
+      ...(response.VersionId === undefined ? {} : { versionId: response.VersionId }),
       read: async () => {
-        const body = await getObjectRange(s3, bucket, key, {
-          start: 0,
-          eTag: head.eTag,
-          maxBytes: Math.max(head.size, config.maxBytes),
-        });
-        if (body === null) throw new Error(`s3://${bucket}/${key} vanished while being served`);
-        return body;
+        if (size > Math.max(config.maxBytes, 512 * 1024 * 1024))
+          throw new StorageError(`s3://${bucket}/${key} is too large to serve`, { retryable: false });
+        const out = new Uint8Array(size);
+        let offset = 0;
+        for await (const chunk of body ?? []) {
+          if (offset + chunk.byteLength > size)
+            throw new StorageError(`s3://${bucket}/${key}: body longer than its length`, { retryable: true });
+          out.set(chunk, offset);
+          offset += chunk.byteLength;
+        }
+        if (offset !== size)
+          throw new StorageError(`s3://${bucket}/${key}: body ended early`, { retryable: true });
+        return out;
       },
-      discard: () => {},
+      discard: () => body?.destroy?.(),
     };
   };
   const storedAsRestored = async (sourceKey: string, format: OutputFormat): Promise<DeriveOutcome | null> => {
