@@ -1,0 +1,245 @@
+/**
+ * `unjpeg restore IN... [-o OUT | --out-dir DIR] [--format F] [--force] [--json] [--model DIR]`: restores
+ * files with the same `restore()` the handlers use. Outputs are written whole or not at all (temporary
+ * file, then rename); an input is never overwritten.
+ */
+import { randomBytes } from "node:crypto";
+import { readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { type Config, loadConfig, OUTPUT_FORMATS, type OutputFormat } from "../config.js";
+import { isUnjpegError, UnjpegError } from "../errors.js";
+import { EXTENSIONS } from "../image/encode.js";
+import { restore } from "../restore/restore.js";
+import type { RestoreOutcome } from "../restore/types.js";
+import { parseCommandArgs, UsageError } from "./args.js";
+
+const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jpeg|png|webp|avif] [--force] [--json] [--model DIR]
+
+Restores heavily compressed JPEGs with the model (default: the shipped one). Sources whose quality,
+estimated from their quantization tables, is at or above UNJPEG_SKIP_QUALITY (90) are skipped.
+  -o, --output OUT   where to write (one input only); default <stem>.restored.<ext> beside the input
+  --out-dir DIR      write each output as DIR/<stem>.<ext>
+  --format F         jpeg (default, quality 95, 4:4:4), png, webp or avif
+  --quality N        encoder quality 1..100 for jpeg, webp and avif
+  --force            restore even high-quality sources
+  --json             one JSON object per line per input
+  --model DIR        a model folder (default: UNJPEG_MODEL_DIR, else the shipped model)
+  --threads N        onnxruntime threads (default: UNJPEG_THREADS, else every core)
+  -h, --help         this text
+Exit status: 0 every input restored or skipped, 1 some input failed, 2 bad usage.`;
+
+const OPTIONS = {
+  output: { type: "string", short: "o" },
+  "out-dir": { type: "string" },
+  format: { type: "string" },
+  quality: { type: "string" },
+  force: { type: "boolean" },
+  json: { type: "boolean" },
+  model: { type: "string" },
+  threads: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+interface Plan {
+  readonly inputs: readonly string[];
+  readonly output: string | undefined;
+  readonly outDir: string | undefined;
+  readonly format: OutputFormat;
+  readonly quality: number | undefined;
+  readonly threads: number | undefined;
+  readonly force: boolean;
+  readonly json: boolean;
+  readonly modelDir: string | undefined;
+}
+
+function positiveInt(value: string | undefined, name: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UsageError(`${name} must be an integer from 1 to ${max}, got "${value}"`);
+  return n;
+}
+
+function plan(argv: string[], config: Config): Plan | "help" {
+  const { values, positionals } = parseCommandArgs(argv, OPTIONS);
+  if (values.help === true) return "help";
+  if (positionals.length === 0) throw new UsageError("no input files given");
+  if (values.output !== undefined && values["out-dir"] !== undefined)
+    throw new UsageError("give -o or --out-dir, not both");
+  if (values.output !== undefined && positionals.length > 1)
+    throw new UsageError("-o takes one input; use --out-dir for several");
+  const format = (values.format ?? config.format).toLowerCase();
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(", ")}, got "${format}"`);
+  }
+  return {
+    inputs: positionals,
+    output: values.output,
+    outDir: values["out-dir"],
+    format: format as OutputFormat,
+    quality: positiveInt(values.quality, "--quality", 100),
+    threads: positiveInt(values.threads, "--threads", 1024) ?? config.threads,
+    force: values.force === true,
+    json: values.json === true,
+    modelDir: values.model ?? config.modelDir,
+  };
+}
+
+/** Where the output of `input` goes (contracts: `--out-dir` gives `<stem>.<ext>`). */
+export function outputPath(
+  input: string,
+  p: Pick<Plan, "output" | "outDir" | "format">,
+  suffix: string,
+): string {
+  if (p.output !== undefined) return p.output;
+  const stem = basename(input, extname(input));
+  const ext = EXTENSIONS[p.format];
+  return p.outDir !== undefined
+    ? join(p.outDir, `${stem}.${ext}`)
+    : join(dirname(input), `${stem}${suffix}.${ext}`);
+}
+
+/** Writes to a temporary name beside the target, then renames: the target is whole or absent. */
+async function writeAtomically(path: string, data: Uint8Array): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    await writeFile(temp, data, { flag: "wx" });
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
+type Report =
+  | {
+      file: string;
+      action: "restored";
+      output: string;
+      outcome: Extract<RestoreOutcome, { action: "restored" }>;
+    }
+  | { file: string; action: "skipped"; outcome: Extract<RestoreOutcome, { action: "skipped" }> }
+  | { file: string; action: "failed"; error: { code: string; message: string } };
+
+async function restoreFile(input: string, p: Plan, config: Config): Promise<Report> {
+  try {
+    const target = outputPath(input, p, config.derivativeSuffix);
+    if (resolve(target) === resolve(input)) {
+      throw new UnjpegError(
+        "CLI_WOULD_OVERWRITE",
+        `the output ${target} is the input; originals are never modified`,
+      );
+    }
+    const info = await stat(input);
+    if (!info.isFile()) throw new UnjpegError("FILE_NOT_REGULAR", `${input} is not a regular file`);
+    if (info.size > config.maxBytes) {
+      // Refused before reading, so a huge file is never loaded.
+      return { file: input, action: "skipped", outcome: tooLarge(info.size, config.maxBytes) };
+    }
+    const bytes = await readFile(input);
+    const tty = process.stderr.isTTY === true && !p.json;
+    const outcome = await restore(bytes, {
+      format: p.format,
+      quality: p.quality,
+      force: p.force,
+      skipQuality: config.skipQuality,
+      maxPixels: config.maxPixels,
+      maxBytes: config.maxBytes,
+      modelDir: p.modelDir,
+      threads: p.threads,
+      executionProvider: config.executionProvider,
+      onProgress: ({ tile, tiles }) => {
+        if (tty && tiles > 1)
+          process.stderr.write(`\r${input}: tile ${tile}/${tiles}${tile === tiles ? "\n" : ""}`);
+      },
+    });
+    if (outcome.action === "skipped") return { file: input, action: "skipped", outcome };
+    await writeAtomically(target, outcome.output);
+    return { file: input, action: "restored", output: target, outcome };
+  } catch (error) {
+    if (isUnjpegError(error))
+      return { file: input, action: "failed", error: { code: error.code, message: error.message } };
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === "string")
+      return {
+        file: input,
+        action: "failed",
+        error: { code: `FILE_${code}`, message: (error as Error).message },
+      };
+    throw error;
+  }
+}
+
+function tooLarge(size: number, maxBytes: number): Extract<RestoreOutcome, { action: "skipped" }> {
+  return {
+    action: "skipped",
+    reason: "too-large",
+    message: `the file is ${size} bytes, over the limit of ${maxBytes}`,
+    description: {
+      quality: null,
+      qualityMatch: null,
+      predictedQuality: null,
+      model: null,
+      width: null,
+      height: null,
+      inputBytes: size,
+      outputBytes: null,
+      format: null,
+      timings: {},
+      totalMs: 0,
+    },
+  };
+}
+
+function jsonLine(r: Report): string {
+  if (r.action === "failed") return JSON.stringify(r);
+  const d = r.outcome.description;
+  const common = { file: r.file, action: r.action, quality: d.quality, qualityMatch: d.qualityMatch };
+  if (r.action === "skipped")
+    return JSON.stringify({ ...common, reason: r.outcome.reason, message: r.outcome.message });
+  return JSON.stringify({
+    ...common,
+    output: r.output,
+    predictedQuality: d.predictedQuality,
+    model: d.model,
+    width: d.width,
+    height: d.height,
+    inputBytes: d.inputBytes,
+    outputBytes: d.outputBytes,
+    format: d.format,
+    ms: Math.round(d.totalMs),
+    timings: Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v)])),
+    run: d.run,
+  });
+}
+
+function textLine(r: Report): string {
+  if (r.action === "failed") return `${r.file}: failed: ${r.error.message} [${r.error.code}]`;
+  if (r.action === "skipped") return `${r.file}: skipped (${r.outcome.reason}): ${r.outcome.message}`;
+  const d = r.outcome.description;
+  const guess = d.predictedQuality === null ? "" : `, model's guess ${d.predictedQuality}`;
+  return `${r.file} → ${r.output}  quality ${d.quality}${guess}  ${d.width}×${d.height}  ${(d.totalMs / 1000).toFixed(2)} s`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const config = loadConfig();
+  let p: Plan | "help";
+  try {
+    p = plan(argv, config);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`unjpeg restore: ${error.message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (p === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let failed = false;
+  for (const input of p.inputs) {
+    const report = await restoreFile(input, p, config);
+    failed ||= report.action === "failed";
+    process.stdout.write(`${p.json ? jsonLine(report) : textLine(report)}\n`);
+  }
+  return failed ? 1 : 0;
+}
