@@ -12,6 +12,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "inspect [--json] FILE...              JPEG quality from the quantization tables",
     load: async () => (await import("./inspect.js")).main,
   },
+  sign: {
+    summary: "sign [--expires-in D] URL...            signed CDN-origin URLs (UNJPEG_SIGNING_KEYS)",
+    load: async () => (await import("./sign.js")).main,
+  },
   restore: {
     summary: "restore IN... [-o OUT | --out-dir DIR] [--format F] [--force] [--json] [--model DIR]  restore files",
     load: async () => (await import("./restore.js")).main,

@@ -17,7 +17,7 @@ import { loadModelFolder } from "../../lib/model/manifest.js";
 import { decide } from "../../lib/restore/decide.js";
 import { restore } from "../../lib/restore/restore.js";
 import type { RestoreOptions } from "../../lib/restore/types.js";
-import { createDeriver } from "../../lib/storage/deriver.js";
+import type { Deriver } from "../../lib/storage/derive.js";
 import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from "../../lib/storage/local-s3.js";
 import { createS3Client } from "../../lib/storage/s3.js";
 
@@ -50,8 +50,9 @@ export async function startCdnStack(
   });
   const s3 = createS3Client(config, { credentials: LOCAL_CREDENTIALS });
   let restores = 0;
-  const deriver = await createDeriver(config, {
+  const deriver: Deriver = {
     s3,
+    config,
     decide: (header, restoreOptions: RestoreOptions) => decide(header, restoreOptions),
     restore: async (input, restoreOptions) => {
       const outcome = await restore(input, restoreOptions);
@@ -59,7 +60,7 @@ export async function startCdnStack(
       return outcome;
     },
     model: (await loadModelFolder(TEST_MODEL_DIR)).tag,
-  });
+  };
   const app = await createOriginApp(config, {
     deriver,
     page: options.page ?? false,
