@@ -4,7 +4,7 @@
  * file, then rename); an input is never overwritten.
  */
 import { randomBytes } from "node:crypto";
-import { readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { type Config, loadConfig, OUTPUT_FORMATS, type OutputFormat } from "../config.js";
 import { isUnjpegError, UnjpegError } from "../errors.js";
@@ -154,6 +154,7 @@ async function restoreFile(input: string, p: Plan, config: Config): Promise<Repo
       },
     });
     if (outcome.action === "skipped") return { file: input, action: "skipped", outcome };
+    if (p.outDir !== undefined) await mkdir(p.outDir, { recursive: true });
     await writeAtomically(target, outcome.output);
     return { file: input, action: "restored", output: target, outcome };
   } catch (error) {

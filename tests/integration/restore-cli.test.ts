@@ -1,0 +1,87 @@
+/** `unjpeg restore` as a user runs it: a child process, real files, the random fixture model. */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import sharp from "sharp";
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, "../..");
+const MODEL = join(ROOT, "tests/fixtures/model-random");
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ["--import", "tsx", "lib/cli/main.ts", "restore", ...args],
+      {
+        cwd: ROOT,
+        env: { ...process.env, UNJPEG_THREADS: "2" },
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("unjpeg restore (CLI)", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "unjpeg-cli-"));
+    const px = Buffer.alloc(96 * 64 * 3);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 7) % 251;
+    const image = () => sharp(px, { raw: { width: 96, height: 64, channels: 3 } });
+    await writeFile(join(dir, "low.jpg"), await image().jpeg({ quality: 15 }).toBuffer());
+    await writeFile(join(dir, "high.jpg"), await image().jpeg({ quality: 95 }).toBuffer());
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it("restores into --out-dir as <stem>.<ext>, skips high quality, reports JSON lines", async () => {
+    const original = await readFile(join(dir, "low.jpg"));
+    const out = join(dir, "out");
+    const r = await cli([
+      "--json",
+      "--model",
+      MODEL,
+      "--format",
+      "png",
+      "--out-dir",
+      out,
+      join(dir, "low.jpg"),
+      join(dir, "high.jpg"),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const [low, high] = r.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    assert.equal(low.action, "restored");
+    assert.equal(low.output, join(out, "low.png"));
+    assert.equal(low.quality, 15);
+    assert.equal(low.model, "model-random@0.0.0-random");
+    assert.deepEqual([high.action, high.reason, high.quality], ["skipped", "high-quality", 95]);
+    assert.deepEqual(await readdir(out), ["low.png"], "nothing else written, no temporary files left");
+    const meta = await sharp(join(out, "low.png")).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ["png", 96, 64]);
+    assert.deepEqual(await readFile(join(dir, "low.jpg")), original, "the original is untouched");
+  });
+
+  it("writes beside the input by default, refuses to overwrite an input, fails with status 1 on errors", async () => {
+    const r = await cli(["--model", MODEL, join(dir, "low.jpg")]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /low\.restored\.jpg {2}quality 15/);
+    const same = await cli(["--model", MODEL, "-o", join(dir, "low.jpg"), join(dir, "low.jpg")]);
+    assert.equal(same.code, 1);
+    assert.match(same.stdout, /CLI_WOULD_OVERWRITE/);
+    const bad = await cli(["--model", join(dir, "no-model"), join(dir, "low.jpg")]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /MODEL_NOT_FOUND/);
+    const usage = await cli(["--format", "gif", join(dir, "low.jpg")]);
+    assert.equal(usage.code, 2);
+  });
+});
