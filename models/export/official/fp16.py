@@ -36,17 +36,19 @@ def _half(tensor: TensorProto) -> TensorProto:
 
 
 def _elem_types(model: onnx.ModelProto) -> dict[str, int]:
-    """Element type of every named value, from shape inference on a weightless copy (any model size)."""
+    """Element type of every named value, from shape inference on a weightless copy: types and dims are
+    all inference needs, and leaving the bytes out keeps the copy small whatever the model's size."""
     skeleton = onnx.ModelProto()
-    skeleton.CopyFrom(model)
-    for init in skeleton.graph.initializer:
-        # Types and dims are all inference needs; dropping the bytes keeps the proto far below 2 GB.
-        init.ClearField("raw_data")
-        init.ClearField("float_data")
-        init.ClearField("external_data")
-        init.data_location = TensorProto.DEFAULT
-        init.raw_data = b""
-    skeleton.graph.ClearField("value_info")
+    skeleton.ir_version = model.ir_version
+    skeleton.opset_import.extend(model.opset_import)
+    graph = skeleton.graph
+    graph.node.extend(model.graph.node)
+    graph.input.extend(model.graph.input)
+    graph.output.extend(model.graph.output)
+    for init in model.graph.initializer:
+        stub = graph.initializer.add()
+        stub.name, stub.data_type = init.name, init.data_type
+        stub.dims.extend(init.dims)
     inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=False)
     types: dict[str, int] = {}
     g = inferred.graph
