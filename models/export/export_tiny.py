@@ -1,0 +1,62 @@
+"""Export the trained compact CODiff checkpoint to models/codiff-tiny/ (model folder + model card).
+
+  /usr/bin/python3 models/export/export_tiny.py [--weights W] [--eval models/codiff-tiny/eval/LIVE1.json]
+
+Writes model.json, the four ONNX stages, reference/ (parity fixtures, raw float32) and MODEL_CARD.md
+(architecture, parameters, FLOPs per megapixel, training progress from the log, evaluation if given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+from codiff_tiny import CodiffTiny, Config, count_params, flops_per_megapixel  # noqa: E402
+from model_card import render_card  # noqa: E402
+from onnx_stages import REFERENCE_CASES, export_stages, manifest, write_reference  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--weights", default=str(REPO / "models/training/runs/codiff-tiny/weights.pt"))
+    p.add_argument("--log", default=str(REPO / "models/training/runs/codiff-tiny/log.jsonl"))
+    p.add_argument("--out", default=str(REPO / "models/codiff-tiny"))
+    p.add_argument("--eval", default="", help="results JSON written by models/training/eval.py --json")
+    p.add_argument("--version", default="")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+
+    st = torch.load(args.weights, map_location="cpu")
+    cfg = Config.from_dict(st["config"])
+    model = CodiffTiny(cfg)
+    model.load_state_dict({k: v.float() for k, v in st["model"].items()})
+    model.eval()
+    progress = st.get("progress", {})
+    out = Path(args.out)
+    export_stages(model, out)
+    version = args.version or f"0.1.{progress.get('step', 0)}"
+    man = manifest(model, out, "codiff-tiny", version, {"reference": "reference"})
+    ref = write_reference(model, out / "reference", REFERENCE_CASES)
+
+    params = {"cave": count_params(model.cave), "vae_encoder": count_params(model.gen.vae_encoder),
+              "unet": count_params(model.gen.unet), "vae_decoder": count_params(model.gen.vae_decoder)}
+    flops = flops_per_megapixel(model)
+    sizes = {f: (out / f).stat().st_size for f in man["sha256"]}
+    log = [json.loads(line) for line in Path(args.log).read_text().splitlines() if line.strip()]
+    ev = json.loads(Path(args.eval).read_text()) if args.eval else None
+    (out / "MODEL_CARD.md").write_text(render_card(man, cfg, params, flops, sizes, progress, log, ev, ref))
+    print(f"exported {out} version {version}: {sum(params.values())} parameters, "
+          f"{flops['total']:.1f} GFLOP/MP, {sum(sizes.values()) / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

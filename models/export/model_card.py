@@ -1,0 +1,124 @@
+"""MODEL_CARD.md for codiff-tiny, rendered from the exported model, the training log and an evaluation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def _hours(log: list[dict]) -> tuple[str, str, float]:
+    times = [datetime.fromisoformat(r["time"]) for r in log if "time" in r]
+    if not times:
+        return "-", "-", 0.0
+    return times[0].isoformat(), times[-1].isoformat(), (times[-1] - times[0]).total_seconds() / 3600
+
+
+def _eval_table(ev: dict) -> str:
+    rows = ["| QF | JPEG PSNR RGB | restored | gain (worst image) | images worse | PSNR Y JPEG → restored | "
+            "SSIM Y | PSNR-B Y | CaVE quality MAE |", "|---|---|---|---|---|---|---|---|---|"]
+    for q, r in ev["results"].items():
+        j, o = r["jpeg"], r["restored"]
+        rows.append(f"| {q} | {j['psnr_rgb']:.2f} | {o['psnr_rgb']:.2f} | {r['gain_psnr_rgb']:+.2f} "
+                    f"({r['min_image_gain_psnr_rgb']:+.2f}) | {r['images_worse_rgb']} / {ev['images']} | "
+                    f"{j['psnr_y']:.2f} → {o['psnr_y']:.2f} | {j['ssim_y']:.4f} → {o['ssim_y']:.4f} | "
+                    f"{j['psnrb_y']:.2f} → {o['psnrb_y']:.2f} | {r['cave_mae']:.1f} |")
+    return "\n".join(rows)
+
+
+def render_card(man, cfg, params, flops, sizes, progress, log, ev, ref) -> str:
+    start, last, wall_h = _hours(log)
+    cave_end = next((r for r in log if r.get("event") == "phase_end"), None)
+    vals = [r for r in log if r.get("event") in ("val", "phase_end")]
+    last_val = vals[-1] if vals else None
+    total_params = sum(params.values())
+    mb = sum(sizes.values()) / 1e6
+
+    def cave_line(rec):
+        if not rec:
+            return "not reached yet"
+        return ", ".join(f"QF {k.split('q')[-1]}: {v:.1f}" for k, v in rec.items() if k.startswith("cave_mae_q"))
+
+    def gain_line(rec):
+        if not rec:
+            return "-"
+        return ", ".join(f"QF {k.split('q')[-1]}: {v:+.2f} dB" for k, v in rec.items()
+                         if k.startswith("psnr_gain_q"))
+
+    eval_part = (f"LIVE1 (29 colour images, `{ev['set']}`), compressed by PIL/libjpeg with standard tables, "
+                 f"4:2:0; checkpoint step {ev['progress'].get('step')}; measured with "
+                 "`/usr/bin/python3 models/training/eval.py --json ...` (PyTorch, whole images, output rounded "
+                 "to 8 bits; PSNR-B and SSIM on Y):\n\n" + _eval_table(ev)) if ev else "Not evaluated yet."
+    return f"""# codiff-tiny {man['version']}
+
+A compact model with the structure of CODiff (Guo et al., ICCV 2025: CaVE compression-aware embedder +
+one-step latent "diffusion" generator), trained from scratch on this project's machines because the
+official weights cannot be downloaded here. It removes JPEG artifacts (blocking, ringing) from photos on
+a CPU. It is **not** the official CODiff: no Stable Diffusion weights, no generative prior; it is trained
+for fidelity (L1), so it restores by smoothing block artifacts and sharpening edges, it does not invent
+texture. Same manifest and stage contract as the official export (see `docs/CONTRACTS.md`).
+
+## Architecture
+
+| stage | file | parameters | GFLOP per megapixel | what |
+|---|---|---|---|---|
+| cave | `cave.onnx` ({sizes['cave.onnx'] / 1e6:.1f} MB) | {params['cave']:,} | {flops['cave']:.1f} | 8×8-block transform (PixelUnshuffle 8 + 1×1 conv), residual conv blocks at ×8/×16/×32 (widths {'/'.join(map(str, cfg.cave_ch))}), tokens on the ×32 grid projected to {cfg.token_dim} + an embedding of the predicted quality; quality head (res block, mean pool, MLP, sigmoid·100) |
+| vaeEncoder | `vae_encoder.onnx` ({sizes['vae_encoder.onnx'] / 1e6:.1f} MB) | {params['vae_encoder']:,} | {flops['vae_encoder']:.1f} | PixelUnshuffle 8 → {cfg.enc_ch} ch → {cfg.latent_ch}-channel latent at ×8 (one latent pixel per JPEG block), ×0.18215 |
+| unet | `unet.onnx` ({sizes['unet.onnx'] / 1e6:.1f} MB) | {params['unet']:,} | {flops['unet']:.1f} | UNet ×8→×16→×32 (widths {'/'.join(map(str, cfg.unet_ch))}), cross-attention to the CaVE tokens at ×16 and ×32 ({cfg.heads} heads, MatMul+Softmax), fixed timestep 499, ε-prediction with an in-graph skip so x0 = latent at initialisation |
+| vaeDecoder | `vae_decoder.onnx` ({sizes['vae_decoder.onnx'] / 1e6:.1f} MB) | {params['vae_decoder']:,} | {flops['vae_decoder']:.1f} | x0 latent + PixelUnshuffle 8 of the JPEG (`skip`) → res blocks → PixelShuffle 8 residual on the JPEG, then a thin full-resolution refinement ({cfg.dec_fullres_ch} ch) |
+| **total** | {mb:.1f} MB | **{total_params:,}** | **{flops['total']:.1f}** | |
+
+FLOPs count 2 × multiply-adds of convolutions, linear layers and attention at a 512×512 input
+(`flops_per_megapixel` in `models/training/codiff_tiny.py`); the attention term grows with the token
+count (whole image's tokens for every tile). No normalisation layer uses image-wide statistics
+(LayerNorm per token only), so a tile's result depends only on its neighbourhood and the tokens.
+Runtime steps (pad 32 edge bottom/right, x0 formula between unet and decoder, clamp, crop) are in
+`model.json` and `tests/fixtures/model-random/README.md`. `colorFix: none`.
+
+## Training
+
+- Data: the training pool `../shared/data/train`, 335 images (BSDS500 train+val 232, RealSR NTIRE19
+  validation 16, McMaster 18, IRCNN Val20, Set14 subset 7, classic test images 6, Debian package photos
+  36), 9 images held out for monitoring. Never the benchmark sets (LIVE1, Classic5).
+- Terms: the research sets are customarily used for research with citation (LIVE: Sheikh et al.; BSDS500:
+  Arbeláez et al. 2011; McMaster: Zhang et al. 2011; Waterloo: Ma et al. 2017; RealSR: Cai et al. 2019;
+  Set14 / classic test images per their sources). The Debian photographs are CC-BY-4.0, CC-BY-SA-3.0/4.0,
+  CC0, GPL-2+ or public domain per their packages' copyright files (lomiri-wallpapers, mate-backgrounds,
+  plasma-workspace-wallpapers, palapeli-data, python3-skimage; authors in the lomiri file names). Users
+  redistributing these weights should carry these attributions.
+- Degradation on the fly: random 128² crops (flips, rotations), PIL/libjpeg standard tables at quality
+  5..95 (75 % in 5..50), 4:2:0 colour or greyscale (15 %), random 0..7 px content shift against the
+  block grid.
+- Schedule: CaVE alone first (dual learning: L1 reconstruction through a training-only decoder + 0.5 ×
+  L1 quality error on a 0..1 scale) for 30 min of training time, then CaVE frozen and the generator
+  trained end to end through the x0 formula with L1 on RGB. Adam, lr 4e-4 (warm-up, halved every 40 k
+  steps), batch 16, gradient clip 1. Torch 1.13 CPU, 2 threads on a shared 2-core machine.
+- Progress of this export: step {progress.get('step')} ({progress.get('phase')} phase, {progress.get('phase_step')} steps in it),
+  {progress.get('train_s', 0) / 3600:.2f} h of training compute; log from {start} to {last}
+  ({wall_h:.2f} h wall-clock), `models/training/runs/codiff-tiny/log.jsonl`.
+- CaVE quality MAE on held-out training-pool crops at the end of its phase: {cave_line(cave_end)}.
+- Latest held-out crop check ({last_val.get('time') if last_val else '-'}): PSNR gain {gain_line(last_val)};
+  CaVE MAE {cave_line(last_val)}.
+
+## Results
+
+{eval_part}
+
+Parity: `reference/` holds two synthetic cases (48×40 at QF 10, 70×53 at QF 30) with the input and every
+stage's PyTorch output as raw float32; `node models/export/check_onnx.mjs models/codiff-tiny` runs the
+ONNX graphs through onnxruntime-node the way the runtime must and compares (max abs diff of the final
+output: below 1e-5 expected).
+
+Speed: {flops['total']:.1f} GFLOP per megapixel; at the ~55 GFLOP/s onnxruntime reaches for 3×3 convolutions on
+2 cores that bounds it near {55 / flops['total']:.1f} MP/s; measure with the runtime's benchmark in `bench/`.
+
+## Limits
+
+- Trained for hours on a 2-core CPU, from scratch, on 326 images: far from FBCNN (70 M parameters)
+  and from the official CODiff; gains are largest at low qualities and small at QF ≥ 40.
+- Fidelity-trained (L1): outputs are smoother than the originals; no perceptual/GAN loss.
+- CaVE's quality estimate comes from content statistics; for IJG-scaled tables the table estimate of
+  `lib/jpeg` is exact and should be preferred for reporting.
+- Images much larger than the training crops are handled through the ×32 token grid and tiling; the
+  result of a tile depends on its neighbourhood (receptive field of the ×32 UNet level), so tiles should
+  overlap by the suggested `tiling.overlap`.
+- Chroma: trained with 4:2:0 colour and greyscale JPEGs; 4:4:4 sources were not in training.
+"""
