@@ -273,38 +273,33 @@ export async function loadModelFolder(dir: string, options: { verify?: boolean }
   const manifest = parseManifest(json);
   const files = {} as Record<StageName, string>;
   for (const name of STAGE_NAMES) files[name] = join(root, manifest.stages[name].file);
-  if (options.verify !== false) await verifyFiles(root, manifest, files);
+  if (options.verify !== false) await verifyFiles(root, manifest);
   return Object.freeze({ dir: root, manifest, files, tag: `${manifest.id}@${manifest.version}` });
 }
 
-async function verifyFiles(
-  root: string,
-  manifest: Manifest,
-  files: Record<StageName, string>,
-): Promise<void> {
+/** Every file the manifest lists a checksum for: the stage graphs and any external-data files. */
+async function verifyFiles(root: string, manifest: Manifest): Promise<void> {
+  const stageOf = new Map(STAGE_NAMES.map((name) => [manifest.stages[name].file, name]));
+  const listed = Object.keys(manifest.sha256);
   const stamps: string[] = [];
-  for (const name of STAGE_NAMES) {
-    const info = await stat(files[name]).catch((cause: unknown) => {
-      throw new ModelError(
-        "MODEL_NOT_FOUND",
-        `stage file ${files[name]} (stages.${name}.file) does not exist`,
-        {
-          field: `stages.${name}.file`,
-          cause,
-        },
-      );
+  for (const file of listed) {
+    if (!FILE_NAME.test(file)) fail(`sha256.${file}`, "must name a file inside the model folder");
+    const stage = stageOf.get(file);
+    const field = stage === undefined ? `sha256.${file}` : `stages.${stage}.file`;
+    const path = join(root, file);
+    const info = await stat(path).catch((cause: unknown) => {
+      throw new ModelError("MODEL_NOT_FOUND", `${path} (${field}) does not exist`, { field, cause });
     });
-    stamps.push(`${files[name]}:${info.size}:${info.mtimeMs}`);
+    stamps.push(`${path}:${info.size}:${info.mtimeMs}`);
   }
   const stamp = stamps.join("|");
   if (verified.get(root) === stamp) return;
-  for (const name of STAGE_NAMES) {
-    const file = manifest.stages[name].file;
-    const actual = await sha256OfFile(files[name]);
+  for (const file of listed) {
+    const actual = await sha256OfFile(join(root, file));
     if (actual !== manifest.sha256[file]) {
       throw new ModelError(
         "MODEL_CHECKSUM_MISMATCH",
-        `${files[name]} has SHA-256 ${actual}, model.json says ${manifest.sha256[file]}`,
+        `${join(root, file)} has SHA-256 ${actual}, model.json says ${manifest.sha256[file]}`,
         { field: `sha256.${file}` },
       );
     }

@@ -200,6 +200,17 @@ describe("loadModelFolder", () => {
     );
   });
 
+  it("checks every listed file, external data included", async () => {
+    const manifest = contractManifest() as Record<string, Loose>;
+    manifest.sha256["unet.onnx.data"] = sha("weights");
+    await loadModelFolder(await folder(manifest, { ...FILES, "unet.onnx.data": "weights" } as typeof FILES));
+    const dir = await folder(manifest, { ...FILES, "unet.onnx.data": "other weights" } as typeof FILES);
+    await assert.rejects(
+      loadModelFolder(dir),
+      (e: ModelError) => e.code === "MODEL_CHECKSUM_MISMATCH" && e.field === "sha256.unet.onnx.data",
+    );
+  });
+
   it("says what is missing: folder, stage file, JSON", async () => {
     await assert.rejects(
       loadModelFolder(join(tmpdir(), "no-such-unjpeg-model")),
