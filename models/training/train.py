@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -38,11 +39,11 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="/work/shared/data/train")
     p.add_argument("--run-dir", default=str(REPO / "models/training/runs/codiff-tiny"))
-    p.add_argument("--cave-seconds", type=float, default=1800.0, help="training time spent on CaVE alone")
+    p.add_argument("--cave-seconds", type=float, default=2700.0, help="training time spent on CaVE alone")
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=4e-4)
-    p.add_argument("--quality-weight", type=float, default=0.5)
+    p.add_argument("--quality-weight", type=float, default=2.0)
     p.add_argument("--grey-prob", type=float, default=0.15)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=50)
@@ -150,11 +151,13 @@ def main(argv=None) -> int:
     log({"event": "start", "device": str(device), "torch": torch.__version__, "threads": args.threads,
          "train_images": len(train_imgs), "heldout_images": len(held), **progress,
          "args": vars(args)})
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))  # checkpoint, then exit
     start = last_ckpt = last_val = time.time()
     sums, n_sum, t_window = {}, 0, time.time()
     model.train()
     while True:
-        if args.max_hours and time.time() - start > args.max_hours * 3600:
+        if stop["now"] or (args.max_hours and time.time() - start > args.max_hours * 3600):
             break
         if progress["phase"] == "cave" and progress["cave_train_s"] >= args.cave_seconds:
             log({"event": "phase_end", "phase": "cave", **validate(model, val, device), **progress})
@@ -208,6 +211,7 @@ def main(argv=None) -> int:
             if not math.isfinite(float(loss)):
                 raise SystemExit("loss is not finite")
     checkpoint()
+    log({"event": "stop", **progress})
     return 0
 
 
