@@ -214,9 +214,10 @@ export function buildLayer(options: BuildOptions = {}): LayerReport {
     name: string;
     version: string;
   };
+  // Named like the package: the runtime finds the shipped model beside the package.json named "unjpeg".
   writeFileSync(
     join(nodejs, "package.json"),
-    `${JSON.stringify({ name: `${pkg.name}-layer`, version: pkg.version, private: true, type: "module" }, null, 2)}\n`,
+    `${JSON.stringify({ name: pkg.name, version: pkg.version, private: true, type: "module" }, null, 2)}\n`,
   );
   cpSync(dist, join(nodejs, "dist"), { recursive: true, filter: (source) => isRuntimeFile(source) });
 
