@@ -3,13 +3,9 @@
  * restored image with a description, or a skip with its reason. Nothing is written anywhere: callers
  * store the output only when this resolves, so a failed or aborted restore leaves no partial output.
  */
-import { decodeImage } from "../image/decode.js";
-import { CONTENT_TYPES, encodeRestored } from "../image/encode.js";
 import { ImageError } from "../image/errors.js";
 import { shippedModelDir } from "../model/default-model.js";
 import { RestoreAbortedError } from "../model/errors.js";
-import { runPipeline } from "../model/pipeline.js";
-import { openModel } from "../model/sessions.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
 import type { RestoreDescription, RestoreOptions, RestoreOutcome, SkipReason } from "./types.js";
 
@@ -66,6 +62,14 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     return skipped("unsupported", "the JPEG ends inside its headers");
   }
 
+  // sharp and onnxruntime load on the first image that needs them: skips (and `import "unjpeg"`) stay light.
+  const [{ decodeImage }, { CONTENT_TYPES, encodeRestored }, { runPipeline }, { openModel }] =
+    await Promise.all([
+      import("../image/decode.js"),
+      import("../image/encode.js"),
+      import("../model/pipeline.js"),
+      import("../model/sessions.js"),
+    ]);
   const sessions = await timed("load", () =>
     openModel(options.modelDir ?? shippedModelDir(), {
       provider: options.executionProvider,
