@@ -176,8 +176,9 @@ function applyZoom() {
   let scale;
   if (value === "fit") {
     const available = els.viewport.clientWidth || state.width;
-    const maxHeight = window.innerHeight * 0.72;
-    scale = Math.min(1, available / state.width, maxHeight / state.height);
+    const maxHeight = window.innerHeight * 0.66;
+    // Fit fills the viewer, enlarging small images too: artifacts are easier to judge larger.
+    scale = Math.min(available / state.width, maxHeight / state.height);
   } else {
     scale = Number(value) / window.devicePixelRatio;
   }
