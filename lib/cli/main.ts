@@ -20,6 +20,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "restore IN... [-o OUT | --out-dir DIR] [--format F] [--force] [--json] [--model DIR]  restore files",
     load: async () => (await import("./restore.js")).main,
   },
+  dev: {
+    summary: "dev [--data DIR] [--model DIR]            the local stack (what `npm start` runs)",
+    load: async () => (await import("./dev.js")).main,
+  },
 };
 
 function usage(): string {

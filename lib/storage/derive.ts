@@ -27,9 +27,10 @@ import {
 } from "./s3.js";
 
 export type RestoreFunction = (input: Uint8Array, options: RestoreOptions) => Promise<RestoreOutcome>;
+/** `totalBytes`: the object's size, so a file that ends inside its headers is told apart from a prefix. */
 export type DecideFunction = (
   header: Uint8Array,
-  options: RestoreOptions,
+  options: RestoreOptions & { readonly totalBytes?: number },
 ) => TriageDecision | Promise<TriageDecision>;
 
 /** What the core needs; built once per process (cold start) and reused for every object. */
@@ -213,11 +214,11 @@ async function deriveOnce(
   try {
     // Triage from the headers; ask for more only when the decision needs it (large EXIF/ICC segments).
     let input = await read(0, Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, source.size) - 1);
-    let decision = await deriver.decide(input, options);
+    let decision = await deriver.decide(input, { ...options, totalBytes: source.size });
     while (decision.action === "need-more-bytes" && input.byteLength < source.size) {
       const want = Math.min(source.size, Math.max(decision.atLeast, input.byteLength * 2));
       input = concat(input, await read(input.byteLength, want - 1), want);
-      decision = await deriver.decide(input, options);
+      decision = await deriver.decide(input, { ...options, totalBytes: source.size });
     }
     if (decision.action === "skip") {
       quality = decision.quality;
@@ -330,13 +331,13 @@ async function triageListed(
   try {
     let input = await read(0, Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, listed.size) - 1);
     if (input === null) return { decision: null, bytesRead };
-    let decision = await deriver.decide(input, options);
+    let decision = await deriver.decide(input, { ...options, totalBytes: listed.size });
     while (decision.action === "need-more-bytes" && input.byteLength < listed.size) {
       const want = Math.min(listed.size, Math.max(decision.atLeast, input.byteLength * 2));
       const more = await read(input.byteLength, want - 1);
       if (more === null) return { decision: null, bytesRead };
       input = concat(input, more, want);
-      decision = await deriver.decide(input, options);
+      decision = await deriver.decide(input, { ...options, totalBytes: listed.size });
     }
     return { decision, bytesRead };
   } catch (error) {

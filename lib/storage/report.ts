@@ -70,7 +70,8 @@ export function decisionLine(decision: Decision, service: string, now = Date.now
   });
 }
 
-export type LineSink = (line: string) => void;
+/** Receives each line, and the decision it was made from (for sinks that print something else). */
+export type LineSink = (line: string, decision: Decision) => void;
 
 /** Writes whole lines to stdout (CloudWatch Logs reads each line as one event). */
 export const stdoutSink: LineSink = (line) => {

@@ -45,7 +45,7 @@ export async function handleUploadEvent(
   const decisions: Decision[] = [];
   const record = (decision: Decision) => {
     decisions.push(decision);
-    sink(decisionLine(decision, service));
+    sink(decisionLine(decision, service), decision);
   };
   const failed = new Set<string>();
 

@@ -1,0 +1,76 @@
+/**
+ * Restore on upload (Lambda, middy). Accepts S3 event notifications, EventBridge "Object Created" /
+ * "Object Deleted" events, and SQS messages carrying either; only translates them into lib/ calls. SQS
+ * batches answer with partial batch failures (enable ReportBatchItemFailures on the event source mapping),
+ * so one bad message neither fails nor repeats the others.
+ */
+import middy from "@middy/core";
+import type { Context, SQSBatchResponse } from "aws-lambda";
+import { UnjpegError } from "../lib/errors.js";
+import type { Deriver } from "../lib/storage/derive.js";
+import { type LineSink, stdoutSink } from "../lib/storage/report.js";
+import { handleUploadEvent } from "../lib/storage/upload.js";
+
+/** Stop starting work this long before Lambda's deadline, so unfinished messages are reported, not lost. */
+const DEADLINE_MARGIN_MS = 15_000;
+
+export class UploadBatchError extends UnjpegError {
+  constructor(failed: readonly string[]) {
+    super(
+      "UPLOAD_FAILED",
+      `${failed.length} record(s) failed (${failed.join(", ")}); see the decision lines`,
+    );
+  }
+}
+
+export interface UploadHandlerOptions {
+  readonly sink?: LineSink;
+  /** Units (SQS messages or records) processed at once (default 1). */
+  readonly concurrency?: number;
+}
+
+/**
+ * The handler, for any way of building its core: Lambda (below) builds it from the environment at cold
+ * start; the local stack builds it from its own settings and calls this same function.
+ */
+export function createUploadHandler(
+  deriver: Deriver | (() => Promise<Deriver>),
+  options: UploadHandlerOptions = {},
+) {
+  let ready: Promise<Deriver> | undefined;
+  const getDeriver = (): Promise<Deriver> => {
+    ready ??= (typeof deriver === "function" ? deriver() : Promise.resolve(deriver)).catch((error) => {
+      ready = undefined; // the next invocation tries again
+      throw error;
+    });
+    return ready;
+  };
+  return middy({ timeoutEarlyInMillis: 2_000 }).handler(
+    async (event: unknown, context: Context, { signal }): Promise<SQSBatchResponse | undefined> => {
+      const remaining = context.getRemainingTimeInMillis?.();
+      const deadline =
+        remaining === undefined
+          ? signal
+          : AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, remaining - DEADLINE_MARGIN_MS))]);
+      const result = await handleUploadEvent(await getDeriver(), event, {
+        sink: options.sink ?? stdoutSink,
+        signal: deadline,
+        concurrency: options.concurrency,
+      });
+      if (result.kind === "sqs") {
+        return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
+      }
+      // Direct invocations retry as a whole; derivatives already written are then skipped as current.
+      if (result.failed.length > 0) throw new UploadBatchError(result.failed);
+      return undefined;
+    },
+  );
+}
+
+/**
+ * The Lambda entry point. Configuration, S3 client and model are loaded once per container, on the first
+ * event; a configuration problem fails each invocation with the one message that lists every problem.
+ */
+export const handler = createUploadHandler(async () =>
+  (await import("../lib/storage/deriver.js")).deriverFromEnvironment(),
+);
