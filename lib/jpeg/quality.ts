@@ -51,13 +51,55 @@ function allCandidates(): Candidate[] {
         clamp,
         luma,
         chroma,
-        lumaLog: Float64Array.from(luma, Math.log),
-        chromaLog: Float64Array.from(chroma, Math.log),
+        lumaLog: logsOf(luma),
+        chromaLog: logsOf(chroma),
       });
     }
   }
   candidates = built;
   return built;
+}
+
+let byQualityCache: Candidate[][] | undefined;
+
+/**
+ * Candidates by quality (index 1..100): the 255-clamped tables, and the 32767-clamped ones where they
+ * differ (qualities below 25).
+ */
+function candidatesByQuality(): Candidate[][] {
+  if (byQualityCache !== undefined) return byQualityCache;
+  const table: Candidate[][] = Array.from({ length: 101 }, () => []);
+  for (const c of allCandidates()) {
+    const twin = table[c.quality]![0];
+    if (twin === undefined || !sameTable(twin.luma, c.luma) || !sameTable(twin.chroma, c.chroma)) {
+      table[c.quality]!.push(c);
+    }
+  }
+  byQualityCache = table;
+  return table;
+}
+
+/** The quality whose scale factor matches the tables' mean log-ratio to Annex K (a starting point only). */
+function guessQuality(logs: readonly { luma: boolean; logs: Float64Array }[]): number {
+  let sum = 0;
+  for (const t of logs) {
+    const base = t.luma ? ANNEX_K_LUMA : ANNEX_K_CHROMA;
+    for (let i = 0; i < 64; i++) sum += t.logs[i]! - Math.log(base[i]!);
+  }
+  const scale = 100 * Math.exp(sum / (64 * logs.length));
+  const quality = scale <= 100 ? (200 - scale) / 2 : 5000 / scale;
+  return Math.min(100, Math.max(1, Math.round(quality)));
+}
+
+/** Natural logs of 64 entries (a plain loop: Float64Array.from with a map function is slow in V8). */
+function logsOf(values: ArrayLike<number>): Float64Array {
+  const logs = new Float64Array(64);
+  for (let i = 0; i < 64; i++) logs[i] = Math.log(values[i]!);
+  return logs;
+}
+
+function sameTable(a: Int32Array, b: Int32Array): boolean {
+  return a.every((v, i) => v === b[i]);
 }
 
 function sameEntries(values: readonly number[], table: Int32Array): boolean {
@@ -74,23 +116,57 @@ export function estimateIjgQuality(tables: readonly RoledTable[]): QualityEstima
   const all = allCandidates();
   // The luma table alone differs between any two qualities, so the first exact match is the only one.
   for (const c of all) {
-    if (tables.every((t) => sameEntries(t.values, t.role === "luma" ? c.luma : c.chroma))) {
-      return { quality: c.quality, match: "exact", distance: 0, clamp: c.clamp };
+    let same = true;
+    for (let k = 0; k < tables.length && same; k++) {
+      const t = tables[k]!;
+      same = sameEntries(t.values, t.role === "luma" ? c.luma : c.chroma);
     }
+    if (same) return { quality: c.quality, match: "exact", distance: 0, clamp: c.clamp };
   }
-  const logs = tables.map((t) => ({ role: t.role, logs: Float64Array.from(t.values, Math.log) }));
-  let best = all[0]!;
+  // Archives repeat the same few non-IJG table sets (one per camera model or editor preset): remember them.
+  const key = tables.map((t) => `${t.role === "luma" ? "L" : "C"}${t.values.join(",")}`).join("|");
+  const known = approximateCache.get(key);
+  if (known !== undefined) return known;
+  const estimate = Object.freeze(nearestQuality(tables));
+  if (approximateCache.size >= APPROXIMATE_CACHE_ENTRIES) approximateCache.clear();
+  approximateCache.set(key, estimate);
+  return estimate;
+}
+
+const APPROXIMATE_CACHE_ENTRIES = 1024;
+const approximateCache = new Map<string, QualityEstimate>();
+
+/** The IJG quality minimising the mean absolute log-ratio over all entries (a full search). */
+function nearestQuality(tables: readonly RoledTable[]): QualityEstimate {
+  const logs = tables.map((t) => ({ luma: t.role === "luma", logs: logsOf(t.values) }));
+  // Visit the likeliest qualities first, so that most candidates are given up early.
+  const guess = guessQuality(logs);
+  const byQuality = candidatesByQuality();
+  let best = byQuality[guess]![0]!;
+  let bestRank = Number.POSITIVE_INFINITY;
   let bestSum = Number.POSITIVE_INFINITY;
-  for (const c of all) {
-    let sum = 0;
-    for (const t of logs) {
-      const reference = t.role === "luma" ? c.lumaLog : c.chromaLog;
-      for (let i = 0; i < 64; i++) sum += Math.abs(t.logs[i]! - reference[i]!);
-      if (sum >= bestSum) break;
-    }
-    if (sum < bestSum) {
-      bestSum = sum;
-      best = c;
+  // guess, guess + 1, guess - 1, guess + 2, ...: every quality 1..100 once, whatever the guess.
+  for (let step = 0; step < 200; step++) {
+    const quality = step % 2 === 0 ? guess - step / 2 : guess + (step + 1) / 2;
+    if (quality < 1 || quality > 100) continue;
+    for (const c of byQuality[quality]!) {
+      let sum = 0;
+      for (const t of logs) {
+        const reference = t.luma ? c.lumaLog : c.chromaLog;
+        const own = t.logs;
+        // Give up on a candidate once it is worse than the best, checking every 16 entries.
+        for (let i = 0; i < 64 && sum <= bestSum; i += 16) {
+          for (let j = i; j < i + 16; j++) sum += Math.abs(own[j]! - reference[j]!);
+        }
+        if (sum > bestSum) break;
+      }
+      // Ties go to the lower clamp, then the lower quality, whatever the visiting order.
+      const rank = (c.clamp === 255 ? 0 : 100) + c.quality;
+      if (sum < bestSum || (sum === bestSum && rank < bestRank)) {
+        bestSum = sum;
+        bestRank = rank;
+        best = c;
+      }
     }
   }
   const distance = Number((bestSum / (64 * tables.length)).toPrecision(4));
