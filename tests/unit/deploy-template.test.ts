@@ -288,6 +288,12 @@ describe("serverless.yml packaged offline (s3 trigger, two prefixes, KMS, signin
     });
     assert.deepEqual(distribution.DefaultCacheBehavior.CachePolicyId, { Ref: "CdnCachePolicy" });
     assert.deepEqual(distribution.DefaultCacheBehavior.AllowedMethods, ["GET", "HEAD"]);
+    const reserved = distribution.CacheBehaviors.find((b: any) => b.PathPattern === "/_unjpeg/*");
+    assert.equal(
+      reserved?.CachePolicyId,
+      "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+      "reserved routes not cached",
+    );
     const cache = template.Resources["CdnCachePolicy"]?.Properties.CachePolicyConfig;
     const keyed = cache.ParametersInCacheKeyAndForwardedToOrigin.QueryStringsConfig.QueryStrings;
     assert.deepEqual([...keyed].sort(), ["expires", "format", "quality", "sig"]);
@@ -359,5 +365,59 @@ describe("serverless.yml packaged offline (s3 trigger, two prefixes, KMS, signin
     assert.deepEqual(resourcesFor(all, "s3:PutObject"), [`${bucketArn}/_unjpeg/batch/reports/*`]);
     const trust = template.Resources["BatchOperationsRole"]?.Properties.AssumeRolePolicyDocument;
     assert.equal(trust.Statement[0].Principal.Service, "batchoperations.s3.amazonaws.com");
+  });
+});
+
+describe("serverless.yml packaged offline (eventbridge trigger, whole bucket, no KMS)", () => {
+  let stub: Awaited<ReturnType<typeof startCloudFormationStub>>;
+  let template: Template;
+  let outDir: string;
+  const layerDir = `layers/build/ci-layer-eb-${process.pid}`;
+
+  before(async () => {
+    stub = await startCloudFormationStub();
+    outDir = mkdtempSync(join(tmpdir(), "unjpeg-package-"));
+    mkdirSync(join(root, layerDir, "nodejs"), { recursive: true });
+    writeFileSync(join(root, layerDir, "nodejs/package.json"), '{"type":"module"}\n');
+    await oslsPackage(stub.url, outDir, [
+      `bucket=${bucket}`,
+      "uploadTrigger=eventbridge",
+      `layerDir=${layerDir}`,
+    ]);
+    template = JSON.parse(readFileSync(join(outDir, "cloudformation-template-update-stack.json"), "utf8"));
+  });
+
+  after(() => {
+    stub?.server.close();
+    rmSync(join(root, layerDir), { recursive: true, force: true });
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+  });
+
+  it("routes uploads through EventBridge to the queue, with no bucket notifications", () => {
+    const conditions = conditionsOf(template);
+    assert.deepEqual(conditions, { HasKmsKey: false, HasSigningKeys: false, UseEventBridge: true });
+    assert.ok(!Object.values(template.Resources).some((r) => r.Type === "Custom::S3"));
+    const rule = template.Resources["UploadEventRule"]?.Properties;
+    assert.deepEqual(evaluate(rule.Targets, conditions), [
+      { Id: "restore-queue", Arn: "getatt:RestoreQueue.Arn" },
+    ]);
+    const pattern = JSON.parse(evaluate(rule.EventPattern, conditions) as string);
+    const wildcards = (pattern.detail.object.key as { wildcard: string }[]).map((k) => k.wildcard).sort();
+    assert.deepEqual(wildcards, ["*.JPEG", "*.JPG", "*.jpeg", "*.jpg"]);
+    const policy = evaluate(
+      template.Resources["RestoreQueuePolicy"]?.Properties.PolicyDocument,
+      conditions,
+    ) as any;
+    assert.deepEqual(policy.Statement[0].Principal, { Service: "events.amazonaws.com" });
+    assert.deepEqual(policy.Statement[0].Condition, {
+      ArnEquals: { "aws:SourceArn": "getatt:UploadEventRule.Arn" },
+    });
+  });
+
+  it("grants the whole bucket's objects and derivatives when no prefix is given, and no KMS", () => {
+    const all = statements(template, "UploadRole", conditionsOf(template));
+    assert.deepEqual(resourcesFor(all, "s3:GetObjectVersion"), [`${bucketArn}/*`]);
+    assert.deepEqual(resourcesFor(all, "s3:PutObject"), [`${bucketArn}/*.restored.*`]);
+    assert.ok(all.every((s) => !list(s.Action).some((a) => a.startsWith("kms:"))));
   });
 });
