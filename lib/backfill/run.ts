@@ -17,8 +17,8 @@ export interface ProcessResult {
   readonly quality?: number | null;
   readonly bytesRead: number;
   readonly bytesWritten: number;
-  /** Width × height when known (a dry run's cost estimate). */
-  readonly pixels?: number;
+  /** Size of a source a dry run would restore (its cost estimate). */
+  readonly sourceBytes?: number;
 }
 
 /** Triage, restore and write one object. Throws on failure; temporary failures are retried. */
@@ -86,7 +86,7 @@ export interface BackfillReport {
     readonly failedBy: Readonly<Record<string, number>>;
   };
   /** Dry run: what a real run would cost. */
-  readonly estimate?: { readonly restores: number; readonly megapixels: number };
+  readonly estimate?: { readonly restores: number; readonly sourceBytes: number };
   /** Failed objects with reasons (the first 1,000; `failuresOmitted` says how many more). */
   readonly failures: readonly FailureRecord[];
   readonly failuresOmitted: number;
@@ -101,7 +101,7 @@ export async function runBackfill(run: BackfillRun): Promise<BackfillReport> {
   const journal = run.journal;
   const signal = run.signal ?? new AbortController().signal;
   let derivatives = 0;
-  let pixelsToRestore = 0;
+  let bytesToRestore = 0;
 
   async function* candidates(): AsyncGenerator<ListedObject> {
     for await (const object of run.objects) {
@@ -138,7 +138,7 @@ export async function runBackfill(run: BackfillRun): Promise<BackfillReport> {
       });
       counts.bytesRead += result.bytesRead;
       counts.bytesWritten += result.bytesWritten;
-      if (result.outcome === "would-restore") pixelsToRestore += result.pixels ?? 0;
+      if (result.outcome === "would-restore") bytesToRestore += result.sourceBytes ?? 0;
       entry = {
         k: object.key,
         ...(object.versionId === undefined ? {} : { v: object.versionId }),
@@ -188,7 +188,7 @@ export async function runBackfill(run: BackfillRun): Promise<BackfillReport> {
     started,
     finished,
     interrupted,
-    pixelsToRestore,
+    bytesToRestore,
   });
 }
 
@@ -209,7 +209,7 @@ function buildReport(args: {
   started: number;
   finished: number;
   interrupted: boolean;
-  pixelsToRestore: number;
+  bytesToRestore: number;
 }): BackfillReport {
   const { run, counts, started, finished } = args;
   const skippedBy: Record<string, number> = {};
@@ -260,7 +260,7 @@ function buildReport(args: {
       ? {
           estimate: {
             restores: counts.wouldRestore,
-            megapixels: Math.round(args.pixelsToRestore / 1e4) / 100,
+            sourceBytes: args.bytesToRestore,
           },
         }
       : {}),

@@ -17,8 +17,21 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import("./sign.js")).main,
   },
   restore: {
-    summary: "restore IN... [-o OUT | --out-dir DIR] [--format F] [--force] [--json] [--model DIR]  restore files",
+    summary:
+      "restore IN... [-o OUT | --out-dir DIR] [--format F] [--force] [--json] [--model DIR]  restore files",
     load: async () => (await import("./restore.js")).main,
+  },
+  backfill: {
+    summary: "backfill s3://bucket/prefix [options]  restore an existing archive (resumable)",
+    load: async () => (await import("./backfill.js")).main,
+  },
+  enqueue: {
+    summary: "enqueue s3://bucket/prefix --queue-url URL  fan a listing out to an SQS queue",
+    load: async () => (await import("./enqueue.js")).main,
+  },
+  worker: {
+    summary: "worker --queue-url URL [options]       process an SQS queue of S3 events",
+    load: async () => (await import("./worker.js")).main,
   },
   dev: {
     summary: "dev [--data DIR] [--model DIR]            the local stack (what `npm start` runs)",

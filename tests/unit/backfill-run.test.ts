@@ -148,9 +148,9 @@ test("a dry run reports the estimated restores", async () => {
     dryRun: true,
     process: async (object) =>
       object.key.endsWith("1.jpg") || object.key.endsWith("2.jpg")
-        ? { outcome: "would-restore", quality: 10, bytesRead: 1, bytesWritten: 0, pixels: 1_500_000 }
+        ? { outcome: "would-restore", quality: 10, bytesRead: 1, bytesWritten: 0, sourceBytes: 1500 }
         : { outcome: "skipped", reason: "high-quality", bytesRead: 1, bytesWritten: 0 },
   });
-  assert.deepEqual(report.estimate, { restores: 2, megapixels: 3 });
+  assert.deepEqual(report.estimate, { restores: 2, sourceBytes: 3000 });
   assert.equal(report.run.bytesWritten, 0);
 });

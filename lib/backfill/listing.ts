@@ -1,0 +1,87 @@
+/**
+ * Object sources for a backfill: a paginated ListObjectsV2 of `s3://bucket/prefix`, or a manifest file
+ * (CSV or S3 Inventory). Pages are fetched one at a time as the loop consumes them, with retries.
+ */
+import { readFile } from "node:fs/promises";
+import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { UnjpegError } from "../errors.js";
+import { normalizeETag } from "../storage/metadata.js";
+import { getObjectRange } from "../storage/s3.js";
+import { type ListedObject, manifestObjects } from "./manifest.js";
+import { type RetryOptions, withRetry } from "./retry.js";
+
+export interface S3Location {
+  readonly bucket: string;
+  readonly prefix: string;
+}
+
+/** `s3://bucket/prefix` (prefix optional). */
+export function parseS3Url(text: string): S3Location {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(text);
+  if (match === null || match[1] === "") {
+    throw new UnjpegError("BACKFILL_BAD_SOURCE", `expected s3://bucket/prefix, got "${text}"`, {
+      status: 400,
+    });
+  }
+  return { bucket: match[1]!, prefix: match[2]! };
+}
+
+/** Every object under the prefix, page by page (1,000 keys a request). */
+export async function* listObjects(
+  s3: S3Client,
+  location: S3Location,
+  options: { retry?: RetryOptions; signal?: AbortSignal; pageSize?: number } = {},
+): AsyncGenerator<ListedObject> {
+  let token: string | undefined;
+  do {
+    const page = await withRetry(
+      () =>
+        s3.send(
+          new ListObjectsV2Command({
+            Bucket: location.bucket,
+            Prefix: location.prefix === "" ? undefined : location.prefix,
+            ContinuationToken: token,
+            MaxKeys: options.pageSize,
+          }),
+          { abortSignal: options.signal },
+        ),
+      { ...options.retry, signal: options.signal },
+    );
+    for (const item of page.Contents ?? []) {
+      if (item.Key === undefined) continue;
+      const etag = normalizeETag(item.ETag);
+      yield {
+        bucket: location.bucket,
+        key: item.Key,
+        ...(item.Size === undefined ? {} : { size: item.Size }),
+        ...(etag === undefined ? {} : { etag }),
+        ...(item.LastModified === undefined ? {} : { lastModified: item.LastModified }),
+      };
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token !== undefined && !options.signal?.aborted);
+}
+
+/** The objects a manifest names: a local file, or `s3://bucket/key`. Inventory data files come from S3. */
+export async function* manifestSource(
+  s3: S3Client,
+  manifest: string,
+  options: { retry?: RetryOptions; signal?: AbortSignal } = {},
+): AsyncGenerator<ListedObject> {
+  const readS3 = async (bucket: string, key: string): Promise<Uint8Array> => {
+    const body = await withRetry(() => getObjectRange(s3, bucket, key, { start: 0, maxBytes: 2 ** 31 - 1 }), {
+      ...options.retry,
+      signal: options.signal,
+    });
+    if (body === null) {
+      throw new UnjpegError("BACKFILL_BAD_MANIFEST", `manifest file s3://${bucket}/${key} does not exist`, {
+        status: 400,
+      });
+    }
+    return body;
+  };
+  const text = manifest.startsWith("s3://")
+    ? await readS3(parseS3Url(manifest).bucket, parseS3Url(manifest).prefix)
+    : await readFile(manifest);
+  yield* manifestObjects(text, manifest, readS3);
+}
