@@ -12,6 +12,7 @@ import {
   ijgTable,
   inspectJpeg,
   type JpegInspection,
+  type RoledTable,
 } from "../../lib/jpeg/index.js";
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/jpeg/${name}`, import.meta.url));
@@ -94,6 +95,41 @@ describe("IJG scaling", () => {
       { numRuns: 500, seed: 2 },
     );
   });
+});
+
+test("the nearest quality is the minimum of a brute-force search over every quality and clamp", () => {
+  const entries = fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 64, maxLength: 64 });
+  fc.assert(
+    fc.property(
+      entries,
+      fc.option(entries, { nil: undefined }),
+      fc.double({ min: 0.2, max: 5 }),
+      (a, b, f) => {
+        const luma = a.map((v, i) => Math.max(1, Math.round((v + ANNEX_K_LUMA[i]! * f) / 2)));
+        const tables: RoledTable[] = [{ role: "luma", values: luma }];
+        if (b !== undefined) tables.push({ role: "chroma", values: b });
+        let best = { sum: Number.POSITIVE_INFINITY, quality: 0 };
+        for (const clamp of [255, 32767] as const) {
+          for (let quality = 1; quality <= 100; quality++) {
+            let sum = 0;
+            for (const t of tables) {
+              const reference = ijgTable(t.role === "luma" ? ANNEX_K_LUMA : ANNEX_K_CHROMA, quality, clamp);
+              for (let i = 0; i < 64; i++) sum += Math.abs(Math.log(t.values[i]!) - Math.log(reference[i]!));
+            }
+            if (sum < best.sum - 1e-9) best = { sum, quality };
+          }
+        }
+        const estimate = estimateIjgQuality(tables);
+        assert.equal(estimate.match, "approximate");
+        assert.ok(
+          Math.abs(estimate.distance - best.sum / (64 * tables.length)) < 1e-3,
+          `${estimate.distance} vs ${best.sum / (64 * tables.length)}`,
+        );
+        assert.equal(estimate.quality, best.quality);
+      },
+    ),
+    { numRuns: 300, seed: 5 },
+  );
 });
 
 describe("sharp (mozjpeg, Annex K tables, baseline clamp) at every quality", () => {
