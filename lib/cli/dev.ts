@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { createUploadHandler } from "../../handlers/s3-upload.js";
 import { type Config, loadConfig } from "../config.js";
 import { isUnjpegError } from "../errors.js";
+import { startHttpService } from "../http/dev-service.js";
 import type { Deriver } from "../storage/derive.js";
 import { createDeriver } from "../storage/deriver.js";
 import { LOCAL_CREDENTIALS, startLocalS3 } from "../storage/local-s3.js";
@@ -51,7 +52,7 @@ export interface RunningService {
 export type ServiceStarter = (context: DevContext) => Promise<RunningService>;
 
 /** Services started after S3. The CDN origin's HTTP server (on UNJPEG_HTTP_PORT) goes here. */
-export const SERVICES: ServiceStarter[] = [];
+export const SERVICES: ServiceStarter[] = [(context) => startHttpService(context, { bucket: LOCAL_BUCKET })];
 
 export interface DevStack {
   readonly context: DevContext;
@@ -69,16 +70,22 @@ export async function startDevStack(
   const json = options.json ?? false;
   const concurrency = options.concurrency ?? 2;
   await mkdir(options.dataDir, { recursive: true });
-  const endpoint = `http://${ADDRESS}:${config.s3Port}`;
-  const local: Config = Object.freeze({ ...config, s3Endpoint: endpoint, s3ForcePathStyle: true });
-  const deriver = await createDeriver(local, { s3Options: { credentials: LOCAL_CREDENTIALS } });
-  const handler = createUploadHandler(deriver, {
+  // The core needs S3's endpoint, S3 needs the handler: the handler waits for the core built just below.
+  let resolveDeriver!: (deriver: Deriver) => void;
+  let rejectDeriver!: (error: unknown) => void;
+  const deriverReady = new Promise<Deriver>((done, fail) => {
+    resolveDeriver = done;
+    rejectDeriver = fail;
+  });
+  deriverReady.catch(() => undefined);
+  const handler = createUploadHandler(() => deriverReady, {
     sink: (line, decision) => log(json ? line : summarize(decision)),
   });
   const services: RunningService[] = [];
+  const cleanups: (() => void)[] = [];
   const close = async () => {
     for (const service of services.splice(0).reverse()) await service.close();
-    deriver.s3.destroy();
+    for (const cleanup of cleanups.splice(0)) cleanup();
   };
   try {
     const s3 = await startLocalS3({
@@ -93,10 +100,14 @@ export async function startDevStack(
         log(`upload handler failed: ${error instanceof Error ? error.message : error}`),
     });
     services.push({ name: "s3", banner: s3Banner(s3.endpoint), close: () => s3.close() });
+    const local: Config = Object.freeze({ ...config, s3Endpoint: s3.endpoint, s3ForcePathStyle: true });
+    const deriver = await createDeriver(local, { s3Options: { credentials: LOCAL_CREDENTIALS } });
+    cleanups.push(() => deriver.s3.destroy());
+    resolveDeriver(deriver);
     const context: DevContext = {
       config: local,
       dataDir: options.dataDir,
-      s3Endpoint: endpoint,
+      s3Endpoint: s3.endpoint,
       deriver,
       json,
       concurrency,
@@ -104,6 +115,7 @@ export async function startDevStack(
     for (const start of SERVICES) services.push(await start(context));
     return { context, services, close };
   } catch (error) {
+    rejectDeriver(error);
     await close();
     throw error;
   }
