@@ -18,6 +18,8 @@ export interface OriginAppOptions {
   readonly concurrency?: number;
   readonly maxQueued?: number;
   readonly restoreTimeoutMs?: number;
+  /** Default: one JSON line on stderr per 5xx answer, with the real error. */
+  readonly onServerError?: OriginOptions["onServerError"];
   /** Default: read the model folder and open its sessions (cached per process). */
   readonly modelStatus?: () => Promise<ModelStatus>;
 }
@@ -44,6 +46,7 @@ export async function createOriginApp(config: Config, options: OriginAppOptions)
     ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
     ...(options.restoreTimeoutMs === undefined ? {} : { restoreTimeoutMs: options.restoreTimeoutMs }),
     ...(extraRoutes === undefined ? {} : { extraRoutes }),
+    onServerError: options.onServerError ?? logServerError,
   };
   return {
     origin: createOrigin(originOptions),
@@ -77,4 +80,14 @@ async function openModelStatus(config: Config, tag: string): Promise<ModelStatus
       error: error instanceof Error ? error.message : String(error),
     };
   }
+}
+
+function logServerError(error: unknown, request: { method: string; path: string }): void {
+  const detail =
+    error instanceof Error
+      ? { name: error.name, message: error.message, stack: error.stack }
+      : { error: String(error) };
+  process.stderr.write(
+    `${JSON.stringify({ level: "error", msg: "cdn origin error", method: request.method, path: request.path, ...detail })}\n`,
+  );
 }

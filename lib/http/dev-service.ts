@@ -32,6 +32,7 @@ export async function startHttpService(
   return {
     name: "http",
     banner: [
+      "",
       `CDN origin ${server.url}/<key>?format=jpeg|png|webp|avif|auto   (bucket ${config.bucket})`,
       `Page       ${server.url}/_unjpeg/   before/after with a split slider; upload or pick a JPEG`,
       `Health     ${server.url}/_unjpeg/health`,

@@ -44,6 +44,8 @@ export interface OriginOptions {
     request: OriginRequest,
     route: Extract<Route, { kind: "page" | "api" }>,
   ) => Promise<OriginResponse>;
+  /** Told of every answer with a 5xx status (the client sees only a code and a safe message). */
+  readonly onServerError?: (error: unknown, request: OriginRequest) => void;
   /** Unix seconds (tests move the clock). */
   readonly now?: () => number;
 }
@@ -205,7 +207,9 @@ export function createOrigin(options: OriginOptions): Origin {
         }
       }
     } catch (error) {
-      return withoutBodyForHead(request, errorResponse(error));
+      const response = errorResponse(error);
+      if (response.status >= 500) options.onServerError?.(error, request);
+      return withoutBodyForHead(request, response);
     }
   };
 }
