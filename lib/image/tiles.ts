@@ -72,9 +72,9 @@ export function padTo(n: number, multiple: number): number {
 }
 
 /**
- * Cuts `rect` out of interleaved 8-bit RGB as planar float RGB in [0, 1] (NCHW, batch 1), edge-padded on
- * the right and bottom to `paddedWidth` × `paddedHeight` (replicating the last column and row, as
- * CODiff pads).
+ * Cuts `rect` out of interleaved 8-bit RGB as planar float RGB (NCHW, batch 1), each value mapped
+ * `v · scale + offset` (default: [0, 1]; `2/255, −1` gives rgb_pm1 directly), edge-padded on the right and
+ * bottom to `paddedWidth` × `paddedHeight` (replicating the last column and row, as CODiff pads).
  */
 export function extractPlanar(
   rgb: Uint8Array,
@@ -82,29 +82,39 @@ export function extractPlanar(
   rect: Tile,
   paddedWidth: number,
   paddedHeight: number,
+  scale = 1 / 255,
+  offset = 0,
 ): Float32Array {
   const w = rect.x.end - rect.x.start;
   const h = rect.y.end - rect.y.start;
   const plane = paddedWidth * paddedHeight;
   const out = new Float32Array(plane * 3);
-  const scale = 1 / 255;
-  for (let y = 0; y < paddedHeight; y++) {
-    const sy = rect.y.start + Math.min(y, h - 1);
-    const row = sy * width;
+  const r = out.subarray(0, plane);
+  const g = out.subarray(plane, 2 * plane);
+  const b = out.subarray(2 * plane);
+  for (let y = 0; y < h; y++) {
+    let s = ((rect.y.start + y) * width + rect.x.start) * 3;
     const o = y * paddedWidth;
-    for (let x = 0; x < paddedWidth; x++) {
-      const s = (row + rect.x.start + Math.min(x, w - 1)) * 3;
-      out[o + x] = rgb[s]! * scale;
-      out[plane + o + x] = rgb[s + 1]! * scale;
-      out[2 * plane + o + x] = rgb[s + 2]! * scale;
+    for (let x = o, end = o + w; x < end; x++, s += 3) {
+      r[x] = rgb[s]! * scale + offset;
+      g[x] = rgb[s + 1]! * scale + offset;
+      b[x] = rgb[s + 2]! * scale + offset;
     }
+    if (paddedWidth > w) {
+      for (const p of [r, g, b]) p.fill(p[o + w - 1]!, o + w, o + paddedWidth);
+    }
+  }
+  for (const p of [r, g, b]) {
+    const last = p.subarray((h - 1) * paddedWidth, h * paddedWidth);
+    for (let y = h; y < paddedHeight; y++) p.set(last, y * paddedWidth);
   }
   return out;
 }
 
 /**
  * Adds `weight(x) · weight(y) · tile` into the planar float accumulator (3 × height × width). `tile` is
- * planar with row length `tileStride` (its padded width); only the `rect` part is used.
+ * planar with row length `tileStride` (its padded width); only the `rect` part is used. With `fromPm1`,
+ * tile values are decoder output in [−1, 1]: clamped and mapped to [0, 1] on the way in.
  */
 export function blendInto(
   accumulator: Float32Array,
@@ -116,6 +126,7 @@ export function blendInto(
   rect: Tile,
   weightsX: Float32Array,
   weightsY: Float32Array,
+  fromPm1 = false,
 ): void {
   const plane = width * height;
   const w = rect.x.end - rect.x.start;
@@ -125,19 +136,27 @@ export function blendInto(
       const wy = weightsY[y]!;
       const src = c * tilePlane + y * tileStride;
       const dst = c * plane + (rect.y.start + y) * width + rect.x.start;
-      for (let x = 0; x < w; x++) accumulator[dst + x]! += wy * weightsX[x]! * tile[src + x]!;
+      if (fromPm1) {
+        for (let x = 0; x < w; x++) {
+          const v = tile[src + x]!;
+          const clamped = Math.min(1, Math.max(-1, v));
+          accumulator[dst + x]! += wy * weightsX[x]! * (clamped * 0.5 + 0.5);
+        }
+      } else {
+        for (let x = 0; x < w; x++) accumulator[dst + x]! += wy * weightsX[x]! * tile[src + x]!;
+      }
     }
   }
 }
 
-/** Planar float RGB in [0, 1] → interleaved 8-bit RGB (rounded, clamped). */
+/** Planar float RGB in [0, 1] → interleaved 8-bit RGB (rounded, clamped by Uint8ClampedArray). */
 export function planarToInterleaved(planar: Float32Array, width: number, height: number): Uint8Array {
   const plane = width * height;
-  const out = new Uint8Array(plane * 3);
-  for (let i = 0; i < plane; i++) {
-    out[i * 3] = Math.round(Math.min(1, Math.max(0, planar[i]!)) * 255);
-    out[i * 3 + 1] = Math.round(Math.min(1, Math.max(0, planar[plane + i]!)) * 255);
-    out[i * 3 + 2] = Math.round(Math.min(1, Math.max(0, planar[2 * plane + i]!)) * 255);
+  const out = new Uint8ClampedArray(plane * 3);
+  for (let i = 0, k = 0; i < plane; i++, k += 3) {
+    out[k] = planar[i]! * 255;
+    out[k + 1] = planar[plane + i]! * 255;
+    out[k + 2] = planar[2 * plane + i]! * 255;
   }
-  return out;
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }

@@ -106,6 +106,7 @@ export async function runPipeline(
           { x: xs[i]!, y: ys[j]! },
           weightsX[i]!,
           weightsY[j]!,
+          true,
         ),
       );
       done++;
@@ -133,7 +134,7 @@ export async function runPipeline(
 
 type Step = <T>(name: string, run: () => T | Promise<T>) => Promise<T>;
 
-/** Encoder → UNet → x0 → decoder on one tile, padded to the model's multiple; returns planar rgb01. */
+/** Encoder → UNet → x0 → decoder on one tile, padded to the model's multiple; returns planar rgb_pm1. */
 async function restoreTile(
   sessions: ModelSessions,
   rgb: Uint8Array,
@@ -149,11 +150,10 @@ async function restoreTile(
   const lh = ph / manifest.latent.downscale;
   const latentDims = [1, manifest.latent.channels, lh, lw];
 
-  const lq = await step("tensors", () => {
-    const data = extractPlanar(rgb, width, rect, pw, ph);
-    for (let k = 0; k < data.length; k++) data[k] = data[k]! * 2 - 1;
-    return { data, dims: [1, 3, ph, pw] } satisfies Value;
-  });
+  const lq = await step("tensors", () => ({
+    data: extractPlanar(rgb, width, rect, pw, ph, 2 / 255, -1),
+    dims: [1, 3, ph, pw],
+  }));
   const encoded = await step("encoder", () => runStage(sessions, "vaeEncoder", { rgb_pm1: lq }));
   const latent = expectDims("vaeEncoder", "latent", encoded.latent, latentDims);
   const predicted = await step("unet", () => runStage(sessions, "unet", { latent, tokens }));
@@ -165,12 +165,8 @@ async function restoreTile(
     runStage(sessions, "vaeDecoder", { x0_unscaled: { data: x0Unscaled, dims: latentDims }, rgb_pm1: lq }),
   );
   const image = expectDims("vaeDecoder", "image", decoded.rgb_pm1, [1, 3, ph, pw]);
-  const data = await step("tensors", () => {
-    const out = image.data;
-    for (let k = 0; k < out.length; k++) out[k] = Math.min(1, Math.max(-1, out[k]!)) * 0.5 + 0.5;
-    return out;
-  });
-  return { data, width: pw, height: ph };
+  // Still rgb_pm1: the clamp and the map to [0, 1] happen in the blend, in the same pass.
+  return { data: image.data, width: pw, height: ph };
 }
 
 /** x0 = (z − √(1 − ᾱ)·eps) / √ᾱ, then divided by the VAE scaling factor for the decoder. */

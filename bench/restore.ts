@@ -1,0 +1,161 @@
+/**
+ * How fast `restore()` runs and how much memory it takes, at 1, 4 and 12 MP, with the time split by step.
+ * Each size runs in its own child process, so its peak RSS is its own; every child first restores a small
+ * image (session creation, JIT warm-up), then times one restore of the measured size.
+ * Targets (issue 4, 2 cores): ≥ 1 MP/s with the shipped model; 12 MP peak RSS ≤ 1.5 GB; per-MP time at
+ * 12 MP within 1.3× of 1 MP; non-model work ≤ 15 % of the model runs. Run with nothing else on the cores.
+ *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--threads N] [--image PHOTO] [--quality Q]
+ */
+import { execFileSync } from "node:child_process";
+import { availableParallelism } from "node:os";
+import { parseArgs } from "node:util";
+import sharp, { type Sharp } from "sharp";
+import { shippedModelDir } from "../lib/model/default-model.js";
+import { restore } from "../lib/restore/restore.js";
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    sizes: { type: "string", default: "1,4,12" },
+    threads: { type: "string" },
+    image: { type: "string" },
+    quality: { type: "string", default: "20" },
+    child: { type: "string" },
+  },
+});
+
+const MODEL_STEPS = ["cave", "encoder", "unet", "decoder"];
+const OTHER_STEPS = ["inspect", "decode", "tensors", "x0", "blend", "colorFix", "encode"];
+
+/** A 4:3 test picture of `mp` megapixels: a photo resized, or synthetic edges, gradients and texture. */
+async function sourceJpeg(
+  mp: number,
+  quality: number,
+): Promise<{ bytes: Buffer; width: number; height: number }> {
+  const width = Math.round(Math.sqrt((mp * 1e6 * 4) / 3));
+  const height = Math.round((width * 3) / 4);
+  let image: Sharp;
+  if (values.image !== undefined) {
+    image = sharp(values.image).rotate().resize(width, height, { fit: "cover" });
+  } else {
+    const px = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = (y * width + x) * 3;
+        const check = ((x >> 6) + (y >> 6)) & 1;
+        px[i] = (x * 255) / width;
+        px[i + 1] = check ? 200 : 60;
+        px[i + 2] = 128 + 90 * Math.sin(x / 9) * Math.cos(y / 13);
+      }
+    }
+    image = sharp(px, { raw: { width, height, channels: 3 } });
+  }
+  return { bytes: await image.jpeg({ quality }).toBuffer(), width, height };
+}
+
+async function child(mp: number): Promise<void> {
+  const options = {
+    modelDir: values.model ?? shippedModelDir(),
+    threads: values.threads === undefined ? undefined : Number(values.threads),
+    force: true,
+  };
+  const quality = Number(values.quality);
+  const warm = await sourceJpeg(0.05, quality);
+  await restore(warm.bytes, options);
+  const { bytes, width, height } = await sourceJpeg(mp, quality);
+  const cpuBefore = process.cpuUsage();
+  const outcome = await restore(bytes, options);
+  const cpu = process.cpuUsage(cpuBefore);
+  if (outcome.action !== "restored") throw new Error(`not restored: ${outcome.reason}`);
+  const d = outcome.description;
+  process.stdout.write(
+    `${JSON.stringify({
+      mp: (width * height) / 1e6,
+      width,
+      height,
+      totalMs: d.totalMs - (d.timings["load"] ?? 0),
+      timings: d.timings,
+      peakRssMiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      tiles: d.run?.tiles,
+      cave: d.run?.cave,
+      threads: d.run?.threads,
+      model: d.model,
+    })}\n`,
+  );
+}
+
+interface Row {
+  mp: number;
+  width: number;
+  height: number;
+  totalMs: number;
+  timings: Record<string, number>;
+  peakRssMiB: number;
+  cpuMs: number;
+  tiles: number;
+  cave: string;
+  threads: number;
+  model: string;
+}
+
+function main(): void {
+  const sizes = values.sizes.split(",").map(Number);
+  const rows: Row[] = [];
+  for (const mp of sizes) {
+    const args = [...process.execArgv, process.argv[1]!, "--child", String(mp), "--quality", values.quality];
+    if (values.model !== undefined) args.push("--model", values.model);
+    if (values.threads !== undefined) args.push("--threads", values.threads);
+    if (values.image !== undefined) args.push("--image", values.image);
+    const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 20 });
+    rows.push(JSON.parse(out.trim().split("\n").at(-1)!) as Row);
+  }
+  const ms = (r: Row, step: string) => r.timings[step] ?? 0;
+  const steps = [...MODEL_STEPS, ...OTHER_STEPS];
+  // CPU seconds say what the work costs when other processes share the cores (wall time then overstates it).
+  const header = [
+    "size",
+    "MP",
+    "tiles",
+    "total s",
+    "MP/s",
+    "CPU s",
+    "MP/CPU-s",
+    "peak RSS MiB",
+    ...steps.map((s) => `${s} ms`),
+    "non-model %",
+  ];
+  const lines = rows.map((r) => {
+    const model = MODEL_STEPS.reduce((n, s) => n + ms(r, s), 0);
+    const other = OTHER_STEPS.reduce((n, s) => n + ms(r, s), 0);
+    return [
+      `${r.width}×${r.height}`,
+      r.mp.toFixed(2),
+      String(r.tiles),
+      (r.totalMs / 1000).toFixed(2),
+      (r.mp / (r.totalMs / 1000)).toFixed(3),
+      (r.cpuMs / 1000).toFixed(2),
+      (r.mp / (r.cpuMs / 1000)).toFixed(3),
+      r.peakRssMiB.toFixed(0),
+      ...steps.map((s) => ms(r, s).toFixed(0)),
+      ((100 * other) / model).toFixed(1),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ");
+  const first = rows[0]!;
+  process.stdout.write(
+    `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, CaVE ${rows.map((r) => r.cave).join("/")}\n`,
+  );
+  process.stdout.write(`${fmt(header)}\n${lines.map(fmt).join("\n")}\n`);
+  if (rows.length > 1) {
+    const perMp = (r: Row) => r.totalMs / r.mp;
+    const last = rows.at(-1)!;
+    process.stdout.write(
+      `per-MP time at ${last.mp.toFixed(1)} MP / at ${first.mp.toFixed(1)} MP: wall ${(perMp(last) / perMp(first)).toFixed(2)}×, CPU ${(last.cpuMs / last.mp / (first.cpuMs / first.mp)).toFixed(2)}×\n`,
+    );
+  }
+}
+
+if (values.child !== undefined) await child(Number(values.child));
+else main();
