@@ -46,7 +46,11 @@ test("unjpeg dev: banner, upload → derivative, data under --data, clean stop o
   const child = spawn(
     process.execPath,
     ["--import", "tsx", "lib/cli/main.ts", "dev", "--model", TEST_MODEL_DIR, "--data", data],
-    { env: { ...process.env, UNJPEG_S3_PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      // The stack also serves the CDN origin and page: keep it off a port another process may hold.
+      env: { ...process.env, UNJPEG_S3_PORT: String(port), UNJPEG_HTTP_PORT: String(await freePort()) },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => {
