@@ -3,6 +3,11 @@
 export type { Config, OutputFormat } from "./config.js";
 export { ConfigError, loadConfig, OUTPUT_FORMATS } from "./config.js";
 export { isUnjpegError, UnjpegError } from "./errors.js";
+export type { Origin, OriginOptions } from "./http/origin.js";
+export { createOrigin } from "./http/origin.js";
+export type { SignOptions } from "./http/signing.js";
+export { signUrl, verifySignature } from "./http/signing.js";
+export type { OriginRequest, OriginResponse, OriginStore } from "./http/types.js";
 export type { ImageErrorCode } from "./image/errors.js";
 export { ImageError } from "./image/errors.js";
 export type {

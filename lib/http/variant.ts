@@ -4,7 +4,6 @@
  * per source and format (docs/CONTRACTS.md). EXIF orientation is applied (browsers and CDNs disagree on
  * honouring it), the ICC profile and the rest of the metadata kept.
  */
-import sharp from "sharp";
 import type { OutputFormat } from "../config.js";
 import { contentTypeOf } from "./negotiate.js";
 
@@ -13,6 +12,8 @@ export async function encodeVariant(
   format: OutputFormat,
   quality: number | undefined,
 ): Promise<{ body: Uint8Array; contentType: string }> {
+  // sharp is loaded on first use: signing, routing and stored-derivative hits never need it.
+  const { default: sharp } = await import("sharp");
   const image = sharp(input, { failOn: "error" }).autoOrient().keepMetadata();
   const encoded =
     format === "jpeg"
