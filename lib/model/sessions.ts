@@ -102,6 +102,9 @@ async function createSessionsOn(
       const session = await ort.InferenceSession.create(model.files[name], sessionOptions(provider, threads));
       stages[name] = describe(model, name, session);
     } catch (cause) {
+      // Sessions already created for this attempt would otherwise hold their memory for the process's life.
+      for (const done of Object.values(stages)) await done.session.release().catch(() => undefined);
+      if (cause instanceof ModelError) throw cause;
       throw new ModelError(
         "MODEL_LOAD_FAILED",
         `onnxruntime could not load ${model.files[name]}: ${String(cause)}`,

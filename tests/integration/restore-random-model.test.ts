@@ -3,6 +3,8 @@
  * grey, orientation, ICC, CMYK, skips, abort, session reuse, and tiled against untiled.
  */
 import assert from "node:assert/strict";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import sharp, { type Sharp } from "sharp";
@@ -106,6 +108,22 @@ describe("restore() with the random fixture model", () => {
     await assert.rejects(restore(await jpeg(64, 64), { ...options, signal: controller.signal }), {
       code: "RESTORE_ABORTED",
     });
+  });
+
+  it("checks the manifest's graph names against the graphs when it creates sessions", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "unjpeg-model-"));
+    try {
+      await cp(MODEL, dir, { recursive: true });
+      const manifest = JSON.parse(await readFile(join(dir, "model.json"), "utf8"));
+      manifest.stages.unet.inputs = { latent_in: "latent", encoder_hidden_states: "tokens" };
+      await writeFile(join(dir, "model.json"), JSON.stringify(manifest));
+      await assert.rejects(openModel(dir, { threads: 1 }), {
+        code: "MODEL_MANIFEST_INVALID",
+        field: "stages.unet.inputs.latent_in",
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("creates sessions once per process per model folder", async () => {

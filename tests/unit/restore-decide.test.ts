@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import sharp from "sharp";
 import { encodeRestored } from "../../lib/image/encode.js";
@@ -55,6 +57,10 @@ describe("decide (triage from header bytes)", () => {
     );
     const cmyk = await image().toColourspace("cmyk").jpeg({ quality: 30 }).toBuffer();
     assert.equal((decide(cmyk) as { reason?: string }).reason, "unsupported");
+    const twelveBit = readFileSync(join(import.meta.dirname, "../fixtures/jpeg/synthetic-12bit-q85.jpg"));
+    const t = decide(twelveBit, { force: true });
+    assert.equal(t.action === "skip" && t.reason, "unsupported");
+    assert.match(t.action === "skip" ? t.message : "", /12-bit/);
     const rgb = new Uint8Array(pixels);
     const derivative = await encodeRestored(bytes, rgb, W, H, {
       format: "jpeg",
