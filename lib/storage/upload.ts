@@ -127,6 +127,7 @@ function fromDerive(outcome: DeriveOutcome): Decision {
         replaced: outcome.replaced,
         model: outcome.model,
         restoreMs: outcome.restoreMs,
+        restoreWallMs: Math.round(outcome.restoreWallMs),
         bytesWritten: outcome.output.byteLength,
       };
     case "would-write":
