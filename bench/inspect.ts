@@ -114,7 +114,14 @@ async function cameraLikeJpeg(index: number): Promise<Buffer> {
       noise: { type: "gaussian", mean: 128, sigma: 40 },
     },
   });
-  const main = await image.clone().blur(1.2).withIccProfile("p3").jpeg({ quality }).toBuffer();
+  // The fourth file has mozjpeg's table set 3 (not IJG-scaled), as many cameras' tables are not.
+  const quantisationTable = index % 4 === 3 ? 3 : 0;
+  const main = await image
+    .clone()
+    .blur(1.2)
+    .withIccProfile("p3")
+    .jpeg({ quality, quantisationTable })
+    .toBuffer();
   const thumbnail = await image.clone().resize(160, 120).jpeg({ quality: 97 }).toBuffer();
   // Camera EXIF: 20..40 KiB with the thumbnail; right after SOI, as cameras write it.
   const exif = exifSegment(thumbnail, 16384 + index * 4096, index);

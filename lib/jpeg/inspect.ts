@@ -160,15 +160,18 @@ export async function inspectJpegSource(
   const readAhead = options.readAheadBytes ?? 16384;
   const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   let size = source.size;
-  let buffer = new Uint8Array(0);
+  let buffer: Uint8Array = new Uint8Array(0);
   let want = firstRead;
   for (;;) {
     const end = size === undefined ? want : Math.min(want, size);
     if (end > buffer.length) {
       const chunk = await source.read(buffer.length, end);
-      const grown = new Uint8Array(buffer.length + chunk.length);
-      grown.set(buffer);
-      grown.set(chunk, buffer.length);
+      let grown = chunk;
+      if (buffer.length > 0) {
+        grown = new Uint8Array(buffer.length + chunk.length);
+        grown.set(buffer);
+        grown.set(chunk, buffer.length);
+      }
       if (grown.length < end) size = grown.length; // a short read: the end of the file
       buffer = grown;
     }
