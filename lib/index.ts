@@ -31,3 +31,25 @@ export type { TriageOptions } from "./restore/decide.js";
 export { decide } from "./restore/decide.js";
 export { restore } from "./restore/restore.js";
 export type * from "./restore/types.js";
+export type {
+  DecideFunction,
+  DeriveOutcome,
+  DeriveRequest,
+  Deriver,
+  DeriveSkipReason,
+  RemoveOutcome,
+  RestoreFunction,
+} from "./storage/derive.js";
+export { deriveObject, removeDerivatives } from "./storage/derive.js";
+export type { DeriverParts } from "./storage/deriver.js";
+export { createDeriver } from "./storage/deriver.js";
+export type { EventUnit, Invocation, ObjectEvent } from "./storage/events.js";
+export { classifyInvocation, EventFormatError, objectEventsFromMessage } from "./storage/events.js";
+export type { DerivativeNaming } from "./storage/keys.js";
+export { decodeEventKey, derivativeKey, encodeEventKey, isDerivativeKey } from "./storage/keys.js";
+export type { DerivativeMetadata } from "./storage/metadata.js";
+export { buildDerivativeMetadata, isCurrent, parseDerivativeMetadata } from "./storage/metadata.js";
+export type { ObjectHead, S3ClientOptions } from "./storage/s3.js";
+export { createS3Client, SourceChangedError, StorageError } from "./storage/s3.js";
+export type { UploadOptions, UploadResult } from "./storage/upload.js";
+export { handleUploadEvent } from "./storage/upload.js";
