@@ -10,6 +10,7 @@ import {
   JpegError,
   type JpegInspection,
   readJpegHeaders,
+  subsamplingOf,
 } from "../../lib/jpeg/index.js";
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/jpeg/${name}`, import.meta.url));
@@ -93,6 +94,30 @@ describe("what the parser reads and what it skips", () => {
     const info = inspectWhole(bytes);
     assert.equal(info.quality, 42);
     assert.ok(info.headerBytes > thumbnailSoi);
+  });
+
+  test("a DQT inside a COM or APP payload is skipped with the payload", () => {
+    const base = fixture("cjpeg-q90-422.jpg");
+    const fakeDqt = [0xff, 0xdb, 0x00, 0x43, 0x00, ...new Array(64).fill(1)];
+    const com = [0xff, 0xfe, 0x00, fakeDqt.length + 2, ...fakeDqt];
+    const app15 = [0xff, 0xef, 0x00, fakeDqt.length + 2, ...fakeDqt];
+    const sofAt = base.indexOf(Buffer.from([0xff, 0xc0]));
+    const bytes = Buffer.concat([
+      base.subarray(0, sofAt),
+      Buffer.from([...com, ...app15]),
+      base.subarray(sofAt),
+    ]);
+    assert.deepEqual([inspectWhole(bytes).quality, inspectWhole(bytes).match], [90, "exact"]);
+  });
+
+  test("subsampling names, and sampling factors where there is no name", () => {
+    const f = (...hv: [number, number][]) => subsamplingOf(hv.map(([h, v]) => ({ h, v })));
+    assert.equal(f([1, 2], [1, 1], [1, 1]), "4:4:0");
+    assert.equal(f([4, 2], [1, 1], [1, 1]), "4:1:0");
+    assert.equal(f([2, 2], [2, 2], [2, 2]), "4:4:4");
+    assert.equal(f([2, 2], [1, 1], [2, 1]), "2x2,1x1,2x1");
+    assert.equal(f([3, 1], [2, 1], [2, 1]), "3x1,2x1,2x1");
+    assert.equal(f([1, 1], [1, 1], [1, 1], [1, 1]), "1x1,1x1,1x1,1x1");
   });
 
   test("several tables in one DQT segment, tables redefined before the frame, fill bytes", () => {
