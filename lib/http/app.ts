@@ -6,6 +6,7 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Config } from "../config.js";
 import type { Deriver } from "../storage/derive.js";
+import { HttpError } from "./errors.js";
 import { createOrigin, type Origin, type OriginOptions } from "./origin.js";
 import { createPageRoutes, loadPageAssets } from "./page-routes.js";
 import { createS3OriginStore, createS3PageStore, requireBucket } from "./s3-store.js";
@@ -83,11 +84,13 @@ async function openModelStatus(config: Config, tag: string): Promise<ModelStatus
 }
 
 function logServerError(error: unknown, request: { method: string; path: string }): void {
+  // Refusals the origin decided on (overload, timeout) are expected under load: one line, no stack.
   const detail =
-    error instanceof Error
-      ? { name: error.name, message: error.message, stack: error.stack }
-      : { error: String(error) };
-  process.stderr.write(
-    `${JSON.stringify({ level: "error", msg: "cdn origin error", method: request.method, path: request.path, ...detail })}\n`,
-  );
+    error instanceof HttpError
+      ? { level: "warn", code: error.code, message: error.message }
+      : error instanceof Error
+        ? { level: "error", name: error.name, message: error.message, stack: error.stack }
+        : { level: "error", error: String(error) };
+  const line = { msg: "cdn origin 5xx", method: request.method, path: request.path, ...detail };
+  process.stderr.write(`${JSON.stringify(line)}\n`);
 }

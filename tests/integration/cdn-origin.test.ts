@@ -39,7 +39,7 @@ const codeOf = async (response: Response): Promise<string> => {
 describe("CDN origin on s3rver", () => {
   let stack: CdnStack;
   before(async () => {
-    stack = await startCdnStack({ env: { UNJPEG_MAX_BYTES: "200000" } });
+    stack = await startCdnStack({ env: { UNJPEG_MAX_BYTES: "200000", UNJPEG_MAX_PIXELS: "100000" } });
   });
   after(() => stack.close());
 
@@ -125,15 +125,39 @@ describe("CDN origin on s3rver", () => {
     assert.equal((await sharp(await bytesOf(asWebp)).metadata()).format, "webp");
   });
 
+  it("applies EXIF orientation: restored and transcoded images come out upright", async () => {
+    const rotate = async (quality: number) =>
+      new Uint8Array(
+        await sharp(await makeJpeg(quality, 96, 64, 9))
+          .withMetadata({ orientation: 6 })
+          .jpeg({ quality })
+          .toBuffer(),
+      );
+    await stack.put("photos/rotated-low.jpg", await rotate(10));
+    await stack.put("photos/rotated-high.jpg", await rotate(95));
+    for (const [path, action] of [
+      ["/photos/rotated-low.jpg", "restored"],
+      ["/photos/rotated-high.jpg?format=webp", "skipped"],
+    ] as const) {
+      const response = await fetch(`${stack.url}${path}`);
+      assert.equal(response.headers.get("x-unjpeg-action"), action, path);
+      const { width, height, orientation } = await sharp(await bytesOf(response)).metadata();
+      assert.deepEqual([width, height], [64, 96], path);
+      assert.ok(orientation === undefined || orientation === 1, `${path}: orientation ${orientation}`);
+    }
+  });
+
   it("answers each error with its status and a JSON code", async () => {
     await stack.put("photos/not-an-image.jpg", new TextEncoder().encode("hello, not a JPEG"), "image/jpeg");
     await stack.put("photos/huge.jpg", new Uint8Array(200_001));
+    await stack.put("photos/many-pixels.jpg", await makeJpeg(10, 400, 300)); // 120,000 pixels, a few KB
     const truncated = (await makeJpeg(10)).subarray(0, 400);
     await stack.put("photos/truncated.jpg", truncated);
     const cases: [string, number, string][] = [
       ["/photos/missing.jpg", 404, "NOT_FOUND"],
       ["/photos/not-an-image.jpg", 415, "NOT_JPEG"],
       ["/photos/huge.jpg", 413, "TOO_LARGE"],
+      ["/photos/many-pixels.jpg", 413, "TOO_LARGE"],
       ["/photos/cat.restored.jpg", 400, "DERIVATIVE_KEY"],
       ["/photos/a%5Cb.jpg", 400, "BAD_KEY"],
       ["/photos/cat.jpg?width=10", 400, "BAD_PARAMETER"],
