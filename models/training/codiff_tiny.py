@@ -70,6 +70,16 @@ def conv3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride, 1)
 
 
+def kaiming_(module: nn.Module) -> nn.Module:
+    """He init for every conv/linear, so activations keep their scale through depth."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
 def small_init_(layer: nn.Module, scale: float = 0.1) -> nn.Module:
     """Output layers start small but not zero (a zero init stalled at identity in the notes)."""
     with torch.no_grad():
@@ -82,8 +92,8 @@ def small_init_(layer: nn.Module, scale: float = 0.1) -> nn.Module:
 class ResBlock(nn.Module):
     def __init__(self, ch: int):
         super().__init__()
-        self.c1 = conv3(ch, ch)
-        self.c2 = small_init_(conv3(ch, ch), 0.3)
+        self.c1 = kaiming_(conv3(ch, ch))
+        self.c2 = small_init_(kaiming_(conv3(ch, ch)), 0.2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.c2(F.relu(self.c1(x)))
@@ -99,7 +109,7 @@ class CrossAttention(nn.Module):
         self.q = nn.Linear(ch, ch, bias=False)
         self.k = nn.Linear(token_dim, ch, bias=False)
         self.v = nn.Linear(token_dim, ch, bias=False)
-        self.out = small_init_(nn.Linear(ch, ch), 0.3)
+        self.out = small_init_(nn.Linear(ch, ch), 0.5)
 
     def forward(self, x: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -126,27 +136,31 @@ class CaVE(nn.Module):
         self.down32 = conv3(c16, c32, 2)
         self.s32 = nn.Sequential(ResBlock(c32), ResBlock(c32))
         self.qbody = ResBlock(c32)
-        self.qmlp = nn.Sequential(nn.Linear(c32, 64), nn.ReLU(), nn.Linear(64, 1))
+        # Quality head input: deep features pooled, plus the log energy of every channel of the per-block
+        # transform (how much high-frequency content survived quantisation: the strongest quality cue).
+        self.qmlp = nn.Sequential(nn.Linear(c32 + c8, 64), nn.ReLU(), nn.Linear(64, 1))
         self.proj = nn.Linear(c32, cfg.token_dim)
         self.qembed = nn.Sequential(nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, cfg.token_dim))
 
-    def features(self, rgb01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f8 = self.s8(F.relu(self.head(F.pixel_unshuffle(rgb01 * 2.0 - 1.0, 8))))
+    def features(self, rgb01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        blocks = self.head(F.pixel_unshuffle(rgb01 * 2.0 - 1.0, 8))
+        f8 = self.s8(F.relu(blocks))
         f16 = self.s16(F.relu(self.down16(f8)))
         f32 = self.s32(F.relu(self.down32(f16)))
-        return f8, f32
+        return f8, f32, blocks
 
-    def quality(self, f32: torch.Tensor) -> torch.Tensor:
+    def quality(self, f32: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
         pooled = F.relu(self.qbody(f32)).mean(dim=(2, 3))
-        return torch.sigmoid(self.qmlp(pooled)) * 100.0  # [B, 1] quality 0..100
+        energy = torch.log((blocks * blocks).mean(dim=(2, 3)) + 1e-4)
+        return torch.sigmoid(self.qmlp(torch.cat([pooled, energy], 1))) * 100.0  # [B, 1] quality 0..100
 
     def tokens(self, f32: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
         seq = f32.flatten(2).transpose(1, 2)  # [B, N, C], N = (H/32)(W/32)
         return self.proj(seq) + self.qembed(quality / 100.0).unsqueeze(1)
 
     def forward(self, rgb01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _, f32 = self.features(rgb01)
-        q = self.quality(f32)
+        _, f32, blocks = self.features(rgb01)
+        q = self.quality(f32, blocks)
         return self.tokens(f32, q), q
 
 
@@ -268,6 +282,11 @@ class CodiffTiny(nn.Module):
         self.cave = CaVE(cfg)
         self.cave_decoder = CaveTrainDecoder(cfg)
         self.gen = Generator(cfg)
+        # He init everywhere except the layers deliberately started small (names below).
+        small = {"c2", "out", "to_px", "ref2"}
+        for name, m in self.named_modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and name.split(".")[-1] not in small:
+                kaiming_(m)
 
     @torch.no_grad()
     def restore(self, rgb01: torch.Tensor) -> torch.Tensor:

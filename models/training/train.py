@@ -39,9 +39,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="/work/shared/data/train")
     p.add_argument("--run-dir", default=str(REPO / "models/training/runs/codiff-tiny"))
-    p.add_argument("--cave-seconds", type=float, default=2700.0, help="training time spent on CaVE alone")
+    p.add_argument("--cave-seconds", type=float, default=1500.0, help="training time spent on CaVE alone")
     p.add_argument("--crop", type=int, default=128)
-    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--quality-weight", type=float, default=2.0)
     p.add_argument("--grey-prob", type=float, default=0.15)
@@ -59,7 +59,7 @@ def now_iso() -> str:
 
 
 def lr_at(base: float, phase_step: int) -> float:
-    warm = min(1.0, (phase_step + 1) / 300.0)
+    warm = min(1.0, (phase_step + 1) / 100.0)
     decay = 0.5 ** (phase_step // 40000)  # halve every 40k steps of a phase
     return base * warm * max(decay, 1 / 16)
 
@@ -171,8 +171,8 @@ def main(argv=None) -> int:
         for g in opt.param_groups:
             g["lr"] = lr
         if progress["phase"] == "cave":
-            f8, f32 = model.cave.features(jpg)
-            qp = model.cave.quality(f32)[:, 0]
+            f8, f32, blocks = model.cave.features(jpg)
+            qp = model.cave.quality(f32, blocks)[:, 0]
             rec = model.cave_decoder(jpg, f8, f32)
             l_rec = (rec - clean).abs().mean()
             l_q = ((qp - q).abs() / 100.0).mean()
