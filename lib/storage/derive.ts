@@ -112,7 +112,8 @@ export type DeriveOutcome =
     });
 
 const DEFAULT_HEADER_BYTES = 64 * 1024;
-const inFlight = new Map<string, Promise<DeriveOutcome>>();
+/** Runs in progress, per S3 client (one per endpoint and process), by bucket, key, format and mode. */
+const inFlightByClient = new WeakMap<S3Client, Map<string, Promise<DeriveOutcome>>>();
 
 /**
  * Makes sure the object has a current derivative. Concurrent calls for the same object and format in this
@@ -121,6 +122,11 @@ const inFlight = new Map<string, Promise<DeriveOutcome>>();
 export async function deriveObject(deriver: Deriver, request: DeriveRequest): Promise<DeriveOutcome> {
   const format = request.format ?? deriver.config.format;
   const id = `${request.bucket}\n${request.key}\n${format}\n${request.dryRun === true}`;
+  let inFlight = inFlightByClient.get(deriver.s3);
+  if (inFlight === undefined) {
+    inFlight = new Map();
+    inFlightByClient.set(deriver.s3, inFlight);
+  }
   const running = inFlight.get(id);
   if (running !== undefined) {
     const first = await running;
@@ -131,7 +137,8 @@ export async function deriveObject(deriver: Deriver, request: DeriveRequest): Pr
       message: `already being processed here (it ended: ${first.action})`,
     };
   }
-  const run = deriveOnce(deriver, request, format).finally(() => inFlight.delete(id));
+  const runs = inFlight;
+  const run = deriveOnce(deriver, request, format).finally(() => runs.delete(id));
   inFlight.set(id, run);
   return run;
 }

@@ -126,6 +126,24 @@ describe("restore on upload (s3rver + handler + real restore)", () => {
     );
   });
 
+  test("two deliveries of one event at the same time write once", async () => {
+    const key = "twice/dog.jpg";
+    await upload(key, await makeJpeg(10, 64, 48, 77));
+    assert.equal(decisionsFor(key).at(-1)?.["Outcome"], "written", "the stack's own event");
+    // Remove the derivative, then deliver the event twice at once: one restore, one write.
+    const { DeleteObjectCommand } = await import("@aws-sdk/client-s3");
+    await stack.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "twice/dog.restored.jpg" }));
+    await stack.local.idle();
+    const event = s3Event("ObjectCreated:Put", key);
+    await Promise.all([invoke(event), invoke(event)]);
+    const last = decisionsFor(key).slice(-2);
+    assert.deepEqual(last.map((l) => `${l["Outcome"]}:${l["Reason"]}`).sort(), [
+      "skipped:duplicate",
+      "written:none",
+    ]);
+    assert.equal((await head("twice/dog.restored.jpg")).Metadata?.["unjpeg-derivative"], "1");
+  });
+
   test("keys with spaces, plus signs and unicode", async () => {
     const keys = ["my photos/cat 1.jpg", "c++/a+b.jpg", "fotos/Kätzchen 🐈.jpeg"];
     for (const [i, key] of keys.entries()) await upload(key, await makeJpeg(15, 48, 40, i + 10));
