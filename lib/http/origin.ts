@@ -84,8 +84,9 @@ export function createOrigin(options: OriginOptions): Origin {
   async function serveImage(request: OriginRequest, wanted: ImageRequest): Promise<OriginResponse> {
     const started = performance.now();
     const { key } = wanted;
-    checkPrefix(key, config.sourcePrefixes);
+    // The signature first: an unsigned client learns nothing, not even which prefixes are served.
     verifySignature({ decodedKey: key, query: wanted.query, keys: config.signingKeys, now: now() });
+    checkPrefix(key, config.sourcePrefixes);
     if (store.isDerivativeKey(key)) throw derivativeRefused();
     const format =
       wanted.format === "auto"
