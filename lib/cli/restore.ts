@@ -15,8 +15,9 @@ import { parseCommandArgs, UsageError } from "./args.js";
 
 const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jpeg|png|webp|avif] [--force] [--json] [--model DIR]
 
-Restores heavily compressed JPEGs with the model (default: the shipped one). Sources whose quality,
-estimated from their quantization tables, is at or above UNJPEG_SKIP_QUALITY (90) are skipped.
+Restores heavily compressed JPEGs with the model (default: the shipped one); progress goes to stderr.
+Sources whose quality, estimated from their quantization tables, is at or above UNJPEG_SKIP_QUALITY (90)
+are skipped.
   -o, --output OUT   where to write (one input only); default <stem>.restored.<ext> beside the input
   --out-dir DIR      write each output as DIR/<stem>.<ext>
   --format F         jpeg (default, quality 95, 4:4:4), png, webp or avif
@@ -137,7 +138,8 @@ async function restoreFile(input: string, p: Plan, config: Config): Promise<Repo
       return { file: input, action: "skipped", outcome: tooLarge(info.size, config.maxBytes) };
     }
     const bytes = await readFile(input);
-    const tty = process.stderr.isTTY === true && !p.json;
+    const tty = process.stderr.isTTY === true;
+    let lastProgress = performance.now();
     const outcome = await restore(bytes, {
       format: p.format,
       quality: p.quality,
@@ -149,8 +151,14 @@ async function restoreFile(input: string, p: Plan, config: Config): Promise<Repo
       threads: p.threads,
       executionProvider: config.executionProvider,
       onProgress: ({ tile, tiles }) => {
-        if (tty && tiles > 1)
+        if (tiles < 2) return;
+        if (tty) {
           process.stderr.write(`\r${input}: tile ${tile}/${tiles}${tile === tiles ? "\n" : ""}`);
+        } else if (performance.now() - lastProgress > 5000) {
+          // Logs get a line at most every 5 s, and only for runs that long.
+          lastProgress = performance.now();
+          process.stderr.write(`${input}: tile ${tile}/${tiles}\n`);
+        }
       },
     });
     if (outcome.action === "skipped") return { file: input, action: "skipped", outcome };
