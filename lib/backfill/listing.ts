@@ -3,7 +3,7 @@
  * (CSV or S3 Inventory). Pages are fetched one at a time as the loop consumes them, with retries.
  */
 import { readFile } from "node:fs/promises";
-import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsCommand, type S3Client } from "@aws-sdk/client-s3";
 import { UnjpegError } from "../errors.js";
 import { normalizeETag } from "../storage/metadata.js";
 import { getObjectRange } from "../storage/s3.js";
@@ -26,28 +26,34 @@ export function parseS3Url(text: string): S3Location {
   return { bucket: match[1]!, prefix: match[2]! };
 }
 
-/** Every object under the prefix, page by page (1,000 keys a request). */
+/**
+ * Every object under the prefix, page by page (1,000 keys a request), in key order. ListObjects (V1) with
+ * the last key as marker: it pages the same on S3 and on every S3-compatible server, where V2's
+ * continuation tokens are not portable (s3rver makes them with DES, which OpenSSL 3 refuses, so any
+ * truncated V2 page fails there).
+ */
 export async function* listObjects(
   s3: S3Client,
   location: S3Location,
   options: { retry?: RetryOptions; signal?: AbortSignal; pageSize?: number } = {},
 ): AsyncGenerator<ListedObject> {
-  let token: string | undefined;
-  do {
+  let marker: string | undefined;
+  for (;;) {
     const page = await withRetry(
       () =>
         s3.send(
-          new ListObjectsV2Command({
+          new ListObjectsCommand({
             Bucket: location.bucket,
             Prefix: location.prefix === "" ? undefined : location.prefix,
-            ContinuationToken: token,
+            Marker: marker,
             MaxKeys: options.pageSize,
           }),
           { abortSignal: options.signal },
         ),
       { ...options.retry, signal: options.signal },
     );
-    for (const item of page.Contents ?? []) {
+    const contents = page.Contents ?? [];
+    for (const item of contents) {
       if (item.Key === undefined) continue;
       const etag = normalizeETag(item.ETag);
       yield {
@@ -58,8 +64,10 @@ export async function* listObjects(
         ...(item.LastModified === undefined ? {} : { lastModified: item.LastModified }),
       };
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined && !options.signal?.aborted);
+    const last = contents.at(-1)?.Key;
+    if (!page.IsTruncated || last === undefined || options.signal?.aborted) return;
+    marker = page.NextMarker ?? last;
+  }
 }
 
 /** The objects a manifest names: a local file, or `s3://bucket/key`. Inventory data files come from S3. */
