@@ -136,5 +136,6 @@ describe("before/after page in Chromium", { skip }, () => {
     assert.equal(await page.textContent("#fact-action"), "not restored (high-quality)");
     assert.equal(await page.textContent("#fact-quality"), "95");
     assert.equal(await page.evaluate(`document.getElementById("after").naturalWidth`), 240);
+    await page.screenshot({ path: join(ARTIFACTS, "page-picked-high-quality.png") });
   });
 });

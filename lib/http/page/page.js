@@ -147,6 +147,7 @@ async function show(key) {
   const header = (name) => restored.headers.get(name);
   const action = header("x-unjpeg-action") ?? "–";
   const reason = header("x-unjpeg-skip-reason");
+  $("after-tag").textContent = reason ? "served (not restored)" : "restored";
   $("fact-quality").textContent = header("x-unjpeg-quality") ?? "–";
   $("fact-model").textContent = header("x-unjpeg-model") ?? (reason ? "not run" : "–");
   $("fact-action").textContent =
