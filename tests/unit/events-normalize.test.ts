@@ -143,10 +143,7 @@ test("SQS batches are classified per message; a bad message does not spoil the o
   });
   assert.equal(invocation.kind, "sqs");
   assert.deepEqual(
-    invocation.units.map((m) => [
-      m.id,
-      Array.isArray(m.events) ? m.events.map((e) => e.key) : m.events.code,
-    ]),
+    invocation.units.map((m) => [m.id, Array.isArray(m.events) ? m.events.map((e) => e.key) : m.events.code]),
     [
       ["1", ["a.jpg"]],
       ["2", "EVENT_INVALID"],
