@@ -66,4 +66,9 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+// `npm run unjpeg -- ...` runs in the package root; INIT_CWD is where the user typed it, so relative
+// paths resolve where the user expects. Process context, not configuration: loadConfig is not involved.
+const invokedFrom = process.env["INIT_CWD"];
+if (invokedFrom !== undefined && process.env["npm_lifecycle_event"] !== undefined) process.chdir(invokedFrom);
+
 process.exitCode = await run(process.argv.slice(2));
