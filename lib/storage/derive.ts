@@ -132,6 +132,7 @@ export async function deriveObject(deriver: Deriver, request: DeriveRequest): Pr
     const first = await running;
     return {
       ...base(first),
+      bytesRead: 0,
       action: "skipped",
       reason: "duplicate",
       message: `already being processed here (it ended: ${first.action})`,
@@ -264,9 +265,10 @@ async function deriveOnce(
     ]);
     if (sourceNow === null || sourceNow.eTag !== eTag)
       return skip("superseded", "the source changed during restore");
-    if (derivativeState(targetNow, source, model) === "current") {
-      return skip("current", "a current derivative appeared during restore");
-    }
+    const stateNow = derivativeState(targetNow, source, model);
+    if (stateNow === "current") return skip("current", "a current derivative appeared during restore");
+    if (stateNow === "foreign")
+      return skip("key-taken", `${target} was written by someone else during restore`);
     signal?.throwIfAborted();
     const madeBy = outcome.description.model ?? model;
     await putObject(s3, {

@@ -108,6 +108,14 @@ describe("restore on upload (s3rver + handler + real restore)", () => {
     assert.ok(!(await listKeys(stack.s3)).includes("odd/name.restored.jpg"));
   });
 
+  test("an object unjpeg did not write at the derivative's key is never overwritten", async () => {
+    const theirs = new TextEncoder().encode("someone else's file");
+    originals.set("mine/pic.restored.jpg", theirs);
+    await putBytes(stack.s3, "mine/pic.restored.jpg", theirs);
+    await upload("mine/pic.jpg", await makeJpeg(10, 48, 32, 8));
+    assert.equal(decisionsFor("mine/pic.jpg").at(-1)?.["Reason"], "key-taken");
+  });
+
   test("a duplicate event writes nothing new", async () => {
     const before = await head("photos/cat.restored.jpg");
     const event = s3Event("ObjectCreated:Put", "photos/cat.jpg");
