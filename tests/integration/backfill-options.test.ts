@@ -1,0 +1,186 @@
+/**
+ * Backfill options against a real s3rver and the real restore (small random model): dry run, filters,
+ * --redo-stale, a CSV manifest, and the cost of triage (one ranged GET per skipped object).
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { memoryJournal } from "../../lib/backfill/journal.js";
+import { listObjects } from "../../lib/backfill/listing.js";
+import { processResultOf } from "../../lib/backfill/outcome.js";
+import type { BackfillReport } from "../../lib/backfill/run.js";
+import { runBackfill } from "../../lib/backfill/run.js";
+import { deriveObject } from "../../lib/storage/derive.js";
+import { buildDerivativeMetadata } from "../../lib/storage/metadata.js";
+import { allKeys, headMetadata, keyOf, kindOf, spawnCli, uploadArchive } from "./backfill-helpers.js";
+import { BUCKET, startTestStack, type TestStack, testDeriver } from "./upload-helpers.js";
+
+const COUNT = 80;
+const PREFIX = "opts/";
+const count = (kind: string) =>
+  Array.from({ length: COUNT }, (_, i) => kindOf(i)).filter((k) => k === kind).length;
+
+let stack: TestStack;
+let dir: string;
+before(async () => {
+  stack = await startTestStack();
+  dir = await mkdtemp(join(tmpdir(), "unjpeg-backfill-opts-"));
+  await uploadArchive(stack.s3, COUNT, PREFIX);
+});
+after(async () => {
+  await stack?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const cli = async (
+  args: string[],
+): Promise<{ code: number | null; report: BackfillReport; stderr: string }> => {
+  const result = await spawnCli(["backfill", ...args, "--endpoint", stack.local.endpoint]).output;
+  return {
+    code: result.code,
+    report: JSON.parse(result.stdout || "null") as BackfillReport,
+    stderr: result.stderr,
+  };
+};
+
+test("a dry run triages, estimates, and writes nothing (not even its state file)", async () => {
+  const state = join(dir, "dry.jsonl");
+  const { code, report } = await cli([
+    `s3://${BUCKET}/${PREFIX}`,
+    "--dry-run",
+    "--state",
+    state,
+    "--report",
+    join(dir, "dry.json"),
+  ]);
+  assert.equal(code, 0);
+  assert.equal(report.estimate?.restores, count("low") + count("broken"));
+  assert.ok((report.estimate?.sourceBytes ?? 0) > 0);
+  assert.equal(report.total.skippedBy["high-quality"], count("high"));
+  assert.equal(report.run.bytesWritten, 0);
+  await assert.rejects(stat(state));
+  assert.ok((await stat(join(dir, "dry.json"))).size > 0, "--report file written");
+  assert.deepEqual(
+    (await allKeys(stack.s3, PREFIX)).filter((k) => k.includes(".restored.")),
+    [],
+  );
+});
+
+test("--include, --exclude and --since filter before any request", async () => {
+  const { report } = await cli([
+    `s3://${BUCKET}/${PREFIX}`,
+    "--dry-run",
+    "--include",
+    "**/*.png",
+    "--include",
+    "opts/0000?.jpg",
+    "--exclude",
+    "**/00003.png",
+  ]);
+  // opts/00000..00009 named .jpg, plus the .png files except 00003.png.
+  const keys = Array.from({ length: COUNT }, (_, i) => keyOf(i, PREFIX));
+  const jpgs = keys.slice(0, 10).filter((k) => k.endsWith(".jpg"));
+  const pngs = keys.filter((k) => k.endsWith(".png") && !k.endsWith("00003.png"));
+  assert.equal(report.run.processed, jpgs.length + pngs.length);
+  assert.ok(jpgs.length > 0);
+  assert.equal(report.run.filtered, COUNT - report.run.processed);
+  const future = await cli([`s3://${BUCKET}/${PREFIX}`, "--dry-run", "--since", "2999-01-01"]);
+  assert.equal(future.report.run.processed, 0);
+  const usage = await spawnCli(["backfill", `s3://${BUCKET}/`, "--since", "someday"]).output;
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--since must be/);
+});
+
+test("a stale derivative is kept unless --redo-stale", async () => {
+  const low = Array.from({ length: COUNT }, (_, i) => i).find((i) => kindOf(i) === "low")!;
+  const source = keyOf(low, PREFIX);
+  const target = source.replace(/\.jpg$/, ".restored.jpg");
+  await stack.s3.send(
+    new PutObjectCommand({
+      Bucket: BUCKET,
+      Key: target,
+      Body: new Uint8Array([0xff, 0xd8, 0xff, 0xd9]),
+      Metadata: buildDerivativeMetadata({
+        sourceKey: source,
+        sourceETag: "0123456789abcdef0123456789abcdef",
+        sourceVersion: undefined,
+        quality: 20,
+        model: "old-model@0.1.0",
+        restoreMs: 1,
+      }),
+    }),
+  );
+  const only = ["--include", source];
+  const kept = await cli([`s3://${BUCKET}/${PREFIX}`, ...only, "--state", join(dir, "kept.jsonl")]);
+  assert.equal(kept.code, 0);
+  assert.deepEqual(kept.report.total.skippedBy, { "stale-kept": 1 });
+  assert.equal((await headMetadata(stack.s3, target))?.["unjpeg-model"], "old-model@0.1.0");
+
+  const redone = await cli([
+    `s3://${BUCKET}/${PREFIX}`,
+    ...only,
+    "--redo-stale",
+    "--state",
+    join(dir, "redo.jsonl"),
+  ]);
+  assert.equal(redone.report.total.restored, 1);
+  assert.equal((await headMetadata(stack.s3, target))?.["unjpeg-model"], "model-random@0.0.0-random");
+});
+
+test("a CSV manifest names the objects (URL-encoded keys) instead of a listing", async () => {
+  const spaced = `${PREFIX}with space.jpg`;
+  const lowBody = await (await import("./backfill-helpers.js")).archiveBodies().then((b) => b.low[0]!);
+  await stack.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: spaced, Body: lowBody }));
+  const manifest = join(dir, "manifest.csv");
+  await writeFile(
+    manifest,
+    `${BUCKET},opts/with+space.jpg\n${BUCKET},${keyOf(0, PREFIX)}\n${BUCKET},opts/missing.jpg\n`,
+  );
+  const { report } = await cli(["--manifest", manifest, "--state", join(dir, "manifest.jsonl")]);
+  assert.equal(report.run.listed, 3);
+  assert.equal(report.total.restored, 1);
+  assert.deepEqual(report.total.skippedBy, { "high-quality": 1, gone: 1 });
+  assert.ok((await headMetadata(stack.s3, `${PREFIX}with space.restored.jpg`)) !== null);
+});
+
+test("triage of an object that needs no work: one ranged GET of at most 64 KiB, no HEAD", async () => {
+  const deriver = await testDeriver(stack);
+  const requests: string[] = [];
+  deriver.s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      requests.push(
+        `${context.commandName}${(args.input as { Range?: string }).Range ? ` ${(args.input as { Range?: string }).Range}` : ""}`,
+      );
+      return next(args);
+    },
+    { step: "initialize", name: "countRequests" },
+  );
+  const objects = [];
+  for await (const object of listObjects(deriver.s3, { bucket: BUCKET, prefix: PREFIX })) {
+    if (kindOf(Number(object.key.slice(PREFIX.length, PREFIX.length + 5))) === "high") objects.push(object);
+    if (objects.length === 10) break;
+  }
+  requests.length = 0;
+  const report = await runBackfill({
+    source: "test",
+    objects,
+    journal: memoryJournal(),
+    concurrency: 2,
+    process: async (object, signal) =>
+      processResultOf(
+        await deriveObject(deriver, {
+          bucket: object.bucket,
+          key: object.key,
+          signal,
+          listed: { eTag: object.etag!, size: object.size! },
+        }),
+      ),
+  });
+  assert.equal(report.run.skipped, 10);
+  assert.equal(requests.length, 10, requests.join(", "));
+  assert.ok(requests.every((r) => r.startsWith("GetObjectCommand bytes=0-")));
+  assert.ok(report.run.bytesRead / 10 <= 64 * 1024);
+});
