@@ -3,6 +3,7 @@
  * and thread count, and reused (a warm Lambda container must not reload its graphs).
  */
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import ort from "onnxruntime-node";
 import { ModelError } from "./errors.js";
 import { loadModelFolder, type ModelFolder, STAGE_NAMES, type StageName } from "./manifest.js";
@@ -46,7 +47,7 @@ export function openModel(dir: string, options: SessionOptions = {}): Promise<Mo
   const provider = options.provider ?? "cpu";
   const threads = options.threads ?? defaultThreads();
   const memoryArena = options.memoryArena ?? true;
-  const key = `${dir}\u0000${provider}\u0000${threads}\u0000${memoryArena}`;
+  const key = `${resolve(dir)}\u0000${provider}\u0000${threads}\u0000${memoryArena}`;
   let pending = cache.get(key);
   if (pending === undefined) {
     pending = createSessions(dir, provider, threads, memoryArena);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, describe, it } from "node:test";
 import sharp, { type Sharp } from "sharp";
 import { decodeImage } from "../../lib/image/decode.js";
@@ -129,7 +129,10 @@ describe("restore() with the random fixture model", () => {
   it("creates sessions once per process per model folder", async () => {
     const a = await openModel(MODEL, { threads: 2 });
     const b = await openModel(MODEL, { threads: 2 });
+    const c = await openModel(relative(process.cwd(), MODEL), { threads: 2 });
     assert.equal(a, b);
+    assert.equal(a, c, "the same folder by another path");
+    assert.notEqual(a, await openModel(MODEL, { threads: 1 }), "another thread count is another session set");
   });
 
   it("tiled output matches untiled (PSNR ≥ 45 dB) with no step at tile borders", async (t) => {
