@@ -19,6 +19,8 @@ export interface OriginAppOptions {
   readonly concurrency?: number;
   readonly maxQueued?: number;
   readonly restoreTimeoutMs?: number;
+  /** Memory for recently served derivatives (default 64 MiB; 0: off). */
+  readonly hotCacheBytes?: number;
   /** Default: one JSON line on stderr per 5xx answer, with the real error. */
   readonly onServerError?: OriginOptions["onServerError"];
   /** Default: read the model folder and open its sessions (cached per process). */
@@ -46,6 +48,7 @@ export async function createOriginApp(config: Config, options: OriginAppOptions)
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
     ...(options.restoreTimeoutMs === undefined ? {} : { restoreTimeoutMs: options.restoreTimeoutMs }),
+    ...(options.hotCacheBytes === undefined ? {} : { hotCacheBytes: options.hotCacheBytes }),
     ...(extraRoutes === undefined ? {} : { extraRoutes }),
     onServerError: options.onServerError ?? logServerError,
   };

@@ -14,6 +14,7 @@ import {
   unsupportedMedia,
 } from "./errors.js";
 import { CACHE_SUCCESS, matchesIfNoneMatch, representationEtag } from "./headers.js";
+import { createHotCache, type HotEntry } from "./hot-cache.js";
 import { createLimiter, type Limiter, singleFlight } from "./limiter.js";
 import { contentTypeOf, negotiateFormat } from "./negotiate.js";
 import { errorResponse, jsonResponse, redirect } from "./respond.js";
@@ -26,6 +27,7 @@ import type {
   OriginRequest,
   OriginResponse,
   OriginStore,
+  StoredObject,
 } from "./types.js";
 import { encodeVariant } from "./variant.js";
 
@@ -46,6 +48,8 @@ export interface OriginOptions {
   ) => Promise<OriginResponse>;
   /** Told of every answer with a 5xx status (the client sees only a code and a safe message). */
   readonly onServerError?: (error: unknown, request: OriginRequest) => void;
+  /** Memory for recently served derivatives, validated against the source on every request (default 64 MiB; 0: off). */
+  readonly hotCacheBytes?: number;
   /** Unix seconds (tests move the clock). */
   readonly now?: () => number;
 }
@@ -61,6 +65,23 @@ export function createOrigin(options: OriginOptions): Origin {
   const shared = singleFlight<DeriveOutcome>();
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const restoreTimeoutMs = options.restoreTimeoutMs ?? 300_000;
+  const hotCache =
+    (options.hotCacheBytes ?? 64 * 1024 * 1024) > 0
+      ? createHotCache(options.hotCacheBytes ?? 64 * 1024 * 1024)
+      : undefined;
+  const remember = (
+    cacheKey: string,
+    derivativeKey: string,
+    metadata: Readonly<Record<string, string>>,
+    body: Uint8Array,
+  ): void => hotCache?.set(cacheKey, { derivativeKey, metadata, body });
+  const hotHead = (hot: HotEntry): ObjectHead => ({
+    key: hot.derivativeKey,
+    etag: "",
+    size: hot.body.byteLength,
+    contentType: undefined,
+    metadata: hot.metadata,
+  });
 
   const derive = (
     key: string,
@@ -95,7 +116,36 @@ export function createOrigin(options: OriginOptions): Origin {
     const common: Record<string, string> = { "x-content-type-options": "nosniff" };
     if (wanted.format === "auto") common["vary"] = "Accept";
 
-    const [source, stored] = await Promise.all([store.headSource(key), store.getDerivative(key, format)]);
+    const cacheKey = `${format}\u0000${key}`;
+    const hot = hotCache?.get(cacheKey);
+    let source: ObjectHead | null;
+    let stored: StoredObject | null;
+    if (hot === undefined) {
+      [source, stored] = await Promise.all([store.headSource(key), store.getDerivative(key, format)]);
+    } else {
+      // A derivative served recently: the source's HEAD alone says whether it is still current.
+      source = await store.headSource(key);
+      const current =
+        source !== null &&
+        !store.isDerivative(source) &&
+        source.size <= config.maxBytes &&
+        store.isCurrent(hotHead(hot), source);
+      if (current) {
+        return serveBody(
+          request,
+          { read: async () => hot.body, discard: () => {}, key: hot.derivativeKey },
+          {
+            etag: derivativeEtag(hot.metadata, format, wanted.quality),
+            format,
+            quality: wanted.quality,
+            headers: { ...common, ...describeStored(hot.metadata), "x-unjpeg-action": "hit" },
+            timing: () => `origin;dur=${(performance.now() - started).toFixed(1)}`,
+          },
+        );
+      }
+      hotCache?.delete(cacheKey);
+      stored = await store.getDerivative(key, format);
+    }
     if (source === null || store.isDerivative(source)) {
       stored?.discard();
       if (source === null) throw notFound();
@@ -108,19 +158,30 @@ export function createOrigin(options: OriginOptions): Origin {
 
     const timing = (): string => `origin;dur=${(performance.now() - started).toFixed(1)}`;
     if (stored !== null && store.isCurrent(stored, source)) {
-      return serveBody(request, stored, {
-        etag: derivativeEtag(stored.metadata, format, wanted.quality),
-        format,
-        quality: wanted.quality,
-        headers: { ...common, ...describeStored(stored.metadata), "x-unjpeg-action": "hit" },
-        timing,
-      });
+      const current = stored;
+      const read = async (): Promise<Uint8Array> => {
+        const body = await current.read();
+        remember(cacheKey, current.key, current.metadata, body);
+        return body;
+      };
+      return serveBody(
+        request,
+        { read, discard: current.discard, key: current.key },
+        {
+          etag: derivativeEtag(stored.metadata, format, wanted.quality),
+          format,
+          quality: wanted.quality,
+          headers: { ...common, ...describeStored(stored.metadata), "x-unjpeg-action": "hit" },
+          timing,
+        },
+      );
     }
     stored?.discard();
 
     const outcome = await derive(key, source, format, request.signal);
     if (outcome.action === "restored") {
       const body = outcome.body;
+      remember(cacheKey, outcome.derivativeKey, outcome.metadata, body);
       return serveBody(
         request,
         { read: async () => body, discard: () => {}, key: outcome.derivativeKey },

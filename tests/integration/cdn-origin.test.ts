@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { createCdnOriginHandler } from "../../handlers/cdn-origin.js";
+import { createOriginApp } from "../../lib/http/app.js";
 import { signUrl } from "../../lib/http/signing.js";
 import { BUCKET, type CdnStack, makeJpeg, startCdnStack } from "./cdn-stack.js";
 
@@ -65,6 +66,14 @@ describe("CDN origin on s3rver", () => {
     assert.equal(second.headers.get("x-unjpeg-action"), "hit");
     assert.equal(second.headers.get("etag"), first.headers.get("etag"));
     assert.deepEqual(await bytesOf(second), restored);
+    assert.equal(stack.restores(), 1);
+    // A fresh process (no derivatives in memory) serves the one stored in S3.
+    const fresh = await createOriginApp(stack.config, { deriver: stack.deriver, hotCacheBytes: 0 });
+    const third = await fresh.origin({ method: "GET", path: "/photos/cat.jpg", query: "", headers: {} });
+    assert.equal(third.headers["x-unjpeg-action"], "hit");
+    assert.equal(third.headers["etag"], first.headers.get("etag"));
+    assert.deepEqual(third.body, restored);
+    assert.equal(third.storedKey, "photos/cat.restored.jpg");
     assert.equal(stack.restores(), 1);
     const { width, height } = await sharp(restored).metadata();
     assert.deepEqual([width, height], [96, 64]);

@@ -29,6 +29,7 @@ export interface CdnStack {
   readonly s3: S3Client;
   readonly config: Config;
   readonly app: OriginApp;
+  readonly deriver: Deriver;
   /** Model runs so far (restore calls that were not skips). */
   restores(): number;
   put(key: string, body: Uint8Array, contentType?: string): Promise<void>;
@@ -73,6 +74,7 @@ export async function startCdnStack(
     s3,
     config,
     app,
+    deriver,
     restores: () => restores,
     async put(key, body, contentType = "image/jpeg") {
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: contentType }));
