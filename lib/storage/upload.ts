@@ -128,6 +128,7 @@ function fromDerive(outcome: DeriveOutcome): Decision {
         model: outcome.model,
         restoreMs: outcome.restoreMs,
         restoreWallMs: Math.round(outcome.restoreWallMs),
+        timings: outcome.timings,
         bytesWritten: outcome.output.byteLength,
       };
     case "would-write":
