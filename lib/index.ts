@@ -1,5 +1,20 @@
 /** The library entry point: `import { inspectJpeg } from "unjpeg"`. */
 
+export type {
+  BatchInvocation,
+  BatchResponse,
+  BatchResultCode,
+  BatchTaskResult,
+} from "./backfill/batch.js";
+export { batchResponse, parseBatchInvocation, resultOfError, resultOfOutcome } from "./backfill/batch.js";
+export type { Journal, JournalEntry } from "./backfill/journal.js";
+export { memoryJournal, openJournal } from "./backfill/journal.js";
+export { listObjects, manifestSource, parseS3Url } from "./backfill/listing.js";
+export type { ListedObject } from "./backfill/manifest.js";
+export type { ClassifiedFailure, RetryOptions } from "./backfill/retry.js";
+export { classifyFailure, withRetry } from "./backfill/retry.js";
+export type { BackfillReport, BackfillRun, ProcessObject, ProcessResult } from "./backfill/run.js";
+export { runBackfill } from "./backfill/run.js";
 export type { Config, OutputFormat } from "./config.js";
 export { ConfigError, loadConfig, OUTPUT_FORMATS } from "./config.js";
 export { isUnjpegError, UnjpegError } from "./errors.js";
@@ -27,6 +42,10 @@ export type { ModelErrorCode } from "./model/errors.js";
 export { ModelError, RestoreAbortedError } from "./model/errors.js";
 export type { Manifest, ModelFolder } from "./model/manifest.js";
 export { loadModelFolder } from "./model/manifest.js";
+export { enqueueObjects, objectCreatedMessage } from "./queue/enqueue.js";
+export { handleMessageBody } from "./queue/handle.js";
+export type { MessageHandler, WorkerMessage, WorkerOptions, WorkerStats } from "./queue/worker.js";
+export { runWorker } from "./queue/worker.js";
 export type { TriageOptions } from "./restore/decide.js";
 export { decide } from "./restore/decide.js";
 export { restore } from "./restore/restore.js";
