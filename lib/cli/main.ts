@@ -33,6 +33,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "worker --queue-url URL [options]       process an SQS queue of S3 events",
     load: async () => (await import("./worker.js")).main,
   },
+  eval: {
+    summary: "eval --set DIR [--qualities 5,10,...] [--json] [--model DIR] [--limit N]  benchmark the model",
+    load: async () => (await import("./eval.js")).main,
+  },
   dev: {
     summary: "dev [--data DIR] [--model DIR]            the local stack (what `npm start` runs)",
     load: async () => (await import("./dev.js")).main,

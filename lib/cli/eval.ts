@@ -1,0 +1,181 @@
+/**
+ * `unjpeg eval --set DIR [--qualities 5,10,20,30,40] [--json] [--model DIR] [--limit N]`: the field's
+ * JPEG-artifact-removal benchmark with the model `restore()` runs (see lib/eval/evaluate.ts).
+ */
+import { loadConfig } from "../config.js";
+import { UnjpegError } from "../errors.js";
+import {
+  evaluateSet,
+  type ImageResult,
+  listImages,
+  type QualitySummary,
+  summarize,
+} from "../eval/evaluate.js";
+import { parseCommandArgs, UsageError } from "./args.js";
+
+const USAGE = `usage: unjpeg eval --set DIR [--qualities 5,10,20,30,40] [--json] [--model DIR] [--limit N] [--threads N]
+
+Compresses each ground-truth image of DIR (PNG, BMP, JPEG, TIFF; colour or grey) with libjpeg standard
+tables (4:2:0 for colour) at each quality, restores it with the model, and prints per quality the mean
+PSNR on RGB and on Y (BT.601), SSIM and PSNR-B on Y, of the JPEG and of the restoration, the gains, the
+worst image's gain, CaVE's quality error and the time. Progress goes to stderr.
+  --set DIR          the ground-truth images (searched recursively)
+  --qualities LIST   JPEG qualities 1..100, comma-separated (default 5,10,20,30,40)
+  --json             NDJSON: one object per image per quality, then a summary object
+  --model DIR        a model folder (default: UNJPEG_MODEL_DIR, else the shipped model)
+  --limit N          only the first N images (sorted by path)
+  --threads N        onnxruntime threads (default: UNJPEG_THREADS, else every core)
+  -h, --help         this text
+Exit status: 0 done, 1 an error, 2 bad usage.`;
+
+const OPTIONS = {
+  set: { type: "string" },
+  qualities: { type: "string" },
+  json: { type: "boolean" },
+  model: { type: "string" },
+  limit: { type: "string" },
+  threads: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** "5,10,20" → [5, 10, 20]; each an integer 1..100, no repeats. */
+export function parseQualities(text: string): number[] {
+  const parts = text.split(",").map((s) => s.trim());
+  const qualities = parts.map((s) => (/^\d+$/.test(s) ? Number(s) : Number.NaN));
+  const bad = parts.filter((_, i) => !(qualities[i]! >= 1 && qualities[i]! <= 100));
+  if (bad.length > 0 || parts.length === 0)
+    throw new UsageError(`--qualities takes integers 1..100 separated by commas, got "${text}"`);
+  if (new Set(qualities).size !== qualities.length)
+    throw new UsageError(`--qualities repeats a value: "${text}"`);
+  return qualities;
+}
+
+function positiveInt(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new UsageError(`${name} must be a positive integer, got "${value}"`);
+  return Number(value);
+}
+
+const f2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : "inf");
+const sign = (v: number, digits = 2): string => `${v >= 0 ? "+" : ""}${v.toFixed(digits)}`;
+
+/** The readable table: one row per quality. */
+export function formatTable(summaries: readonly QualitySummary[]): string {
+  const head = [
+    "QF",
+    "n",
+    "PSNR RGB jpeg/restored/gain",
+    "PSNR Y jpeg/restored/gain",
+    "SSIM Y jpeg/restored",
+    "PSNR-B Y jpeg/restored",
+    "worst gain (image)",
+    "worse",
+    "CaVE MAE",
+    "time",
+  ];
+  const rows = summaries.map((s) => [
+    String(s.quality),
+    String(s.images),
+    `${f2(s.jpeg.psnrRgb)} / ${f2(s.restored.psnrRgb)} / ${sign(s.gain.psnrRgb)}`,
+    `${f2(s.jpeg.psnrY)} / ${f2(s.restored.psnrY)} / ${sign(s.gain.psnrY)}`,
+    `${s.jpeg.ssimY.toFixed(4)} / ${s.restored.ssimY.toFixed(4)}`,
+    `${f2(s.jpeg.psnrbY)} / ${f2(s.restored.psnrbY)}`,
+    `${sign(s.worstGain.psnrRgb)} (${s.worstGain.image})`,
+    String(s.imagesWorse),
+    s.caveMae === null ? "-" : s.caveMae.toFixed(2),
+    `${s.restoreSeconds.toFixed(1)} s, ${s.megapixelsPerSecond.toFixed(2)} MP/s`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+const round = (v: number, digits: number): number | null =>
+  Number.isFinite(v) ? Math.round(v * 10 ** digits) / 10 ** digits : null;
+
+function jsonLine(r: ImageResult): string {
+  const m = (x: ImageResult["jpeg"]) => ({
+    psnrRgb: round(x.psnrRgb, 4),
+    psnrY: round(x.psnrY, 4),
+    ssimY: round(x.ssimY, 6),
+    psnrbY: round(x.psnrbY, 4),
+  });
+  return JSON.stringify({
+    type: "image",
+    ...r,
+    jpeg: m(r.jpeg),
+    restored: m(r.restored),
+    gain: { psnrRgb: round(r.gain.psnrRgb, 4), psnrY: round(r.gain.psnrY, 4) },
+    restoreMs: Math.round(r.restoreMs),
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values: ReturnType<typeof parseCommandArgs<typeof OPTIONS>>["values"];
+  let qualities: number[];
+  let limit: number | undefined;
+  let threads: number | undefined;
+  try {
+    const parsed = parseCommandArgs(argv, OPTIONS);
+    values = parsed.values;
+    if (values.help === true) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+    if (values.set === undefined) throw new UsageError("--set DIR is required");
+    qualities = parseQualities(values.qualities ?? "5,10,20,30,40");
+    limit = positiveInt(values.limit, "--limit");
+    threads = positiveInt(values.threads, "--threads");
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`unjpeg eval: ${error.message} [${error.code}]\n${USAGE}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const config = loadConfig();
+  const set = values.set;
+  let files: string[];
+  try {
+    files = (await listImages(set)).slice(0, limit);
+  } catch (error) {
+    // A --set that names no images is a command-line mistake: usage status, the error's code kept.
+    if (error instanceof UnjpegError) {
+      process.stderr.write(`unjpeg eval: ${error.message} [${error.code}]\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const modelDir = values.model ?? config.modelDir;
+  const json = values.json === true;
+  const tty = process.stderr.isTTY === true;
+  const started = performance.now();
+  const results: ImageResult[] = [];
+  for await (const result of evaluateSet(files, set, qualities, {
+    modelDir,
+    threads: threads ?? config.threads,
+    onProgress: ({ index, count, image, quality }) => {
+      const text = `image ${index}/${count} ${image} QF ${quality}`;
+      process.stderr.write(tty ? `\r\x1b[K${text}` : `${text}\n`);
+    },
+  })) {
+    results.push(result);
+    if (json) process.stdout.write(`${jsonLine(result)}\n`);
+  }
+  if (tty) process.stderr.write("\n");
+  const summaries = summarize(results, qualities);
+  const seconds = (performance.now() - started) / 1000;
+  const model = results[0]?.model ?? modelDir ?? "shipped";
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ type: "summary", set, images: files.length, model, qualities: summaries, seconds })}\n`,
+    );
+  } else {
+    process.stdout.write(
+      `set ${set} (${files.length} images), model ${model}; means over images; gains in dB; ${seconds.toFixed(0)} s\n${formatTable(summaries)}\n`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,280 @@
+/**
+ * The field's evaluation protocol over a set of ground-truth images: compress each with libjpeg standard
+ * tables (4:2:0 for colour) at each quality, restore the JPEG with `restore()` (lossless PNG out, so the
+ * metrics see the model's own pixels), and compare JPEG and restoration with the ground truth.
+ */
+import { readdir, stat } from "node:fs/promises";
+import { extname, join, relative } from "node:path";
+import sharp from "sharp";
+import { UnjpegError } from "../errors.js";
+import { decodeImage } from "../image/decode.js";
+import { inspectJpeg } from "../jpeg/index.js";
+import { restore } from "../restore/restore.js";
+import { type ImageMetrics, imageMetrics } from "./metrics.js";
+
+/** What models/training/eval.py reads too (data.IMAGE_EXTS). */
+export const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"]);
+
+export interface GroundTruth {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  readonly grey: boolean;
+  /** Interleaved 8-bit RGB (grey replicated). */
+  readonly rgb: Uint8Array;
+}
+
+export interface ImageResult {
+  readonly image: string;
+  readonly quality: number;
+  readonly width: number;
+  readonly height: number;
+  readonly grey: boolean;
+  readonly jpegBytes: number;
+  readonly jpeg: ImageMetrics;
+  readonly restored: ImageMetrics;
+  readonly gain: { readonly psnrRgb: number; readonly psnrY: number };
+  /** CaVE's quality estimate (null for models without a quality head). */
+  readonly predictedQuality: number | null;
+  /** `<id>@<version>` of the model that ran. */
+  readonly model: string | null;
+  readonly restoreMs: number;
+}
+
+export interface EvalOptions {
+  readonly modelDir?: string;
+  readonly threads?: number;
+  /** Called before each restore: image index from 1, image count, name, quality. */
+  readonly onProgress?: (p: { index: number; count: number; image: string; quality: number }) => void;
+}
+
+/** Every readable image under `dir` (recursively), sorted by path as eval.py sorts them. */
+export async function listImages(dir: string): Promise<string[]> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(dir);
+  } catch (cause) {
+    throw new UnjpegError("EVAL_SET_MISSING", `the evaluation set ${dir} does not exist`, { cause });
+  }
+  if (!info.isDirectory()) throw new UnjpegError("EVAL_SET_MISSING", `${dir} is not a directory`);
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries
+    .filter((e) => e.isFile() && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase()))
+    .map((e) => join(e.parentPath, e.name))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (files.length === 0) {
+    throw new UnjpegError("EVAL_SET_EMPTY", `no images (${[...IMAGE_EXTENSIONS].join(", ")}) in ${dir}`);
+  }
+  return files;
+}
+
+/** Decodes a ground-truth file to 8-bit RGB, values as stored (no colour management, no orientation). */
+export async function loadGroundTruth(path: string, name = path): Promise<GroundTruth> {
+  try {
+    const image = sharp(path, { ignoreIcc: true, failOn: "error" });
+    const meta = await image.metadata();
+    const grey =
+      meta.channels === 1 || meta.channels === 2 || meta.space === "b-w" || meta.space === "grey16";
+    const { data, info } = await image
+      .removeAlpha()
+      .toColourspace("srgb")
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels`);
+    const rgb = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    return { name, width: info.width, height: info.height, grey, rgb };
+  } catch (cause) {
+    throw new UnjpegError("EVAL_IMAGE_UNREADABLE", `cannot read ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+}
+
+/**
+ * Baseline JPEG with libjpeg's standard (Annex K) tables scaled to `quality`: 4:2:0 for colour, one
+ * component for grey. sharp's mozjpeg is set to libjpeg-turbo defaults by libvips unless asked otherwise;
+ * the tables are checked, so a change of encoder can never silently change the protocol.
+ */
+export async function compressStandard(gt: GroundTruth, quality: number): Promise<Buffer> {
+  const { width, height } = gt;
+  const input = gt.grey
+    ? sharp(Buffer.from(gt.rgb.filter((_, i) => i % 3 === 0)), {
+        raw: { width, height, channels: 1 },
+      }).toColourspace("b-w")
+    : sharp(gt.rgb, { raw: { width, height, channels: 3 } });
+  const bytes = await input
+    .jpeg({
+      quality,
+      chromaSubsampling: "4:2:0",
+      mozjpeg: false,
+      progressive: false,
+      trellisQuantisation: false,
+    })
+    .toBuffer();
+  const found = inspectJpeg(bytes, { fileSize: bytes.length });
+  const subsampling = gt.grey ? "4:0:0" : "4:2:0";
+  if (
+    found.status !== "ok" ||
+    found.quality !== quality ||
+    found.match !== "exact" ||
+    found.subsampling !== subsampling ||
+    found.process !== "baseline"
+  ) {
+    const got =
+      found.status === "ok"
+        ? `quality ${found.quality} (${found.match}), ${found.subsampling}, ${found.process}`
+        : found.status;
+    throw new UnjpegError(
+      "EVAL_ENCODER_MISMATCH",
+      `the JPEG encoder did not write standard tables: asked quality ${quality} ${subsampling} baseline, got ${got}`,
+    );
+  }
+  return bytes;
+}
+
+/** One ground-truth image at one quality: compress, decode, restore, measure. */
+export async function evaluateOne(
+  gt: GroundTruth,
+  quality: number,
+  options: EvalOptions = {},
+): Promise<ImageResult> {
+  const jpegBytes = await compressStandard(gt, quality);
+  const decoded = await decodeImage(jpegBytes);
+  const outcome = await restore(jpegBytes, {
+    force: true,
+    format: "png",
+    modelDir: options.modelDir,
+    threads: options.threads,
+    maxPixels: Number.MAX_SAFE_INTEGER,
+    maxBytes: Number.MAX_SAFE_INTEGER,
+  });
+  if (outcome.action !== "restored") {
+    throw new UnjpegError(
+      "EVAL_NOT_RESTORED",
+      `${gt.name} at quality ${quality} was skipped: ${outcome.message}`,
+    );
+  }
+  const restored = await decodeImage(outcome.output, {
+    maxPixels: Number.MAX_SAFE_INTEGER,
+    maxBytes: Number.MAX_SAFE_INTEGER,
+  });
+  const { width, height, grey } = gt;
+  for (const [what, got] of [
+    ["JPEG", decoded.info],
+    ["restoration", restored.info],
+  ] as const) {
+    if (got.width !== width || got.height !== height)
+      throw new UnjpegError(
+        "EVAL_SIZE_MISMATCH",
+        `${gt.name}: the ${what} is ${got.width}×${got.height}, the ground truth ${width}×${height}`,
+      );
+  }
+  const jpeg = imageMetrics(gt.rgb, decoded.rgb, width, height, grey);
+  const out = imageMetrics(gt.rgb, restored.rgb, width, height, grey);
+  return {
+    image: gt.name,
+    quality,
+    width,
+    height,
+    grey,
+    jpegBytes: jpegBytes.length,
+    jpeg,
+    restored: out,
+    gain: { psnrRgb: out.psnrRgb - jpeg.psnrRgb, psnrY: out.psnrY - jpeg.psnrY },
+    predictedQuality: outcome.description.predictedQuality,
+    model: outcome.description.model,
+    restoreMs: outcome.description.totalMs,
+  };
+}
+
+/**
+ * Evaluates every image at every quality; yields results as they come (image by image, each image's
+ * qualities in the order given), so callers can stream them.
+ */
+export async function* evaluateSet(
+  files: readonly string[],
+  root: string,
+  qualities: readonly number[],
+  options: EvalOptions = {},
+): AsyncGenerator<ImageResult> {
+  for (const [i, file] of files.entries()) {
+    const gt = await loadGroundTruth(file, relative(root, file));
+    for (const quality of qualities) {
+      options.onProgress?.({ index: i + 1, count: files.length, image: gt.name, quality });
+      yield await evaluateOne(gt, quality, options);
+    }
+  }
+}
+
+export interface MetricMeans {
+  readonly psnrRgb: number;
+  readonly psnrY: number;
+  readonly ssimY: number;
+  readonly psnrbY: number;
+}
+
+export interface QualitySummary {
+  readonly quality: number;
+  readonly images: number;
+  readonly jpeg: MetricMeans;
+  readonly restored: MetricMeans;
+  readonly gain: {
+    readonly psnrRgb: number;
+    readonly psnrY: number;
+    readonly ssimY: number;
+    readonly psnrbY: number;
+  };
+  /** The smallest per-image PSNR-RGB gain, and its image. */
+  readonly worstGain: { readonly psnrRgb: number; readonly image: string };
+  /** Images whose restoration has a lower PSNR-RGB than their JPEG. */
+  readonly imagesWorse: number;
+  /** Mean |CaVE estimate − quality|; null when the model has no quality head. */
+  readonly caveMae: number | null;
+  /** Summed restore() time, seconds, and throughput in megapixels per second. */
+  readonly restoreSeconds: number;
+  readonly megapixelsPerSecond: number;
+}
+
+const mean = (values: readonly number[]): number => values.reduce((s, v) => s + v, 0) / values.length;
+
+function means(rows: readonly ImageMetrics[]): MetricMeans {
+  return {
+    psnrRgb: mean(rows.map((r) => r.psnrRgb)),
+    psnrY: mean(rows.map((r) => r.psnrY)),
+    ssimY: mean(rows.map((r) => r.ssimY)),
+    psnrbY: mean(rows.map((r) => r.psnrbY)),
+  };
+}
+
+/** Per-quality means of the results (qualities in the order given; those without results left out). */
+export function summarize(results: readonly ImageResult[], qualities: readonly number[]): QualitySummary[] {
+  const out: QualitySummary[] = [];
+  for (const quality of qualities) {
+    const rows = results.filter((r) => r.quality === quality);
+    if (rows.length === 0) continue;
+    const jpeg = means(rows.map((r) => r.jpeg));
+    const restored = means(rows.map((r) => r.restored));
+    const worst = rows.reduce((w, r) => (r.gain.psnrRgb < w.gain.psnrRgb ? r : w));
+    const predicted = rows.map((r) => r.predictedQuality).filter((p): p is number => p !== null);
+    const seconds = rows.reduce((s, r) => s + r.restoreMs, 0) / 1000;
+    const megapixels = rows.reduce((s, r) => s + r.width * r.height, 0) / 1e6;
+    out.push({
+      quality,
+      images: rows.length,
+      jpeg,
+      restored,
+      gain: {
+        psnrRgb: restored.psnrRgb - jpeg.psnrRgb,
+        psnrY: restored.psnrY - jpeg.psnrY,
+        ssimY: restored.ssimY - jpeg.ssimY,
+        psnrbY: restored.psnrbY - jpeg.psnrbY,
+      },
+      worstGain: { psnrRgb: worst.gain.psnrRgb, image: worst.image },
+      imagesWorse: rows.filter((r) => r.gain.psnrRgb < 0).length,
+      caveMae: predicted.length === 0 ? null : mean(predicted.map((p) => Math.abs(p - quality))),
+      restoreSeconds: seconds,
+      megapixelsPerSecond: seconds > 0 ? megapixels / seconds : 0,
+    });
+  }
+  return out;
+}
