@@ -46,7 +46,10 @@ def render_card(man, cfg, params, flops, sizes, progress, log, ev, ref) -> str:
     eval_part = (f"LIVE1 (29 colour images, `{ev['set']}`), compressed by PIL/libjpeg with standard tables, "
                  f"4:2:0; checkpoint step {ev['progress'].get('step')}; measured with "
                  "`/usr/bin/python3 models/training/eval.py --json ...` (PyTorch, whole images, output rounded "
-                 "to 8 bits; PSNR-B and SSIM on Y):\n\n" + _eval_table(ev)) if ev else "Not evaluated yet."
+                 "to 8 bits; PSNR-B and SSIM on Y):\n\n" + _eval_table(ev)
+                 + "\n\nCaVE quality estimate on LIVE1, mean absolute error per JPEG quality: "
+                 + ", ".join(f"QF {q}: {v:.1f}" for q, v in ev.get("cave_mae", {}).items())
+                 + ".") if ev else "Not evaluated yet."
     return f"""# codiff-tiny {man['version']}
 
 A compact model with the structure of CODiff (Guo et al., ICCV 2025: CaVE compression-aware embedder +

@@ -123,6 +123,47 @@ class CrossAttention(nn.Module):
         return x + self.out(o).transpose(1, 2).reshape(b, c, h, w)
 
 
+# IJG (libjpeg) standard luminance table, natural order; quality q scales it as libjpeg does.
+IJG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+            14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+            49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
+LATTICE_QUALITIES = [5, 8, 10, 12, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90, 95]
+
+
+def ijg_steps(q: int) -> list[float]:
+    scale = 5000 // q if q < 50 else 200 - 2 * q
+    return [float(min(255, max(1, (b * scale + 50) // 100))) for b in IJG_LUMA]
+
+
+def dct8_basis() -> torch.Tensor:
+    """Orthonormal 8x8 DCT-II (JPEG's) as 64 conv filters [64, 1, 8, 8], natural (row-major) order."""
+    n = torch.arange(8, dtype=torch.float64)
+    k = n[:, None]
+    c = torch.cos((2 * n[None, :] + 1) * k * math.pi / 16) * torch.where(k == 0, math.sqrt(1 / 8), math.sqrt(2 / 8))
+    return torch.einsum("ux,vy->uvxy", c, c).reshape(64, 1, 8, 8).float()
+
+
+class BlockStats(nn.Module):
+    """Fixed JPEG-domain statistics of the luma: log energy per DCT frequency, and for candidate IJG
+    qualities how well the coefficients sit on that quality's quantisation lattice (decoded JPEG
+    coefficients are near multiples of the steps). Pooled over the image: [B, 64 + candidates]."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("basis", dct8_basis())
+        self.register_buffer("luma", torch.tensor([0.299, 0.587, 0.114]).reshape(1, 3, 1, 1) * 255.0)
+        self.register_buffer("inv_steps", torch.tensor([[1.0 / s for s in ijg_steps(q)] for q in LATTICE_QUALITIES])
+                             .reshape(len(LATTICE_QUALITIES), 1, 64, 1, 1))
+
+    def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
+        y = (rgb01 * self.luma).sum(dim=1, keepdim=True)
+        coef = F.conv2d(y, self.basis, stride=8)  # [B, 64, H/8, W/8]
+        energy = torch.log((coef * coef).mean(dim=(2, 3)) + 1.0)
+        scores = [torch.cos(coef * (2 * math.pi) * self.inv_steps[i]).mean(dim=(1, 2, 3)).unsqueeze(1)
+                  for i in range(self.inv_steps.shape[0])]
+        return torch.cat([energy * 0.25] + scores, 1)
+
+
 class CaVE(nn.Module):
     """Compression-aware visual embedder: tokens on the x32 grid plus a 0..100 quality head."""
 
@@ -138,7 +179,9 @@ class CaVE(nn.Module):
         self.qbody = ResBlock(c32)
         # Quality head input: deep features pooled, plus the log energy of every channel of the per-block
         # transform (how much high-frequency content survived quantisation: the strongest quality cue).
-        self.qmlp = nn.Sequential(nn.Linear(c32 + c8, 64), nn.ReLU(), nn.Linear(64, 1))
+        self.stats = BlockStats()
+        self.qmlp = nn.Sequential(nn.Linear(c32 + c8 + 64 + len(LATTICE_QUALITIES), 128), nn.ReLU(),
+                                  nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 1))
         self.proj = nn.Linear(c32, cfg.token_dim)
         self.qembed = nn.Sequential(nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, cfg.token_dim))
 
@@ -149,10 +192,11 @@ class CaVE(nn.Module):
         f32 = self.s32(F.relu(self.down32(f16)))
         return f8, f32, blocks
 
-    def quality(self, f32: torch.Tensor, blocks: torch.Tensor) -> torch.Tensor:
+    def quality(self, f32: torch.Tensor, blocks: torch.Tensor, rgb01: torch.Tensor) -> torch.Tensor:
         pooled = F.relu(self.qbody(f32)).mean(dim=(2, 3))
         energy = torch.log((blocks * blocks).mean(dim=(2, 3)) + 1e-4)
-        return torch.sigmoid(self.qmlp(torch.cat([pooled, energy], 1))) * 100.0  # [B, 1] quality 0..100
+        feats = torch.cat([pooled, energy, self.stats(rgb01)], 1)
+        return torch.sigmoid(self.qmlp(feats)) * 100.0  # [B, 1] quality 0..100
 
     def tokens(self, f32: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
         seq = f32.flatten(2).transpose(1, 2)  # [B, N, C], N = (H/32)(W/32)
@@ -160,7 +204,7 @@ class CaVE(nn.Module):
 
     def forward(self, rgb01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _, f32, blocks = self.features(rgb01)
-        q = self.quality(f32, blocks)
+        q = self.quality(f32, blocks, rgb01)
         return self.tokens(f32, q), q
 
 

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from codiff_tiny import CodiffTiny, Config, restore_image  # noqa: E402
+from codiff_tiny import CodiffTiny, Config, pad_to_multiple, restore_image  # noqa: E402
 from data import list_images  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def evaluate(model: CodiffTiny, files: list[Path], qualities: list[int]) -> dict
                 gt = np.asarray(im.convert("RGB"))
             jp = jpeg(gt, q, grey)
             x = torch.from_numpy(jp.astype(np.float32).transpose(2, 0, 1) / 255.0)[None]
-            _, qp = model.cave(x)
+            _, qp = model.cave(pad_to_multiple(x, model.cfg.pad_multiple))
             out = restore_image(model, x)[0].numpy().transpose(1, 2, 0)
             out = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
             mj, mr = metrics(gt, jp), metrics(gt, out)
@@ -134,11 +134,29 @@ def evaluate(model: CodiffTiny, files: list[Path], qualities: list[int]) -> dict
     return per_q
 
 
+@torch.no_grad()
+def cave_mae(model: CodiffTiny, files: list[Path], qualities: list[int]) -> dict:
+    """CaVE's quality estimate only (no restoration): mean absolute error per quality."""
+    out = {}
+    for q in qualities:
+        errs = []
+        for path in files:
+            with Image.open(path) as im:
+                grey = im.mode in ("L", "LA", "I;16")
+                gt = np.asarray(im.convert("RGB"))
+            x = torch.from_numpy(jpeg(gt, q, grey).astype(np.float32).transpose(2, 0, 1) / 255.0)[None]
+            errs.append(abs(float(model.cave(pad_to_multiple(x, model.cfg.pad_multiple))[1][0, 0]) - q))
+        out[q] = round(float(np.mean(errs)), 3)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(REPO / "models/training/runs/codiff-tiny/weights.pt"))
     p.add_argument("--set", default="/work/shared/data/bench/LIVE1")
     p.add_argument("--qualities", default="5,10,20,30,40")
+    p.add_argument("--cave-qualities", default="5,10,15,20,30,40,50,60,70,80,90",
+                   help="qualities at which only CaVE's estimate is checked")
     p.add_argument("--limit", type=int, default=0, help="only the first N images (0 = all)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default="", help="write the full results (per image too) to this file")
@@ -156,10 +174,12 @@ def main(argv=None) -> int:
         print(f"{q:2d} | {j['psnr_rgb']:.2f} / {j['psnr_y']:.2f} / {j['ssim_y']:.4f} / {j['psnrb_y']:.2f} | "
               f"{o['psnr_rgb']:.2f} / {o['psnr_y']:.2f} / {o['ssim_y']:.4f} / {o['psnrb_y']:.2f} | "
               f"{r['gain_psnr_rgb']:+.3f} ({r['min_image_gain_psnr_rgb']:+.3f}) | {r['images_worse_rgb']} | {r['cave_mae']:.2f}")
+    cq = cave_mae(model, files, [int(s) for s in args.cave_qualities.split(",") if s])
+    print("CaVE quality MAE per QF: " + ", ".join(f"{q}: {v:.1f}" for q, v in cq.items()))
     print(f"elapsed {time.time() - t0:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps({"set": args.set, "images": len(files), "progress": progress,
-                                               "results": res}, indent=1) + "\n")
+                                               "results": res, "cave_mae": cq}, indent=1) + "\n")
     return 0
 
 

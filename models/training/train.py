@@ -24,8 +24,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-import torch
+# Waiting OpenMP threads sleep instead of spinning: on a 2-core machine shared with other work a
+# spinning thread burns the time slice its partner needs (must be set before torch loads libgomp).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codiff_tiny import CodiffTiny, Config  # noqa: E402
@@ -172,7 +176,7 @@ def main(argv=None) -> int:
             g["lr"] = lr
         if progress["phase"] == "cave":
             f8, f32, blocks = model.cave.features(jpg)
-            qp = model.cave.quality(f32, blocks)[:, 0]
+            qp = model.cave.quality(f32, blocks, jpg)[:, 0]
             rec = model.cave_decoder(jpg, f8, f32)
             l_rec = (rec - clean).abs().mean()
             l_q = ((qp - q).abs() / 100.0).mean()
