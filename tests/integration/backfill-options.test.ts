@@ -7,6 +7,7 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { memoryJournal } from "../../lib/backfill/journal.js";
 import { listObjects } from "../../lib/backfill/listing.js";
@@ -144,6 +145,48 @@ test("a CSV manifest names the objects (URL-encoded keys) instead of a listing",
   assert.equal(report.total.restored, 1);
   assert.deepEqual(report.total.skippedBy, { "high-quality": 1, gone: 1 });
   assert.ok((await headMetadata(stack.s3, `${PREFIX}with space.restored.jpg`)) !== null);
+});
+
+test("--skip-quality moves the threshold: at 96, the quality-95 sources would be restored too", async () => {
+  const { report } = await cli([
+    `s3://${BUCKET}/${PREFIX}`,
+    "--dry-run",
+    "--skip-quality",
+    "96",
+    "--include",
+    "opts/0001?.jpg",
+  ]);
+  const keys = Array.from({ length: 10 }, (_, i) => 10 + i).filter((i) => keyOf(i, PREFIX).endsWith(".jpg"));
+  const jpegs = keys.filter((i) => kindOf(i) !== "not-jpeg");
+  assert.equal(report.estimate?.restores, jpegs.length);
+});
+
+test("an S3 Inventory report in the bucket (manifest.json and a gzipped CSV) drives the run", async () => {
+  const csv = [0, 1, 27]
+    .map(
+      (i) => `"${BUCKET}","${encodeURIComponent(keyOf(i, PREFIX)).replace(/%2F/g, "/")}","","true","false"`,
+    )
+    .join("\n");
+  await stack.s3.send(
+    new PutObjectCommand({ Bucket: BUCKET, Key: "inventory/data/part-0.csv.gz", Body: gzipSync(csv) }),
+  );
+  const manifest = {
+    sourceBucket: BUCKET,
+    destinationBucket: `arn:aws:s3:::${BUCKET}`,
+    version: "2016-11-30",
+    fileFormat: "CSV",
+    fileSchema: "Bucket, Key, VersionId, IsLatest, IsDeleteMarker",
+    files: [{ key: "inventory/data/part-0.csv.gz", size: 1, MD5checksum: "-" }],
+  };
+  await stack.s3.send(
+    new PutObjectCommand({ Bucket: BUCKET, Key: "inventory/manifest.json", Body: JSON.stringify(manifest) }),
+  );
+  const { report } = await cli(["--manifest", `s3://${BUCKET}/inventory/manifest.json`, "--dry-run"]);
+  assert.equal(report.run.listed, 3);
+  // 27 is low quality and not restored by the tests above.
+  assert.equal(kindOf(27), "low");
+  assert.equal(report.estimate?.restores, 1);
+  assert.equal(report.source, `manifest:s3://${BUCKET}/inventory/manifest.json`);
 });
 
 test("triage of an object that needs no work: one ranged GET of at most 64 KiB, no HEAD", async () => {

@@ -15,7 +15,7 @@ import { handleMessageBody } from "../../lib/queue/handle.js";
 import { runWorker } from "../../lib/queue/worker.js";
 import { isDerivativeKey } from "../../lib/storage/keys.js";
 import { fakeSqs } from "../unit/queue-fake-sqs.js";
-import { allKeys, archiveBodies, headMetadata } from "./backfill-helpers.js";
+import { allKeys, archiveBodies, headMetadata, spawnCli } from "./backfill-helpers.js";
 import { BUCKET, startTestStack, type TestStack, testDeriver } from "./upload-helpers.js";
 
 const QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/unjpeg-backfill";
@@ -99,5 +99,28 @@ test("the queue-worker Lambda reports only the failed messages", async () => {
   const response = await handler(event, context);
   assert.deepEqual(response, {
     batchItemFailures: [{ itemIdentifier: "corrupt" }, { itemIdentifier: "garbage" }],
+  });
+});
+
+test("unjpeg enqueue --dry-run counts the messages a listing would become (derivatives left out)", async () => {
+  const result = await spawnCli([
+    "enqueue",
+    `s3://${BUCKET}/queue/`,
+    "--queue-url",
+    QUEUE,
+    "--endpoint",
+    stack.local.endpoint,
+    "--exclude",
+    "**/*.txt",
+    "--dry-run",
+  ]).output;
+  assert.equal(result.code, 0, result.stderr);
+  const keys = await allKeys(stack.s3, "queue/");
+  const derivatives = keys.filter((k) => k.includes(".restored."));
+  assert.deepEqual(JSON.parse(result.stdout), {
+    listed: keys.length,
+    filtered: derivatives.length + 1,
+    sent: 0,
+    wouldSend: keys.length - derivatives.length - 1,
   });
 });
