@@ -1,0 +1,213 @@
+/** `unjpeg eval` as a user runs it: a child process, a two-image set made here, the random fixture model. */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import sharp from "sharp";
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, "../..");
+const MODEL = join(ROOT, "tests/fixtures/model-random");
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ["--import", "tsx", "lib/cli/main.ts", "eval", ...args],
+      {
+        cwd: ROOT,
+        env: { ...process.env, UNJPEG_THREADS: "2" },
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** A smooth picture with edges and texture, so JPEG artifacts depend on the quality. */
+function picture(width: number, height: number, channels: 1 | 3): Buffer {
+  const px = Buffer.alloc(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < channels; c++) {
+        const edge = x > width / 2 ? 60 : 0;
+        const texture = ((x * 7 + y * 13 + c * 29) % 17) * 3;
+        px[(y * width + x) * channels + c] = Math.min(255, 40 + x * 2 + y + edge + texture + c * 20);
+      }
+    }
+  }
+  return px;
+}
+
+interface ImageLine {
+  type: "image";
+  image: string;
+  quality: number;
+  width: number;
+  height: number;
+  grey: boolean;
+  jpeg: Record<string, number>;
+  restored: Record<string, number>;
+  gain: { psnrRgb: number; psnrY: number };
+  predictedQuality: number | null;
+  model: string;
+}
+
+describe("unjpeg eval (CLI)", () => {
+  let dir: string;
+  let set: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "unjpeg-eval-"));
+    set = join(dir, "set");
+    await mkdir(join(set, "grey"), { recursive: true });
+    await sharp(picture(72, 56, 3), { raw: { width: 72, height: 56, channels: 3 } })
+      .png()
+      .toFile(join(set, "colour.png"));
+    // Grey, odd size, in a subfolder: found recursively, compressed as one component.
+    await sharp(picture(45, 37, 1), { raw: { width: 45, height: 37, channels: 1 } })
+      .toColourspace("b-w")
+      .tiff()
+      .toFile(join(set, "grey", "plain.tif"));
+    await writeFile(join(set, "notes.txt"), "not an image");
+    await mkdir(join(dir, "empty"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("prints one NDJSON line per image per quality and a summary; progress on stderr", async () => {
+    const { code, stdout, stderr } = await cli([
+      "--set",
+      set,
+      "--qualities",
+      "10,40",
+      "--json",
+      "--model",
+      MODEL,
+    ]);
+    assert.equal(code, 0, stderr);
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string });
+    const images = lines.filter((l): l is ImageLine => l.type === "image");
+    assert.deepEqual(
+      images.map((l) => [l.image, l.quality]),
+      [
+        ["colour.png", 10],
+        ["colour.png", 40],
+        [join("grey", "plain.tif"), 10],
+        [join("grey", "plain.tif"), 40],
+      ],
+    );
+    const grey = images.filter((l) => l.grey).map((l) => [l.width, l.height]);
+    assert.deepEqual(grey, [
+      [45, 37],
+      [45, 37],
+    ]);
+    for (const l of images) {
+      for (const side of [l.jpeg, l.restored]) {
+        for (const key of ["psnrRgb", "psnrY", "psnrbY"])
+          assert.ok(side[key]! > 5 && side[key]! < 100, `${key}`);
+        assert.ok(side["ssimY"]! > 0 && side["ssimY"]! <= 1);
+      }
+      assert.ok(Math.abs(l.gain.psnrRgb - (l.restored["psnrRgb"]! - l.jpeg["psnrRgb"]!)) < 1e-3);
+      assert.equal(typeof l.predictedQuality, "number");
+      assert.equal(l.model, "model-random@0.0.0-random");
+    }
+    // Harder compression loses more: the JPEG at 10 is further from the truth than at 40.
+    for (const name of ["colour.png", join("grey", "plain.tif")]) {
+      const [q10, q40] = images.filter((l) => l.image === name);
+      assert.ok(q10!.jpeg["psnrY"]! < q40!.jpeg["psnrY"]!, name);
+      assert.ok(q10!.jpeg["ssimY"]! < q40!.jpeg["ssimY"]!, name);
+    }
+    const summary = lines.at(-1) as {
+      type: string;
+      images: number;
+      qualities: {
+        quality: number;
+        images: number;
+        jpeg: { psnrRgb: number };
+        worstGain: { psnrRgb: number };
+      }[];
+    };
+    assert.equal(summary.type, "summary");
+    assert.equal(summary.images, 2);
+    assert.deepEqual(
+      summary.qualities.map((q) => [q.quality, q.images]),
+      [
+        [10, 2],
+        [40, 2],
+      ],
+    );
+    const q10 = images.filter((l) => l.quality === 10);
+    const meanJpeg = (q10[0]!.jpeg["psnrRgb"]! + q10[1]!.jpeg["psnrRgb"]!) / 2;
+    assert.ok(Math.abs(summary.qualities[0]!.jpeg.psnrRgb - meanJpeg) < 1e-3);
+    assert.ok(
+      Math.abs(summary.qualities[0]!.worstGain.psnrRgb - Math.min(...q10.map((l) => l.gain.psnrRgb))) < 1e-3,
+    );
+    assert.match(stderr, /image 1\/2 colour\.png QF 10/);
+    assert.match(stderr, /image 2\/2 .*plain\.tif QF 40/);
+  });
+
+  it("prints a table, one row per quality; --limit takes the first images", async () => {
+    const { code, stdout, stderr } = await cli([
+      "--set",
+      set,
+      "--qualities",
+      "20",
+      "--limit",
+      "1",
+      "--model",
+      MODEL,
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /\(1 images\), model model-random@0\.0\.0-random/);
+    assert.match(stdout, /PSNR RGB jpeg\/restored\/gain/);
+    const rows = stdout.split("\n").filter((l) => /^\| 20 +\| 1 /.test(l));
+    assert.equal(rows.length, 1, stdout);
+    assert.match(rows[0]!, /colour\.png/);
+  });
+
+  it("answers usage mistakes with exit status 2 and a code", async () => {
+    // In-process (no model is loaded for these): the command's own main, stderr and stdout captured.
+    const { main } = await import("../../lib/cli/eval.js");
+    const cases: [string[], string][] = [
+      [["--qualities", "10"], "CLI_USAGE"],
+      [["--set", set, "--qualities", "0,10"], "CLI_USAGE"],
+      [["--set", set, "--qualities", "10,abc"], "CLI_USAGE"],
+      [["--set", set, "--qualities", "10,10"], "CLI_USAGE"],
+      [["--set", set, "--limit", "0"], "CLI_USAGE"],
+      [["--set", set, "extra"], "CLI_USAGE"],
+      [["--set", join(dir, "missing")], "EVAL_SET_MISSING"],
+      [["--set", join(dir, "empty")], "EVAL_SET_EMPTY"],
+    ];
+    for (const [args, code] of cases) {
+      const written = { stdout: "", stderr: "" };
+      const originals = { stdout: process.stdout.write, stderr: process.stderr.write };
+      process.stdout.write = ((chunk: string) => {
+        written.stdout += chunk;
+        return true;
+      }) as typeof process.stdout.write;
+      process.stderr.write = ((chunk: string) => {
+        written.stderr += chunk;
+        return true;
+      }) as typeof process.stderr.write;
+      let status: number;
+      try {
+        status = await main(args);
+      } finally {
+        process.stdout.write = originals.stdout;
+        process.stderr.write = originals.stderr;
+      }
+      assert.equal(status, 2, `${args.join(" ")}: ${written.stderr}`);
+      assert.match(written.stderr, new RegExp(`\\[${code}\\]`), args.join(" "));
+      assert.equal(written.stdout, "");
+    }
+  });
+});
