@@ -5,7 +5,14 @@
  * Prints one table; any non-200 answer is counted as an error.
  *
  *   npx tsx bench/cdn.ts [--clients 20] [--hits 2000] [--misses 20] [--size 256x256] [--model DIR]
+ *                        [--concurrency 1] [--s3-in-process]
+ * cpu ms/req is this process's CPU (bench clients and origin; s3rver too with --s3-in-process) per request.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { makeJpeg, startCdnStack, TEST_MODEL_DIR } from "../tests/integration/cdn-stack.js";
 
@@ -17,6 +24,7 @@ const { values } = parseArgs({
     size: { type: "string", default: "256x256" },
     model: { type: "string", default: TEST_MODEL_DIR },
     concurrency: { type: "string", default: "1" },
+    "s3-in-process": { type: "boolean", default: false },
   },
 });
 const clients = Number(values.clients);
@@ -44,13 +52,10 @@ async function timedGet(url: string): Promise<Sample> {
 }
 
 /** `total` requests from `clients` concurrent loops; `urlFor(i)` names the i-th request. */
-async function load(
-  total: number,
-  urlFor: (i: number) => string,
-  clients: number,
-): Promise<{ samples: Sample[]; wallMs: number; clients: number }> {
+async function load(total: number, urlFor: (i: number) => string, clients: number): Promise<Load> {
   const samples: Sample[] = [];
   let next = 0;
+  const cpuBefore = process.cpuUsage();
   const start = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async () => {
@@ -60,16 +65,22 @@ async function load(
       }
     }),
   );
-  return { samples, wallMs: performance.now() - start, clients };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { samples, wallMs: performance.now() - start, clients, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 const quantile = (sorted: number[], q: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 
-function row(
-  name: string,
-  { samples, wallMs, clients }: { samples: Sample[]; wallMs: number; clients: number },
-): string[] {
+/** `cpuMs`: CPU time of this whole process (clients, origin and s3rver together), less sensitive to load. */
+interface Load {
+  samples: Sample[];
+  wallMs: number;
+  clients: number;
+  cpuMs: number;
+}
+
+function row(name: string, { samples, wallMs, clients, cpuMs }: Load): string[] {
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
   const errors = samples.filter((s) => !s.ok).length;
   const actions = [...new Set(samples.map((s) => s.action ?? "error"))].join("+");
@@ -82,12 +93,40 @@ function row(
     quantile(ms, 0.99).toFixed(1),
     ms[ms.length - 1]!.toFixed(1),
     ((samples.length / wallMs) * 1000).toFixed(1),
+    (cpuMs / samples.length).toFixed(1),
     String(errors),
     actions,
   ];
 }
 
+/**
+ * S3 runs in its own process, as it does in production (elsewhere): its CPU is not the origin's. The child
+ * prints its endpoint and runs until this process ends.
+ */
+async function startS3rverProcess(): Promise<{ endpoint: string; stop: () => void }> {
+  const directory = await mkdtemp(join(tmpdir(), "unjpeg-bench-s3-"));
+  const code = `
+    const { startLocalS3 } = await import(${JSON.stringify(new URL("../lib/storage/local-s3.ts", import.meta.url).href)});
+    const s3 = await startLocalS3({ port: 0, directory: ${JSON.stringify(directory)}, buckets: ["media"] });
+    process.stdout.write(s3.endpoint + "\\n");
+    process.stdin.on("end", () => s3.close().then(() => process.exit(0)));
+    process.stdin.resume();`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const [line] = (await once(child.stdout!, "data")) as [Buffer];
+  return {
+    endpoint: line.toString("utf8").trim(),
+    stop: () => {
+      child.stdin!.end();
+      void rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+const s3 = values["s3-in-process"] ? undefined : await startS3rverProcess();
 const stack = await startCdnStack({
+  ...(s3 === undefined ? {} : { s3Endpoint: s3.endpoint }),
   env: { UNJPEG_MODEL_DIR: values.model, UNJPEG_THREADS: "" },
   concurrency: Number(values.concurrency),
   maxQueued: Math.max(64, clients * 2),
@@ -114,6 +153,7 @@ try {
     "p99 ms",
     "max ms",
     "req/s",
+    "cpu ms/req",
     "errors",
     "served as",
   ];
@@ -125,10 +165,11 @@ try {
   ];
   const widths = header.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   console.log(
-    `CDN origin, local adapter + s3rver, model ${values.model}, restores at once: ${values.concurrency}`,
+    `CDN origin, local adapter + s3rver (${s3 === undefined ? "same process" : "own process"}), model ${values.model}, restores at once: ${values.concurrency}`,
   );
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
   console.log(`model runs: ${stack.restores()} (expected ${misses + 1}: one per distinct source)`);
 } finally {
   await stack.close();
+  s3?.stop();
 }

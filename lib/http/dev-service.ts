@@ -6,7 +6,7 @@ import type { Config } from "../config.js";
 import type { Deriver } from "../storage/derive.js";
 import { createOriginApp } from "./app.js";
 import { startLocalServer } from "./local-server.js";
-import { payloadHandler } from "./payload.js";
+import { streamingPayloadHandler } from "./payload.js";
 
 /** What the stack hands each service (lib/cli/dev.ts DevContext, structurally). */
 export interface HttpServiceContext {
@@ -23,7 +23,7 @@ export async function startHttpService(
     bucket: context.config.bucket ?? options.bucket ?? "media",
   });
   const app = await createOriginApp(config, { deriver: { ...context.deriver, config }, page: true });
-  const server = await startLocalServer(payloadHandler(app.origin), {
+  const server = await startLocalServer(streamingPayloadHandler(app.origin), {
     port: config.httpPort,
     maxBodyBytes: config.maxBytes,
     ...(options.log === undefined ? {} : { log: options.log }),

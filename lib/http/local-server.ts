@@ -4,9 +4,10 @@
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { HttpEventV2, HttpResultV2 } from "./payload.js";
+import type { HttpEventV2, RawResult } from "./payload.js";
 
-export type EventHandler = (event: HttpEventV2) => Promise<HttpResultV2>;
+/** A payload-2.0 handler answering with the body as bytes (lib/http/payload.ts streamingPayloadHandler). */
+export type EventHandler = (event: HttpEventV2) => Promise<RawResult>;
 
 export interface LocalServerOptions {
   readonly port: number;
@@ -63,27 +64,23 @@ export async function startLocalServer(
   const limit = options.maxBodyBytes ?? 50 * 1024 * 1024;
   const server = createServer(async (request, response) => {
     const started = performance.now();
-    let result: HttpResultV2;
+    let result: RawResult;
     try {
       const body = await readBody(request, limit);
       result = await handler(eventFromRequest(request, body));
     } catch (error) {
       const tooLarge = error instanceof BodyTooLarge;
+      const answer = tooLarge
+        ? { code: "TOO_LARGE", message: `request bodies are limited to ${limit} bytes` }
+        : { code: "INTERNAL", message: "internal error" };
       result = {
         statusCode: tooLarge ? 413 : 500,
         headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
-        body: JSON.stringify(
-          tooLarge
-            ? { code: "TOO_LARGE", message: `request bodies are limited to ${limit} bytes` }
-            : { code: "INTERNAL", message: "internal error" },
-        ),
+        body: new TextEncoder().encode(JSON.stringify(answer)),
       };
       if (!tooLarge) options.log?.(`unjpeg http: ${(error as Error)?.stack ?? String(error)}`);
     }
-    const body =
-      result.body === undefined
-        ? undefined
-        : Buffer.from(result.body, result.isBase64Encoded ? "base64" : "utf8");
+    const body = result.body;
     const headers: Record<string, string> = { ...result.headers };
     if (body !== undefined) headers["content-length"] = String(body.byteLength);
     response.writeHead(result.statusCode, headers);

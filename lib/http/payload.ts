@@ -105,11 +105,13 @@ export async function resultFromResponse(
   };
 }
 
-/** event → origin → result: the whole of a payload-2.0 handler except the Lambda wrapper. */
-export function payloadHandler(origin: Origin, options: PayloadOptions = {}) {
-  return async (event: HttpEventV2, signal?: AbortSignal): Promise<HttpResultV2> =>
-    resultFromResponse(await origin(requestFromEvent(event, signal ?? options.signal)), options);
+/**
+ * event → origin → result with the body as bytes, as in the RESPONSE_STREAM invoke mode the deployment
+ * uses: what the local HTTP adapter calls (no base64 round trip on every local response).
+ */
+export function streamingPayloadHandler(origin: Origin) {
+  return async (event: HttpEventV2, signal?: AbortSignal): Promise<RawResult> =>
+    limitResponse(await origin(requestFromEvent(event, signal)), {});
 }
-
 const pick = (headers: Readonly<Record<string, string>>, names: readonly string[]): Record<string, string> =>
   Object.fromEntries(names.flatMap((name) => (headers[name] === undefined ? [] : [[name, headers[name]!]])));

@@ -12,7 +12,7 @@ import sharp from "sharp";
 import { type Config, loadConfig } from "../../lib/config.js";
 import { createOriginApp, type OriginApp } from "../../lib/http/app.js";
 import { type LocalServer, startLocalServer } from "../../lib/http/local-server.js";
-import { payloadHandler } from "../../lib/http/payload.js";
+import { streamingPayloadHandler } from "../../lib/http/payload.js";
 import { loadModelFolder } from "../../lib/model/manifest.js";
 import { decide } from "../../lib/restore/decide.js";
 import { restore } from "../../lib/restore/restore.js";
@@ -37,13 +37,23 @@ export interface CdnStack {
 }
 
 export async function startCdnStack(
-  options: { env?: Record<string, string>; page?: boolean; concurrency?: number; maxQueued?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    page?: boolean;
+    concurrency?: number;
+    maxQueued?: number;
+    /** An S3 endpoint already running (with a bucket `media`); default: an s3rver started here. */
+    s3Endpoint?: string;
+  } = {},
 ): Promise<CdnStack> {
   const directory = await mkdtemp(join(tmpdir(), "unjpeg-cdn-"));
-  const local: LocalS3 = await startLocalS3({ port: 0, directory, buckets: [BUCKET] });
+  const local: LocalS3 | undefined =
+    options.s3Endpoint === undefined
+      ? await startLocalS3({ port: 0, directory, buckets: [BUCKET] })
+      : undefined;
   const config = loadConfig({
     UNJPEG_BUCKET: BUCKET,
-    UNJPEG_S3_ENDPOINT: local.endpoint,
+    UNJPEG_S3_ENDPOINT: local?.endpoint ?? options.s3Endpoint,
     UNJPEG_S3_FORCE_PATH_STYLE: "true",
     UNJPEG_MODEL_DIR: TEST_MODEL_DIR,
     UNJPEG_THREADS: "1",
@@ -68,7 +78,7 @@ export async function startCdnStack(
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
   });
-  const server: LocalServer = await startLocalServer(payloadHandler(app.origin), { port: 0 });
+  const server: LocalServer = await startLocalServer(streamingPayloadHandler(app.origin), { port: 0 });
   return {
     url: server.url,
     s3,
@@ -81,7 +91,7 @@ export async function startCdnStack(
     },
     async close() {
       await server.close();
-      await local.close();
+      await local?.close();
       s3.destroy();
       await rm(directory, { recursive: true, force: true });
     },
