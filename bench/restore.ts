@@ -75,6 +75,7 @@ async function child(mp: number): Promise<void> {
       height,
       totalMs: d.totalMs - (d.timings["load"] ?? 0),
       timings: d.timings,
+      cpuTimings: d.cpuTimings,
       peakRssMiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
       cpuMs: (cpu.user + cpu.system) / 1000,
       tiles: d.run?.tiles,
@@ -91,12 +92,19 @@ interface Row {
   height: number;
   totalMs: number;
   timings: Record<string, number>;
+  cpuTimings: Record<string, number>;
   peakRssMiB: number;
   cpuMs: number;
   tiles: number;
   cave: string;
   threads: number;
   model: string;
+}
+
+function table(header: string[], lines: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ");
+  return [fmt(header), ...lines.map(fmt)].join("\n");
 }
 
 function main(): void {
@@ -110,25 +118,25 @@ function main(): void {
     const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 20 });
     rows.push(JSON.parse(out.trim().split("\n").at(-1)!) as Row);
   }
-  const ms = (r: Row, step: string) => r.timings[step] ?? 0;
-  const steps = [...MODEL_STEPS, ...OTHER_STEPS];
-  // CPU seconds say what the work costs when other processes share the cores (wall time then overstates it).
-  const header = [
-    "size",
-    "MP",
-    "tiles",
-    "total s",
-    "MP/s",
-    "CPU s",
-    "MP/CPU-s",
-    "peak RSS MiB",
-    ...steps.map((s) => `${s} ms`),
-    "non-model %",
-  ];
-  const lines = rows.map((r) => {
-    const model = MODEL_STEPS.reduce((n, s) => n + ms(r, s), 0);
-    const other = OTHER_STEPS.reduce((n, s) => n + ms(r, s), 0);
-    return [
+  const wall = (r: Row, step: string) => r.timings[step] ?? 0;
+  const cpu = (r: Row, step: string) => r.cpuTimings[step] ?? 0;
+  const share = (r: Row, of: (r: Row, step: string) => number) =>
+    (100 * OTHER_STEPS.reduce((n, s) => n + of(r, s), 0)) / MODEL_STEPS.reduce((n, s) => n + of(r, s), 0);
+  // CPU time says what the work costs when other processes share the cores (wall time then overstates it).
+  const summary = table(
+    [
+      "size",
+      "MP",
+      "tiles",
+      "wall s",
+      "MP/s",
+      "CPU s",
+      "MP/CPU-s",
+      "peak RSS MiB",
+      "non-model % wall",
+      "non-model % CPU",
+    ],
+    rows.map((r) => [
       `${r.width}×${r.height}`,
       r.mp.toFixed(2),
       String(r.tiles),
@@ -137,17 +145,25 @@ function main(): void {
       (r.cpuMs / 1000).toFixed(2),
       (r.mp / (r.cpuMs / 1000)).toFixed(3),
       r.peakRssMiB.toFixed(0),
-      ...steps.map((s) => ms(r, s).toFixed(0)),
-      ((100 * other) / model).toFixed(1),
-    ];
-  });
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ");
+      share(r, wall).toFixed(1),
+      share(r, cpu).toFixed(1),
+    ]),
+  );
+  const steps = [...MODEL_STEPS, ...OTHER_STEPS];
+  const perStep = table(
+    ["size", ...steps.map((s) => `${s} ms`)],
+    rows.map((r) => [
+      `${r.width}×${r.height}`,
+      ...steps.map((s) => `${wall(r, s).toFixed(0)}/${cpu(r, s).toFixed(0)}`),
+    ]),
+  );
   const first = rows[0]!;
   process.stdout.write(
     `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, CaVE ${rows.map((r) => r.cave).join("/")}\n`,
   );
-  process.stdout.write(`${fmt(header)}\n${lines.map(fmt).join("\n")}\n`);
+  process.stdout.write(
+    `${summary}\ntime per step, wall/CPU ms (model: ${MODEL_STEPS.join(", ")}):\n${perStep}\n`,
+  );
   if (rows.length > 1) {
     const perMp = (r: Row) => r.totalMs / r.mp;
     const last = rows.at(-1)!;

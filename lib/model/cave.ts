@@ -13,6 +13,9 @@ import { ModelError } from "./errors.js";
 import { expectDims, runStage, type Value } from "./run-stage.js";
 import type { ModelSessions } from "./sessions.js";
 
+/** Runs a named step (lib/model/step.ts); the default runs it untimed. */
+export type Step = <T>(name: string, run: () => T | Promise<T>) => Promise<T>;
+
 export interface CaveOptions {
   /** Default 4 MP (padded size); above it, CaVE runs tiled. */
   readonly wholeMaxPixels?: number;
@@ -51,6 +54,7 @@ export async function computeTokens(
   height: number,
   tableQuality: number | null,
   options: CaveOptions = {},
+  step: Step = (_name, run) => Promise.resolve(run()),
 ): Promise<CaveResult> {
   const { manifest } = sessions.model;
   const multiple = caveMultiple(sessions);
@@ -80,8 +84,10 @@ export async function computeTokens(
         x: { start: Math.min(x0, width - 1), end: Math.min(x0 + tw, width) },
         y: { start: Math.min(y0, height - 1), end: Math.min(y0 + th, height) },
       };
-      const image: Value = { data: extractPlanar(rgb, width, rect, tw, th), dims: [1, 3, th, tw] };
-      const out = await runStage(sessions, "cave", { rgb01: image, quality });
+      const data = await step("tensors", () => extractPlanar(rgb, width, rect, tw, th));
+      const out = await step("cave", () =>
+        runStage(sessions, "cave", { rgb01: { data, dims: [1, 3, th, tw] }, quality }),
+      );
       const tgw = tw / down;
       const tgh = th / down;
       const tokens = expectDims("cave", "tokens", out.tokens, [1, tgh * tgw, dim]);

@@ -17,11 +17,11 @@ import {
   planarToInterleaved,
   type Span,
 } from "../image/tiles.js";
-import { type CaveOptions, type CaveResult, computeTokens } from "./cave.js";
-import { RestoreAbortedError } from "./errors.js";
+import { type CaveOptions, type CaveResult, computeTokens, type Step } from "./cave.js";
 import type { ColorFix } from "./manifest.js";
 import { expectDims, runStage, type Value } from "./run-stage.js";
 import type { ModelSessions } from "./sessions.js";
+import { stepper } from "./step.js";
 
 export interface PipelineInput {
   /** Interleaved 8-bit RGB, `width * height * 3`. */
@@ -51,21 +51,10 @@ export interface PipelineResult {
   readonly predictedQuality: number | null;
   /** Milliseconds per step, summed over tiles. */
   readonly timings: Readonly<Record<string, number>>;
+  /** CPU milliseconds per step (every thread of the process), which contention for the cores does not inflate. */
+  readonly cpuTimings: Readonly<Record<string, number>>;
   readonly tiles: number;
   readonly cave: Pick<CaveResult, "mode" | "grid" | "pooledGrid">;
-}
-
-/** Times steps into `timings` and checks the signal before each one. */
-function stepper(timings: Record<string, number>, signal: AbortSignal | undefined) {
-  return async <T>(name: string, run: () => T | Promise<T>): Promise<T> => {
-    if (signal?.aborted) throw new RestoreAbortedError(name, signal.reason);
-    const start = performance.now();
-    try {
-      return await run();
-    } finally {
-      timings[name] = (timings[name] ?? 0) + (performance.now() - start);
-    }
-  };
 }
 
 export async function runPipeline(
@@ -78,11 +67,12 @@ export async function runPipeline(
   if (rgb.length !== width * height * 3)
     throw new RangeError(`rgb has ${rgb.length} bytes for ${width}×${height}`);
   const timings: Record<string, number> = {};
-  const step = stepper(timings, options.signal);
+  const cpuTimings: Record<string, number> = {};
+  const step = stepper(timings, cpuTimings, options.signal);
 
-  const cave = await step("cave", () =>
-    computeTokens(sessions, rgb, width, height, input.tableQuality, options.cave),
-  );
+  const cave =
+    options.tokens ??
+    (await computeTokens(sessions, rgb, width, height, input.tableQuality, options.cave, step));
 
   const tiling = options.tiling ?? manifest.tiling;
   const xs = planAxis(width, tiling.tile, tiling.overlap);
@@ -127,12 +117,11 @@ export async function runPipeline(
     rgb: out,
     predictedQuality: cave.predictedQuality,
     timings,
+    cpuTimings,
     tiles,
     cave: { mode: cave.mode, grid: cave.grid, pooledGrid: cave.pooledGrid },
   };
 }
-
-type Step = <T>(name: string, run: () => T | Promise<T>) => Promise<T>;
 
 /** Encoder → UNet → x0 → decoder on one tile, padded to the model's multiple; returns planar rgb_pm1. */
 async function restoreTile(

@@ -5,22 +5,15 @@
  */
 import { ImageError } from "../image/errors.js";
 import { shippedModelDir } from "../model/default-model.js";
-import { RestoreAbortedError } from "../model/errors.js";
+import { stepper } from "../model/step.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
 import type { RestoreDescription, RestoreOptions, RestoreOutcome, SkipReason } from "./types.js";
 
 export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): Promise<RestoreOutcome> {
   const start = performance.now();
   const timings: Record<string, number> = {};
-  const timed = async <T>(name: string, run: () => T | Promise<T>): Promise<T> => {
-    if (options.signal?.aborted) throw new RestoreAbortedError(name, options.signal.reason);
-    const t = performance.now();
-    try {
-      return await run();
-    } finally {
-      timings[name] = (timings[name] ?? 0) + (performance.now() - t);
-    }
-  };
+  const cpuTimings: Record<string, number> = {};
+  const timed = stepper(timings, cpuTimings, options.signal);
   const limits = {
     maxPixels: options.maxPixels ?? TRIAGE_DEFAULTS.maxPixels,
     maxBytes: options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes,
@@ -94,6 +87,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     { signal: options.signal, onProgress: options.onProgress },
   );
   for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;
+  for (const [name, ms] of Object.entries(result.cpuTimings)) cpuTimings[name] = (cpuTimings[name] ?? 0) + ms;
 
   const format = options.format ?? "jpeg";
   const output = await timed("encode", () =>
@@ -119,6 +113,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       outputBytes: output.length,
       format,
       totalMs: performance.now() - start,
+      cpuTimings,
       run: {
         tiles: result.tiles,
         cave: result.cave.mode,

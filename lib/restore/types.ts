@@ -51,6 +51,8 @@ export interface RestoreDescription {
   /** Milliseconds per named step (decode, cave, encoder, unet, decoder, encode, ...). */
   readonly timings: Readonly<Record<string, number>>;
   readonly totalMs: number;
+  /** CPU milliseconds per step, all threads together: what a step costs when other work shares the cores. */
+  readonly cpuTimings?: Readonly<Record<string, number>>;
   /** How the model ran, when it ran: tiles, where CaVE ran, execution provider and threads. */
   readonly run?: {
     readonly tiles: number;

@@ -58,6 +58,7 @@ describe("4000×3000, sliced", () => {
       { tokens: cave },
     );
     assert.equal(result.tiles, 5);
+    assert.equal(result.timings["cave"], undefined, "the tokens given were used, CaVE did not run again");
     assert.equal(result.rgb.length, slice.length);
     let changed = 0;
     for (let i = 0; i < slice.length; i += 97) if (result.rgb[i] !== slice[i]) changed++;
