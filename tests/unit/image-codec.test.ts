@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import sharp, { type Sharp } from "sharp";
 import { decodeImage, probeImage } from "../../lib/image/decode.js";
@@ -79,12 +81,14 @@ describe("decodeImage", () => {
     assert.deepEqual(t.rgb, (await decodeImage(untagged)).rgb, "no colour conversion on decode");
   });
 
-  it("refuses CMYK as unsupported and junk as invalid", async () => {
+  it("refuses CMYK and 12-bit as unsupported, and junk as invalid", async () => {
     const cmyk = await sharp(gradient(16, 16), { raw: { width: 16, height: 16, channels: 3 } })
       .toColourspace("cmyk")
       .jpeg()
       .toBuffer();
     await assert.rejects(decodeImage(cmyk), code("IMAGE_UNSUPPORTED"));
+    const twelveBit = readFileSync(join(import.meta.dirname, "../fixtures/jpeg/synthetic-12bit-q85.jpg"));
+    await assert.rejects(decodeImage(twelveBit), code("IMAGE_UNSUPPORTED"));
     await assert.rejects(decodeImage(Buffer.from("not an image at all")), code("IMAGE_INVALID"));
   });
 
