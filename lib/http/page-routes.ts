@@ -3,6 +3,7 @@
  * API under `/_unjpeg/api/`: list the bucket's JPEGs, upload one, read an original. Never mounted in Lambda.
  */
 import { readFile } from "node:fs/promises";
+import { UnjpegError } from "../errors.js";
 import { badRequest, methodNotAllowed, notFound, tooLarge, unsupportedMedia } from "./errors.js";
 import { jsonResponse } from "./respond.js";
 import { parseKey } from "./route.js";
@@ -24,13 +25,27 @@ const ASSETS: Readonly<Record<string, string>> = Object.freeze({
   "page.js": "text/javascript; charset=utf-8",
 });
 
-/** Reads the page's files once (they are small) and keeps them in memory. */
+/**
+ * Reads the page's files once (they are small) and keeps them in memory. They sit beside this module in
+ * the source tree; compiled code (dist/lib/http/) finds them in the clone's lib/http/page/.
+ */
 export async function loadPageAssets(): Promise<Map<string, Uint8Array>> {
-  const assets = new Map<string, Uint8Array>();
-  for (const name of Object.keys(ASSETS)) {
-    assets.set(name, new Uint8Array(await readFile(new URL(`./page/${name}`, import.meta.url))));
+  const folders = [new URL("./page/", import.meta.url), new URL("../../../lib/http/page/", import.meta.url)];
+  for (const folder of folders) {
+    try {
+      const assets = new Map<string, Uint8Array>();
+      for (const name of Object.keys(ASSETS)) {
+        assets.set(name, new Uint8Array(await readFile(new URL(name, folder))));
+      }
+      return assets;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
   }
-  return assets;
+  throw new UnjpegError(
+    "PAGE_MISSING",
+    `the page's files are not in ${folders.map((f) => f.pathname).join(" or ")}`,
+  );
 }
 
 export function createPageRoutes(store: PageStore, assets: Map<string, Uint8Array>, maxUploadBytes: number) {
