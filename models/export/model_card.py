@@ -63,7 +63,7 @@ texture. Same manifest and stage contract as the official export (see `docs/CONT
 
 | stage | file | parameters | GFLOP per megapixel | what |
 |---|---|---|---|---|
-| cave | `cave.onnx` ({sizes['cave.onnx'] / 1e6:.1f} MB) | {params['cave']:,} | {flops['cave']:.1f} | 8×8-block transform (PixelUnshuffle 8 + 1×1 conv), residual conv blocks at ×8/×16/×32 (widths {'/'.join(map(str, cfg.cave_ch))}), tokens on the ×32 grid projected to {cfg.token_dim} + an embedding of the predicted quality; quality head (res block, mean pool, MLP, sigmoid·100) |
+| cave | `cave.onnx` ({sizes['cave.onnx'] / 1e6:.1f} MB) | {params['cave']:,} | {flops['cave']:.1f} | 8×8-block transform (PixelUnshuffle 8 + 1×1 conv), residual conv blocks at ×8/×16/×32 (widths {'/'.join(map(str, cfg.cave_ch))}), tokens on the ×32 grid projected to {cfg.token_dim} + an embedding of the predicted quality; quality head: MLP (sigmoid·100) over pooled deep features, the log energy of the block transform, and fixed luma statistics (8×8 DCT log energy per frequency; for 16 candidate IJG qualities, how closely the DCT coefficients sit on that quality's quantisation lattice) |
 | vaeEncoder | `vae_encoder.onnx` ({sizes['vae_encoder.onnx'] / 1e6:.1f} MB) | {params['vae_encoder']:,} | {flops['vae_encoder']:.1f} | PixelUnshuffle 8 → {cfg.enc_ch} ch → {cfg.latent_ch}-channel latent at ×8 (one latent pixel per JPEG block), ×0.18215 |
 | unet | `unet.onnx` ({sizes['unet.onnx'] / 1e6:.1f} MB) | {params['unet']:,} | {flops['unet']:.1f} | UNet ×8→×16→×32 (widths {'/'.join(map(str, cfg.unet_ch))}), cross-attention to the CaVE tokens at ×16 and ×32 ({cfg.heads} heads, MatMul+Softmax), fixed timestep 499, ε-prediction with an in-graph skip so x0 = latent at initialisation |
 | vaeDecoder | `vae_decoder.onnx` ({sizes['vae_decoder.onnx'] / 1e6:.1f} MB) | {params['vae_decoder']:,} | {flops['vae_decoder']:.1f} | x0 latent + PixelUnshuffle 8 of the JPEG (`skip`) → res blocks → PixelShuffle 8 residual on the JPEG, then a thin full-resolution refinement ({cfg.dec_fullres_ch} ch) |
@@ -90,10 +90,13 @@ Runtime steps (pad 32 edge bottom/right, x0 formula between unet and decoder, cl
 - Degradation on the fly: random 128² crops (flips, rotations), PIL/libjpeg standard tables at quality
   5..95 (75 % in 5..50), 4:2:0 colour or greyscale (15 %), random 0..7 px content shift against the
   block grid.
-- Schedule: CaVE alone first (dual learning: L1 reconstruction through a training-only decoder + 0.5 ×
-  L1 quality error on a 0..1 scale) for 30 min of training time, then CaVE frozen and the generator
-  trained end to end through the x0 formula with L1 on RGB. Adam, lr 4e-4 (warm-up, halved every 40 k
-  steps), batch 16, gradient clip 1. Torch 1.13 CPU, 2 threads on a shared 2-core machine.
+- Schedule: CaVE alone first (dual learning: L1 reconstruction through a training-only decoder + 2 ×
+  L1 quality error on a 0..1 scale) for 40 min of training time (lr cosine-annealed to a tenth over it), then CaVE frozen and the generator
+  trained end to end through the x0 formula with L1 on RGB. Adam, lr 4e-4 (100-step warm-up, halved
+  every 40 k steps), batch 8, gradient clip 1, He init, output layers started small (not zero). Torch 1.13
+  CPU, 2 threads (`OMP_WAIT_POLICY=PASSIVE`) on a 2-core machine shared with other work.
+- Two earlier attempts were discarded (in `scratch/`, not committed): with PyTorch's default init and a
+  purely learned quality head, the head stayed at the mean (MAE ≈ 19) for 1000 steps.
 - Progress of this export: step {progress.get('step')} ({progress.get('phase')} phase, {progress.get('phase_step')} steps in it),
   {progress.get('train_s', 0) / 3600:.2f} h of training compute; log from {start} to {last}
   ({wall_h:.2f} h wall-clock), `models/training/runs/codiff-tiny/log.jsonl`.

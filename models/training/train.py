@@ -43,7 +43,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="/work/shared/data/train")
     p.add_argument("--run-dir", default=str(REPO / "models/training/runs/codiff-tiny"))
-    p.add_argument("--cave-seconds", type=float, default=1500.0, help="training time spent on CaVE alone")
+    p.add_argument("--cave-seconds", type=float, default=2400.0, help="training time spent on CaVE alone")
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=4e-4)
@@ -62,8 +62,12 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def lr_at(base: float, phase_step: int) -> float:
+def lr_at(base: float, phase_step: int, anneal: float | None = None) -> float:
+    """Warm-up, then constant with step halvings; `anneal` in 0..1 (CaVE phase: the fraction of its time
+    used) applies a cosine decay to a tenth, so CaVE ends its phase annealed before it is frozen."""
     warm = min(1.0, (phase_step + 1) / 100.0)
+    if anneal is not None:
+        return base * warm * (0.1 + 0.45 * (1 + math.cos(math.pi * min(anneal, 1.0))))
     decay = 0.5 ** (phase_step // 40000)  # halve every 40k steps of a phase
     return base * warm * max(decay, 1 / 16)
 
@@ -171,7 +175,8 @@ def main(argv=None) -> int:
         clean_np, jpg_np, q_np = batches.next()
         clean, jpg = torch.from_numpy(clean_np).to(device), torch.from_numpy(jpg_np).to(device)
         q = torch.from_numpy(q_np).to(device)
-        lr = lr_at(args.lr, progress["phase_step"])
+        anneal = progress["cave_train_s"] / args.cave_seconds if progress["phase"] == "cave" else None
+        lr = lr_at(args.lr, progress["phase_step"], anneal)
         for g in opt.param_groups:
             g["lr"] = lr
         if progress["phase"] == "cave":
