@@ -1,10 +1,11 @@
 /**
  * How fast `restore()` runs and how much memory it takes, at 1, 4 and 12 MP, with the time split by step.
- * Each size runs in its own child process, so its peak RSS is its own; every child first restores a small
- * image (session creation, JIT warm-up), then times one restore of the measured size.
+ * Each size runs in its own child process, so its peak RSS is its own; every child first restores the same
+ * image once (session creation, JIT warm-up, onnxruntime's first run at each tile shape), then times a
+ * second restore of it: the steady state of a warm container. `--cold` warms up on a small image instead.
  * Targets (issue 4, 2 cores): ≥ 1 MP/s with the shipped model; 12 MP peak RSS ≤ 1.5 GB; per-MP time at
  * 12 MP within 1.3× of 1 MP; non-model work ≤ 15 % of the model runs. Run with nothing else on the cores.
- *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--threads N] [--image PHOTO] [--quality Q]
+ *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--threads N] [--image PHOTO] [--quality Q] [--cold]
  */
 import { execFileSync } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     image: { type: "string" },
     quality: { type: "string", default: "20" },
     child: { type: "string" },
+    cold: { type: "boolean" },
   },
 });
 
@@ -60,9 +62,9 @@ async function child(mp: number): Promise<void> {
     force: true,
   };
   const quality = Number(values.quality);
-  const warm = await sourceJpeg(0.05, quality);
-  await restore(warm.bytes, options);
   const { bytes, width, height } = await sourceJpeg(mp, quality);
+  if (values.cold === true) await restore((await sourceJpeg(0.05, quality)).bytes, options);
+  else await restore(bytes, options);
   const cpuBefore = process.cpuUsage();
   const outcome = await restore(bytes, options);
   const cpu = process.cpuUsage(cpuBefore);
@@ -115,6 +117,7 @@ function main(): void {
     if (values.model !== undefined) args.push("--model", values.model);
     if (values.threads !== undefined) args.push("--threads", values.threads);
     if (values.image !== undefined) args.push("--image", values.image);
+    if (values.cold === true) args.push("--cold");
     const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 20 });
     rows.push(JSON.parse(out.trim().split("\n").at(-1)!) as Row);
   }
