@@ -7,7 +7,7 @@
  * Writes are group-committed: every record appended while one write+fsync runs goes out in the next one,
  * so a fast triage loop pays one fsync per batch, not one per object.
  */
-import { type FileHandle, open, readFile } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { UnjpegError } from "../errors.js";
 
 export type Outcome = "restored" | "skipped" | "failed" | "would-restore";
@@ -62,6 +62,21 @@ export interface Journal {
   close(): Promise<void>;
 }
 
+/**
+ * What is kept in memory per object: enough to decide "done" and to build the report. Sizes and timings
+ * stay on disk only, so a journal of millions of objects fits in a modest heap.
+ */
+function slim(entry: JournalEntry): JournalEntry {
+  return {
+    k: entry.k,
+    ...(entry.v === undefined ? {} : { v: entry.v }),
+    ...(entry.e === undefined ? {} : { e: entry.e }),
+    o: entry.o,
+    ...(entry.r === undefined ? {} : { r: entry.r }),
+    ...(entry.o === "failed" ? { f: entry.f, m: entry.m } : {}),
+  };
+}
+
 export function entryId(key: string, versionId?: string): string {
   return versionId === undefined ? key : `${key}\u0000${versionId}`;
 }
@@ -80,47 +95,85 @@ export function isDone(
   return entry.e === undefined || object.etag === undefined || entry.e === object.etag;
 }
 
-/** Parses a state file's text; returns the header, the entries and the byte length of whole lines. */
-export function parseJournal(
-  text: string,
-  path: string,
-): { header: JournalHeader | null; entries: Map<string, JournalEntry>; validBytes: number; count: number } {
-  const entries = new Map<string, JournalEntry>();
-  let header: JournalHeader | null = null;
-  let validBytes = 0;
-  let count = 0;
-  let start = 0;
+interface ParsedJournal {
+  header: JournalHeader | null;
+  entries: Map<string, JournalEntry>;
+  /** Bytes of whole lines: what remains after dropping a torn last line. */
+  validBytes: number;
+  count: number;
+}
+
+/** Takes a state file's lines one at a time (each without its newline). */
+function journalParser(path: string): { line(text: string): void; readonly result: ParsedJournal } {
+  const result: ParsedJournal = { header: null, entries: new Map(), validBytes: 0, count: 0 };
   let lineNumber = 0;
-  while (start < text.length) {
-    const end = text.indexOf("\n", start);
-    // No newline: the last write was cut short by a crash. It never counted as done; drop it.
-    if (end === -1) break;
-    lineNumber++;
+  return {
+    result,
+    line(text) {
+      lineNumber++;
+      let record: unknown;
+      try {
+        record = JSON.parse(text);
+      } catch {
+        throw new StateFileError(path, `line ${lineNumber} is not JSON (the file was edited or corrupted)`);
+      }
+      if (lineNumber === 1) {
+        const candidate = record as Partial<JournalHeader>;
+        if (candidate.unjpeg !== "backfill-state" || candidate.version !== 1) {
+          throw new StateFileError(path, "not an unjpeg backfill state file (version 1)");
+        }
+        result.header = candidate as JournalHeader;
+      } else {
+        const entry = record as JournalEntry;
+        if (typeof entry.k !== "string" || typeof entry.o !== "string") {
+          throw new StateFileError(path, `line ${lineNumber} is not a journal entry`);
+        }
+        result.entries.set(entryId(entry.k, entry.v), slim(entry));
+        result.count++;
+      }
+    },
+  };
+}
+
+/**
+ * Parses a state file's text. A last line without its newline is a write cut short by a crash: it never
+ * counted as done, and is dropped.
+ */
+export function parseJournal(text: string, path: string): ParsedJournal {
+  const parser = journalParser(path);
+  let start = 0;
+  for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
     const line = text.slice(start, end);
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch {
-      throw new StateFileError(path, `line ${lineNumber} is not JSON (the file was edited or corrupted)`);
-    }
-    if (lineNumber === 1) {
-      const candidate = record as Partial<JournalHeader>;
-      if (candidate.unjpeg !== "backfill-state" || candidate.version !== 1) {
-        throw new StateFileError(path, "not an unjpeg backfill state file (version 1)");
-      }
-      header = candidate as JournalHeader;
-    } else {
-      const entry = record as JournalEntry;
-      if (typeof entry.k !== "string" || typeof entry.o !== "string") {
-        throw new StateFileError(path, `line ${lineNumber} is not a journal entry`);
-      }
-      entries.set(entryId(entry.k, entry.v), entry);
-      count++;
-    }
+    parser.line(line);
+    parser.result.validBytes += Buffer.byteLength(line) + 1;
     start = end + 1;
-    validBytes = Buffer.byteLength(text.slice(0, start));
   }
-  return { header, entries, validBytes, count };
+  return parser.result;
+}
+
+/** Reads a state file in chunks (a journal of millions of lines is larger than a string may be). */
+async function readJournal(handle: FileHandle, path: string): Promise<ParsedJournal & { fileBytes: number }> {
+  const parser = journalParser(path);
+  const chunk = Buffer.alloc(1 << 20);
+  let carry = Buffer.alloc(0);
+  let position = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    const data =
+      carry.length === 0
+        ? chunk.subarray(0, bytesRead)
+        : Buffer.concat([carry, chunk.subarray(0, bytesRead)]);
+    let start = 0;
+    for (let end = data.indexOf(0x0a); end !== -1; end = data.indexOf(0x0a, start)) {
+      parser.line(data.toString("utf8", start, end));
+      parser.result.validBytes += end - start + 1;
+      start = end + 1;
+    }
+    carry = Buffer.from(data.subarray(start));
+  }
+  return { ...parser.result, fileBytes: position };
 }
 
 /** A journal that keeps nothing on disk (no `--state`, or a dry run). */
@@ -131,7 +184,7 @@ export function memoryJournal(): Journal {
     entries,
     resumed: 0,
     append: async (entry) => {
-      entries.set(entryId(entry.k, entry.v), entry);
+      entries.set(entryId(entry.k, entry.v), slim(entry));
     },
     close: async () => {},
   };
@@ -143,14 +196,14 @@ export function memoryJournal(): Journal {
  */
 export async function openJournal(path: string, source: string, now: Date = new Date()): Promise<Journal> {
   const handle = await open(path, "a+");
-  let parsed: ReturnType<typeof parseJournal>;
+  let parsed: ParsedJournal;
   try {
-    const text = (await handle.readFile()).toString("utf8");
-    parsed = parseJournal(text, path);
+    const read = await readJournal(handle, path);
+    parsed = read;
     if (parsed.header !== null && parsed.header.source !== source) {
       throw new StateFileError(path, `belongs to ${parsed.header.source}, not ${source}`);
     }
-    if (Buffer.byteLength(text) !== parsed.validBytes) await handle.truncate(parsed.validBytes);
+    if (read.fileBytes !== parsed.validBytes) await handle.truncate(parsed.validBytes);
     if (parsed.header === null) {
       const header: JournalHeader = {
         unjpeg: "backfill-state",
@@ -201,7 +254,7 @@ function fileJournal(
     entries,
     resumed,
     append(entry) {
-      entries.set(entryId(entry.k, entry.v), entry);
+      entries.set(entryId(entry.k, entry.v), slim(entry));
       const done = new Promise<void>((resolve, reject) => {
         pending.push({ line: `${JSON.stringify(entry)}\n`, resolve, reject });
       });
@@ -218,14 +271,19 @@ function fileJournal(
 /** A dry run's journal: seeded from an existing state file (so done objects are not counted), never written. */
 export async function readOnlyJournal(path: string, source: string): Promise<Journal> {
   const journal = memoryJournal();
-  let text: string;
+  let handle: FileHandle;
   try {
-    text = await readFile(path, "utf8");
+    handle = await open(path, "r");
   } catch (error) {
     if ((error as { code?: string }).code === "ENOENT") return journal;
     throw error;
   }
-  const parsed = parseJournal(text, path);
+  let parsed: ParsedJournal;
+  try {
+    parsed = await readJournal(handle, path);
+  } finally {
+    await handle.close();
+  }
   if (parsed.header !== null && parsed.header.source !== source) {
     throw new StateFileError(path, `belongs to ${parsed.header.source}, not ${source}`);
   }

@@ -84,3 +84,32 @@ test("a dry run reads the state file but never writes it", async () => {
   assert.equal(await readFile(path, "utf8"), before);
   assert.equal((await readOnlyJournal(join(dir, "missing.jsonl"), "s3://b/p")).resumed, 0);
 });
+
+test("a journal larger than the read chunk, with multi-byte keys and a torn end, reopens exactly", async () => {
+  const path = join(dir, "big.jsonl");
+  const journal = await openJournal(path, "s3://b/p");
+  const keys = Array.from({ length: 20_000 }, (_, i) => `fotos/año-${i}/café ☕ ${"x".repeat(i % 50)}.jpg`);
+  await Promise.all(
+    keys.map((k) =>
+      journal.append({
+        k,
+        e: "d41d8cd98f00b204e9800998ecf8427e",
+        o: "skipped",
+        r: "high-quality",
+        q: 95,
+        br: 65536,
+        bw: 0,
+      }),
+    ),
+  );
+  await journal.close();
+  assert.ok((await readFile(path)).length > 2 * 1024 * 1024, "spans several 1 MiB read chunks");
+  await appendFile(path, '{"k":"fotos/año-torn');
+  const reopened = await openJournal(path, "s3://b/p");
+  assert.equal(reopened.resumed, keys.length);
+  assert.ok(keys.every((k) => isDone(reopened.entries, { key: k })));
+  await reopened.append({ k: "last.jpg", o: "restored" });
+  await reopened.close();
+  const parsed = parseJournal(await readFile(path, "utf8"), path);
+  assert.equal(parsed.count, keys.length + 1);
+});
