@@ -29,6 +29,11 @@ function formatBytes(n) {
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
 
+/** Network failures and the like end up in the status line, not in an unhandled rejection. */
+function guarded(promise) {
+  return promise.catch((error) => setStatus(`something went wrong: ${error?.message ?? error}`, true));
+}
+
 function setStatus(text, isError = false) {
   els.status.textContent = text;
   els.status.classList.toggle("error", isError);
@@ -84,7 +89,7 @@ async function loadObjects() {
       textContent: formatBytes(object.size),
     });
     button.append(key, size);
-    button.addEventListener("click", () => show(object.key));
+    button.addEventListener("click", () => guarded(show(object.key)));
     const item = document.createElement("li");
     item.append(button);
     els.objects.append(item);
@@ -209,7 +214,7 @@ els.handle.addEventListener("keydown", (event) => {
 });
 els.zoom.addEventListener("change", applyZoom);
 window.addEventListener("resize", applyZoom);
-els.file.addEventListener("change", () => upload(els.file.files?.[0]));
+els.file.addEventListener("change", () => guarded(upload(els.file.files?.[0])));
 els.refresh.addEventListener("click", () => loadObjects());
 for (const type of ["dragenter", "dragover"]) {
   document.addEventListener(type, (event) => {
@@ -223,10 +228,10 @@ for (const type of ["dragleave", "drop"]) {
     els.drop.classList.remove("over");
   });
 }
-document.addEventListener("drop", (event) => upload(event.dataTransfer?.files?.[0]));
+document.addEventListener("drop", (event) => guarded(upload(event.dataTransfer?.files?.[0])));
 
 loadHealth();
-loadObjects().then(() => {
+guarded(loadObjects()).then(() => {
   const wanted = new URLSearchParams(location.search).get("key");
-  if (wanted) show(wanted);
+  if (wanted) guarded(show(wanted));
 });
