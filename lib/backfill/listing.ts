@@ -2,12 +2,11 @@
  * Object sources for a backfill: a paginated ListObjectsV2 of `s3://bucket/prefix`, or a manifest file
  * (CSV or S3 Inventory). Pages are fetched one at a time as the loop consumes them, with retries.
  */
-import { readFile } from "node:fs/promises";
 import { ListObjectsCommand, type S3Client } from "@aws-sdk/client-s3";
 import { UnjpegError } from "../errors.js";
 import { normalizeETag } from "../storage/metadata.js";
 import { getObjectRange } from "../storage/s3.js";
-import { type ListedObject, manifestObjects } from "./manifest.js";
+import { type ListedObject, localManifestObjects, manifestObjects } from "./manifest.js";
 import { type RetryOptions, withRetry } from "./retry.js";
 
 export interface S3Location {
@@ -88,8 +87,10 @@ export async function* manifestSource(
     }
     return body;
   };
-  const text = manifest.startsWith("s3://")
-    ? await readS3(parseS3Url(manifest).bucket, parseS3Url(manifest).prefix)
-    : await readFile(manifest);
-  yield* manifestObjects(text, manifest, readS3);
+  if (!manifest.startsWith("s3://")) {
+    yield* localManifestObjects(manifest, readS3);
+    return;
+  }
+  const where = parseS3Url(manifest);
+  yield* manifestObjects(await readS3(where.bucket, where.prefix), manifest, readS3);
 }

@@ -3,7 +3,10 @@
  * or `bucket,key,versionId`, keys URL-encoded) and an S3 Inventory report (`manifest.json` naming gzipped
  * CSV files, columns given by its `fileSchema`).
  */
-import { gunzipSync } from "node:zlib";
+import { createReadStream } from "node:fs";
+import { open, readFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { createGunzip, gunzipSync } from "node:zlib";
 import { UnjpegError } from "../errors.js";
 
 export interface ListedObject {
@@ -185,5 +188,46 @@ export async function* manifestObjects(
     }
   } else {
     yield* csvObjects(parseCsv(text), BATCH_SCHEMA, source);
+  }
+}
+
+/** A local file's lines, gunzipped when it is gzip, streamed: never held whole. */
+async function* fileLines(path: string): AsyncGenerator<string> {
+  const handle = await open(path, "r");
+  const magic = Buffer.alloc(2);
+  try {
+    await handle.read(magic, 0, 2, 0);
+  } finally {
+    await handle.close();
+  }
+  const raw = createReadStream(path);
+  const input = magic[0] === 0x1f && magic[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    yield* lines;
+  } finally {
+    lines.close();
+    raw.destroy();
+  }
+}
+
+/**
+ * The objects a local manifest file names. A CSV is read line by line (a Batch Operations manifest of
+ * millions of keys is larger than a string may be; its keys are URL-encoded, so a record is one line);
+ * an Inventory `manifest.json` is small and read whole.
+ */
+export async function* localManifestObjects(
+  path: string,
+  read: (bucket: string, key: string) => Promise<Uint8Array>,
+): AsyncGenerator<ListedObject> {
+  let lineNumber = 0;
+  for await (const line of fileLines(path)) {
+    lineNumber++;
+    if (lineNumber === 1 && line.trimStart().startsWith("{")) {
+      yield* manifestObjects(await readFile(path), path, read);
+      return;
+    }
+    if (line.trim() === "") continue;
+    yield* csvObjects(parseCsv(line), BATCH_SCHEMA, `${path} line ${lineNumber}`);
   }
 }

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { csvObjects, type ListedObject, manifestObjects, parseCsv } from "../../lib/backfill/manifest.js";
+import {
+  csvObjects,
+  type ListedObject,
+  localManifestObjects,
+  manifestObjects,
+  parseCsv,
+} from "../../lib/backfill/manifest.js";
 
 const collect = async (source: AsyncIterable<ListedObject>) => {
   const out: ListedObject[] = [];
@@ -76,4 +85,40 @@ test("an inventory in another format is refused with a clear error", async () =>
       message: /Parquet/,
     },
   );
+});
+
+const dir = await mkdtemp(join(tmpdir(), "unjpeg-manifest-"));
+after(() => rm(dir, { recursive: true, force: true }));
+const noS3 = async (): Promise<Uint8Array> => {
+  throw new Error("no S3 read expected");
+};
+
+test("a local CSV manifest is streamed line by line, gzipped or not", async () => {
+  const lines = Array.from({ length: 5000 }, (_, i) => `photos,dir/img+${i}.jpg`).join("\r\n");
+  await writeFile(join(dir, "m.csv"), `${lines}\r\n\r\n`);
+  await writeFile(join(dir, "m.csv.gz"), gzipSync(lines));
+  for (const name of ["m.csv", "m.csv.gz"]) {
+    const objects = await collect(localManifestObjects(join(dir, name), noS3));
+    assert.equal(objects.length, 5000, name);
+    assert.deepEqual(objects[4999], { bucket: "photos", key: "dir/img 4999.jpg" });
+  }
+  await writeFile(join(dir, "bad.csv"), "photos,a.jpg\nphotos\n");
+  await assert.rejects(collect(localManifestObjects(join(dir, "bad.csv"), noS3)), {
+    code: "BACKFILL_BAD_MANIFEST",
+    message: /bad\.csv line 2/,
+  });
+});
+
+test("a local Inventory manifest.json is read whole and its data files fetched", async () => {
+  const manifest = {
+    destinationBucket: "arn:aws:s3:::inv",
+    fileFormat: "CSV",
+    fileSchema: "Bucket, Key",
+    files: [{ key: "d.csv.gz" }],
+  };
+  await writeFile(join(dir, "manifest.json"), JSON.stringify(manifest, null, 2));
+  const objects = await collect(
+    localManifestObjects(join(dir, "manifest.json"), async () => gzipSync('"photos","x%2By.jpg"\n')),
+  );
+  assert.deepEqual(objects, [{ bucket: "photos", key: "x+y.jpg" }]);
 });
