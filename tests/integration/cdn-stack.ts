@@ -70,7 +70,8 @@ export async function startCdnStack(
       if (outcome.action === "restored") restores += 1;
       return outcome;
     },
-    model: (await loadModelFolder(TEST_MODEL_DIR)).tag,
+    // The tag of the model restore() runs: derivatives record it and staleness compares against it.
+    model: (await loadModelFolder(config.modelDir ?? TEST_MODEL_DIR)).tag,
   };
   const app = await createOriginApp(config, {
     deriver,
