@@ -2,7 +2,7 @@
  * Object sources for a backfill: a paginated ListObjectsV2 of `s3://bucket/prefix`, or a manifest file
  * (CSV or S3 Inventory). Pages are fetched one at a time as the loop consumes them, with retries.
  */
-import { ListObjectsCommand, type S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsCommand, type ListObjectsCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { UnjpegError } from "../errors.js";
 import { normalizeETag } from "../storage/metadata.js";
 import { getObjectRange } from "../storage/s3.js";
@@ -38,19 +38,32 @@ export async function* listObjects(
 ): AsyncGenerator<ListedObject> {
   let marker: string | undefined;
   for (;;) {
-    const page = await withRetry(
-      () =>
-        s3.send(
-          new ListObjectsCommand({
-            Bucket: location.bucket,
-            Prefix: location.prefix === "" ? undefined : location.prefix,
-            Marker: marker,
-            MaxKeys: options.pageSize,
-          }),
-          { abortSignal: options.signal },
-        ),
-      { ...options.retry, signal: options.signal },
-    );
+    if (options.signal?.aborted) return;
+    let page: ListObjectsCommandOutput;
+    try {
+      page = await withRetry(
+        () =>
+          s3.send(
+            new ListObjectsCommand({
+              Bucket: location.bucket,
+              Prefix: location.prefix === "" ? undefined : location.prefix,
+              Marker: marker,
+              MaxKeys: options.pageSize,
+            }),
+            { abortSignal: options.signal },
+          ),
+        { ...options.retry, signal: options.signal },
+      );
+    } catch (error) {
+      // Stopped on purpose (Ctrl-C): the listing just ends; the run reports itself interrupted.
+      if (options.signal?.aborted) return;
+      const name = (error as { name?: string }).name ?? "Error";
+      throw new UnjpegError(
+        "BACKFILL_LIST_FAILED",
+        `listing s3://${location.bucket}/${location.prefix} failed: ${name}: ${(error as Error).message}`,
+        { cause: error, status: 502 },
+      );
+    }
     const contents = page.Contents ?? [];
     for (const item of contents) {
       if (item.Key === undefined) continue;

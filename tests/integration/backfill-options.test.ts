@@ -3,7 +3,7 @@
  * --redo-stale, a CSV manifest, and the cost of triage (one ranged GET per skipped object).
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -187,6 +187,55 @@ test("an S3 Inventory report in the bucket (manifest.json and a gzipped CSV) dri
   assert.equal(kindOf(27), "low");
   assert.equal(report.estimate?.restores, 1);
   assert.equal(report.source, `manifest:s3://${BUCKET}/inventory/manifest.json`);
+});
+
+test("Ctrl-C: a clean stop with a report (interrupted, exit 130), then the same command finishes", async () => {
+  await uploadArchive(stack.s3, 400, "sigint/");
+  const state = join(dir, "sigint.jsonl");
+  const args = [
+    "backfill",
+    `s3://${BUCKET}/sigint/`,
+    "--endpoint",
+    stack.local.endpoint,
+    "--concurrency",
+    "2",
+    "--state",
+    state,
+  ];
+  const run = spawnCli(args);
+  for (;;) {
+    const lines = await readFile(state, "utf8").then(
+      (text) => text.split("\n").length - 2,
+      () => 0,
+    );
+    if (lines >= 20) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  run.kill("SIGINT");
+  const stopped = await run.output;
+  assert.equal(stopped.code, 130, stopped.stderr);
+  const report = JSON.parse(stopped.stdout) as BackfillReport;
+  assert.equal(report.interrupted, true);
+  assert.ok(report.run.processed < 400);
+  const resumed = await spawnCli(args).output;
+  const done = JSON.parse(resumed.stdout) as BackfillReport;
+  assert.equal(done.interrupted, false);
+  assert.equal(done.run.alreadyDone, report.run.processed);
+  assert.equal(done.total.restored + done.total.skipped + done.total.failed, 400);
+
+  const missing = await spawnCli([
+    "backfill",
+    "s3://no-such-bucket/",
+    "--endpoint",
+    stack.local.endpoint,
+    "--state",
+    join(dir, "nb.jsonl"),
+  ]).output;
+  assert.equal(missing.code, 1);
+  assert.match(
+    missing.stderr,
+    /listing s3:\/\/no-such-bucket\/ failed: NoSuchBucket.*\[BACKFILL_LIST_FAILED\]/,
+  );
 });
 
 test("triage of an object that needs no work: one ranged GET of at most 64 KiB, no HEAD", async () => {

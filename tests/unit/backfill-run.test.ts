@@ -154,3 +154,21 @@ test("a dry run reports the estimated restores", async () => {
   assert.deepEqual(report.estimate, { restores: 2, sourceBytes: 3000 });
   assert.equal(report.run.bytesWritten, 0);
 });
+
+test("a failing source stops the pool only after the calls in flight have settled", async () => {
+  const { forEachConcurrent } = await import("../../lib/backfill/pool.js");
+  const settled: number[] = [];
+  async function* source() {
+    yield 1;
+    yield 2;
+    throw new Error("listing failed");
+  }
+  await assert.rejects(
+    forEachConcurrent(source(), 4, async (n) => {
+      await new Promise((r) => setTimeout(r, 20));
+      settled.push(n);
+    }),
+    /listing failed/,
+  );
+  assert.deepEqual(settled.sort(), [1, 2]);
+});
