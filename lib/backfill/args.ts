@@ -12,7 +12,8 @@ export const BACKFILL_USAGE = `usage: unjpeg backfill s3://bucket/prefix [option
 Restores the existing JPEGs under a prefix (or named by a manifest) that need it, writing derivatives
 beside them like the upload handler. Each object is triaged from one ranged GET of its headers.
   --endpoint URL        an S3-compatible endpoint (path-style), e.g. http://localhost:4569
-  --concurrency N       objects in flight (default 4)
+  --concurrency N       objects in flight (default 8); most only need their triage GET
+  --restore-concurrency N  restores running at once among them (default 2; each uses every core)
   --dry-run             triage only: print what would be restored and the estimated cost
   --skip-quality Q      skip sources at or above this estimated quality (default UNJPEG_SKIP_QUALITY, 90)
   --format F            jpeg, png, webp or avif (default UNJPEG_FORMAT, jpeg)
@@ -37,6 +38,7 @@ export interface BackfillArgs {
   readonly source: string;
   readonly endpoint: string | undefined;
   readonly concurrency: number;
+  readonly restoreConcurrency: number;
   readonly dryRun: boolean;
   readonly skipQuality: number | undefined;
   readonly format: OutputFormat | undefined;
@@ -53,6 +55,7 @@ export interface BackfillArgs {
 const OPTIONS = {
   endpoint: { type: "string" },
   concurrency: { type: "string" },
+  "restore-concurrency": { type: "string" },
   "dry-run": { type: "boolean" },
   "skip-quality": { type: "string" },
   format: { type: "string" },
@@ -120,7 +123,8 @@ export function parseBackfillArgs(argv: string[], now: Date = new Date()): Backf
     manifest,
     source,
     endpoint: values.endpoint,
-    concurrency: integer("concurrency", values.concurrency, 4, 1, 1024),
+    concurrency: integer("concurrency", values.concurrency, 8, 1, 1024),
+    restoreConcurrency: integer("restore-concurrency", values["restore-concurrency"], 2, 1, 1024),
     dryRun: values["dry-run"] === true,
     skipQuality:
       values["skip-quality"] === undefined

@@ -10,6 +10,7 @@ import { openJournal, readOnlyJournal } from "../backfill/journal.js";
 import { listObjects, manifestSource } from "../backfill/listing.js";
 import type { ListedObject } from "../backfill/manifest.js";
 import { processResultOf } from "../backfill/outcome.js";
+import { limitConcurrency } from "../backfill/pool.js";
 import { emptyCounts, startProgress } from "../backfill/progress.js";
 import { type BackfillReport, runBackfill } from "../backfill/run.js";
 import { type Config, loadConfig } from "../config.js";
@@ -42,7 +43,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = backfillConfig(loadConfig(), args);
-  const deriver = await createDeriver(config);
+  const core = await createDeriver(config);
+  const deriver = { ...core, restore: limitConcurrency(core.restore, args.restoreConcurrency) };
   const journal = args.dryRun
     ? await readOnlyJournal(args.statePath, args.source)
     : await openJournal(args.statePath, args.source);

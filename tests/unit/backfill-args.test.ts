@@ -9,7 +9,8 @@ test("defaults, and a state file named after the source", () => {
   const args = parseBackfillArgs(["s3://photos/2019/"])!;
   assert.deepEqual(args.location, { bucket: "photos", prefix: "2019/" });
   assert.equal(args.source, "s3://photos/2019/");
-  assert.equal(args.concurrency, 4);
+  assert.equal(args.concurrency, 8);
+  assert.equal(args.restoreConcurrency, 2);
   assert.equal(args.dryRun, false);
   assert.equal(args.redoStale, false);
   assert.equal(args.retries, 5);
@@ -27,6 +28,8 @@ test("every option", () => {
       "http://localhost:4569",
       "--concurrency",
       "16",
+      "--restore-concurrency",
+      "3",
       "--dry-run",
       "--skip-quality",
       "80",
@@ -54,6 +57,7 @@ test("every option", () => {
   )!;
   assert.deepEqual(args.location, { bucket: "b", prefix: "" });
   assert.equal(args.concurrency, 16);
+  assert.equal(args.restoreConcurrency, 3);
   assert.equal(args.dryRun, true);
   assert.equal(args.skipQuality, 80);
   assert.equal(args.format, "webp");
