@@ -16,27 +16,17 @@ import {
 } from "../lib/backfill/batch.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../lib/config.js";
 import { type Deriver, deriveObject } from "../lib/storage/derive.js";
+import { builtOnce, invocationDeadline } from "./invocation.js";
 
 /** Stop starting tasks this long before Lambda's deadline, so the rest are answered TemporaryFailure. */
 const DEADLINE_MARGIN_MS = 15_000;
 
 export function createBatchHandler(deriver: Deriver | (() => Promise<Deriver>)) {
-  let ready: Promise<Deriver> | undefined;
-  const getDeriver = (): Promise<Deriver> => {
-    ready ??= (typeof deriver === "function" ? deriver() : Promise.resolve(deriver)).catch((error) => {
-      ready = undefined;
-      throw error;
-    });
-    return ready;
-  };
+  const getDeriver = builtOnce(deriver);
   return middy({ timeoutEarlyInMillis: 2_000 }).handler(
     async (event: unknown, context: Context, { signal }): Promise<BatchResponse> => {
       const invocation = parseBatchInvocation(event);
-      const remaining = context.getRemainingTimeInMillis?.();
-      const deadline =
-        remaining === undefined
-          ? signal
-          : AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, remaining - DEADLINE_MARGIN_MS))]);
+      const deadline = invocationDeadline(context, signal, DEADLINE_MARGIN_MS);
       const args = invocation.userArguments;
       const format = args["format"]?.toLowerCase();
       const results: BatchTaskResult[] = [];

@@ -20,6 +20,7 @@ import {
 } from "../lib/http/payload.js";
 import { errorResponse } from "../lib/http/respond.js";
 import type { OriginResponse } from "../lib/http/types.js";
+import { builtOnce } from "./invocation.js";
 
 /** Answer this long before Lambda's deadline, so the viewer gets a 503 to retry rather than a cut-off. */
 const DEADLINE_MARGIN_MS = 1_500;
@@ -35,14 +36,7 @@ export function createCdnOriginHandler(
   app: OriginApp | (() => Promise<OriginApp>),
   options: CdnOriginHandlerOptions = {},
 ) {
-  let ready: Promise<OriginApp> | undefined;
-  const getApp = (): Promise<OriginApp> => {
-    ready ??= (typeof app === "function" ? app() : Promise.resolve(app)).catch((error) => {
-      ready = undefined; // the next invocation tries again
-      throw error;
-    });
-    return ready;
-  };
+  const getApp = builtOnce(app);
   const streaming = options.streaming === true;
   const maxBodyBytes =
     options.maxBodyBytes ?? (streaming ? LAMBDA_MAX_STREAMED_BODY_BYTES : LAMBDA_MAX_BUFFERED_BODY_BYTES);

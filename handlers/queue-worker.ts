@@ -10,29 +10,19 @@ import { classifyFailure } from "../lib/backfill/retry.js";
 import { UnjpegError } from "../lib/errors.js";
 import { handleMessageBody } from "../lib/queue/handle.js";
 import type { Deriver } from "../lib/storage/derive.js";
+import { builtOnce, invocationDeadline } from "./invocation.js";
 
 const DEADLINE_MARGIN_MS = 15_000;
 
 export function createQueueHandler(deriver: Deriver | (() => Promise<Deriver>)) {
-  let ready: Promise<Deriver> | undefined;
-  const getDeriver = (): Promise<Deriver> => {
-    ready ??= (typeof deriver === "function" ? deriver() : Promise.resolve(deriver)).catch((error) => {
-      ready = undefined;
-      throw error;
-    });
-    return ready;
-  };
+  const getDeriver = builtOnce(deriver);
   return middy({ timeoutEarlyInMillis: 2_000 }).handler(
     async (raw: unknown, context: Context, { signal }): Promise<SQSBatchResponse> => {
       const event = raw as SQSEvent;
       if (!Array.isArray(event?.Records)) {
         throw new UnjpegError("EVENT_INVALID", "the queue worker takes SQS events", { status: 400 });
       }
-      const remaining = context.getRemainingTimeInMillis?.();
-      const deadline =
-        remaining === undefined
-          ? signal
-          : AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, remaining - DEADLINE_MARGIN_MS))]);
+      const deadline = invocationDeadline(context, signal, DEADLINE_MARGIN_MS);
       const core = await getDeriver();
       const failed: string[] = [];
       for (const record of event.Records) {

@@ -10,6 +10,7 @@ import { UnjpegError } from "../lib/errors.js";
 import type { Deriver } from "../lib/storage/derive.js";
 import { type LineSink, stdoutSink } from "../lib/storage/report.js";
 import { handleUploadEvent } from "../lib/storage/upload.js";
+import { builtOnce, invocationDeadline } from "./invocation.js";
 
 /** Stop starting work this long before Lambda's deadline, so unfinished messages are reported, not lost. */
 const DEADLINE_MARGIN_MS = 15_000;
@@ -37,21 +38,10 @@ export function createUploadHandler(
   deriver: Deriver | (() => Promise<Deriver>),
   options: UploadHandlerOptions = {},
 ) {
-  let ready: Promise<Deriver> | undefined;
-  const getDeriver = (): Promise<Deriver> => {
-    ready ??= (typeof deriver === "function" ? deriver() : Promise.resolve(deriver)).catch((error) => {
-      ready = undefined; // the next invocation tries again
-      throw error;
-    });
-    return ready;
-  };
+  const getDeriver = builtOnce(deriver);
   return middy({ timeoutEarlyInMillis: 2_000 }).handler(
     async (event: unknown, context: Context, { signal }): Promise<SQSBatchResponse | undefined> => {
-      const remaining = context.getRemainingTimeInMillis?.();
-      const deadline =
-        remaining === undefined
-          ? signal
-          : AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, remaining - DEADLINE_MARGIN_MS))]);
+      const deadline = invocationDeadline(context, signal, DEADLINE_MARGIN_MS);
       const result = await handleUploadEvent(await getDeriver(), event, {
         sink: options.sink ?? stdoutSink,
         signal: deadline,
