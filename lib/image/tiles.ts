@@ -71,10 +71,20 @@ export function padTo(n: number, multiple: number): number {
   return Math.ceil(n / multiple) * multiple;
 }
 
+/** `v · scale + offset` for every byte value, as float32: one load per channel instead of a multiply-add. */
+function byteTable(scale: number, offset: number): Float32Array {
+  const table = new Float32Array(256);
+  for (let v = 0; v < 256; v++) table[v] = v * scale + offset;
+  return table;
+}
+
+const tables = new Map<string, Float32Array>();
+
 /**
  * Cuts `rect` out of interleaved 8-bit RGB as planar float RGB (NCHW, batch 1), each value mapped
  * `v · scale + offset` (default: [0, 1]; `2/255, −1` gives rgb_pm1 directly), edge-padded on the right and
  * bottom to `paddedWidth` × `paddedHeight` (replicating the last column and row, as CODiff pads).
+ * `into`, when given and of the right length, is filled instead of a new array (tiles of one shape reuse it).
  */
 export function extractPlanar(
   rgb: Uint8Array,
@@ -84,37 +94,55 @@ export function extractPlanar(
   paddedHeight: number,
   scale = 1 / 255,
   offset = 0,
+  into?: Float32Array,
 ): Float32Array {
   const w = rect.x.end - rect.x.start;
   const h = rect.y.end - rect.y.start;
   const plane = paddedWidth * paddedHeight;
-  const out = new Float32Array(plane * 3);
-  const r = out.subarray(0, plane);
-  const g = out.subarray(plane, 2 * plane);
-  const b = out.subarray(2 * plane);
+  const out = into !== undefined && into.length === plane * 3 ? into : new Float32Array(plane * 3);
+  const key = `${scale},${offset}`;
+  let table = tables.get(key);
+  if (table === undefined) tables.set(key, (table = byteTable(scale, offset)));
+  const lut = table;
+  const g0 = plane;
+  const b0 = 2 * plane;
   for (let y = 0; y < h; y++) {
     let s = ((rect.y.start + y) * width + rect.x.start) * 3;
     const o = y * paddedWidth;
     for (let x = o, end = o + w; x < end; x++, s += 3) {
-      r[x] = rgb[s]! * scale + offset;
-      g[x] = rgb[s + 1]! * scale + offset;
-      b[x] = rgb[s + 2]! * scale + offset;
+      out[x] = lut[rgb[s]!]!;
+      out[g0 + x] = lut[rgb[s + 1]!]!;
+      out[b0 + x] = lut[rgb[s + 2]!]!;
     }
     if (paddedWidth > w) {
-      for (const p of [r, g, b]) p.fill(p[o + w - 1]!, o + w, o + paddedWidth);
+      for (let c = 0; c < 3; c++) {
+        const row = c * plane + o;
+        out.fill(out[row + w - 1]!, row + w, row + paddedWidth);
+      }
     }
   }
-  for (const p of [r, g, b]) {
-    const last = p.subarray((h - 1) * paddedWidth, h * paddedWidth);
-    for (let y = h; y < paddedHeight; y++) p.set(last, y * paddedWidth);
+  for (let c = 0; c < 3; c++) {
+    const last = out.subarray(c * plane + (h - 1) * paddedWidth, c * plane + h * paddedWidth);
+    for (let y = h; y < paddedHeight; y++) out.set(last, c * plane + y * paddedWidth);
   }
   return out;
+}
+
+/** The index range [first, end) where `weights` is exactly 1: there a tile is the only contributor. */
+function unitRange(weights: Float32Array): { first: number; end: number } {
+  let first = 0;
+  while (first < weights.length && weights[first] !== 1) first++;
+  let end = weights.length;
+  while (end > first && weights[end - 1] !== 1) end--;
+  return { first, end };
 }
 
 /**
  * Adds `weight(x) · weight(y) · tile` into the planar float accumulator (3 × height × width). `tile` is
  * planar with row length `tileStride` (its padded width); only the `rect` part is used. With `fromPm1`,
- * tile values are decoder output in [−1, 1]: clamped and mapped to [0, 1] on the way in.
+ * tile values are decoder output in [−1, 1]: clamped and mapped to [0, 1] on the way in. Where both
+ * weights are 1 (no neighbour overlaps: most of a tile) the value is stored, not multiplied and added;
+ * the result is the same to the bit, since the accumulator there is still 0. Zero weights are skipped.
  */
 export function blendInto(
   accumulator: Float32Array,
@@ -131,32 +159,80 @@ export function blendInto(
   const plane = width * height;
   const w = rect.x.end - rect.x.start;
   const h = rect.y.end - rect.y.start;
+  const unit = unitRange(weightsX);
+  const scale = fromPm1 ? 0.5 : 1;
+  const shift = fromPm1 ? 0.5 : 0;
+  const lo = fromPm1 ? -1 : Number.NEGATIVE_INFINITY;
+  const hi = fromPm1 ? 1 : Number.POSITIVE_INFINITY;
   for (let c = 0; c < 3; c++) {
     for (let y = 0; y < h; y++) {
       const wy = weightsY[y]!;
+      if (wy === 0) continue;
       const src = c * tilePlane + y * tileStride;
       const dst = c * plane + (rect.y.start + y) * width + rect.x.start;
-      if (fromPm1) {
-        for (let x = 0; x < w; x++) {
+      if (wy === 1 && unit.end > unit.first) {
+        blendRun(accumulator, dst, tile, src, weightsX, 0, unit.first, 1, scale, shift, lo, hi);
+        for (let x = unit.first; x < unit.end; x++) {
           const v = tile[src + x]!;
-          const clamped = Math.min(1, Math.max(-1, v));
-          accumulator[dst + x]! += wy * weightsX[x]! * (clamped * 0.5 + 0.5);
+          accumulator[dst + x] = (v < lo ? lo : v > hi ? hi : v) * scale + shift;
         }
+        blendRun(accumulator, dst, tile, src, weightsX, unit.end, w, 1, scale, shift, lo, hi);
       } else {
-        for (let x = 0; x < w; x++) accumulator[dst + x]! += wy * weightsX[x]! * tile[src + x]!;
+        blendRun(accumulator, dst, tile, src, weightsX, 0, w, wy, scale, shift, lo, hi);
       }
     }
   }
 }
 
+/** Accumulates `wy · weightsX[x] · map(tile)` for x in [from, to) of one row. */
+function blendRun(
+  accumulator: Float32Array,
+  dst: number,
+  tile: Float32Array,
+  src: number,
+  weightsX: Float32Array,
+  from: number,
+  to: number,
+  wy: number,
+  scale: number,
+  shift: number,
+  lo: number,
+  hi: number,
+): void {
+  for (let x = from; x < to; x++) {
+    const wx = weightsX[x]!;
+    if (wx === 0) continue;
+    const v = tile[src + x]!;
+    accumulator[dst + x]! += wy * wx * ((v < lo ? lo : v > hi ? hi : v) * scale + shift);
+  }
+}
+
 /** Planar float RGB in [0, 1] → interleaved 8-bit RGB (rounded, clamped by Uint8ClampedArray). */
 export function planarToInterleaved(planar: Float32Array, width: number, height: number): Uint8Array {
-  const plane = width * height;
-  const out = new Uint8ClampedArray(plane * 3);
-  for (let i = 0, k = 0; i < plane; i++, k += 3) {
-    out[k] = planar[i]! * 255;
-    out[k + 1] = planar[plane + i]! * 255;
-    out[k + 2] = planar[2 * plane + i]! * 255;
-  }
+  const out = new Uint8ClampedArray(width * height * 3);
+  planarRowsToInterleaved(planar, width, height, 0, height, out, 0);
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+/**
+ * Rows [from, to) of planar float RGB in [0, 1] (planes of `width × planeHeight`) → interleaved 8-bit RGB
+ * at row `outRow` of `out` (rounded half to even and clamped, as Uint8ClampedArray stores do).
+ */
+export function planarRowsToInterleaved(
+  planar: Float32Array,
+  width: number,
+  planeHeight: number,
+  from: number,
+  to: number,
+  out: Uint8ClampedArray,
+  outRow: number,
+): void {
+  const plane = width * planeHeight;
+  const g = planar.subarray(plane, 2 * plane);
+  const b = planar.subarray(2 * plane, 3 * plane);
+  for (let i = from * width, end = to * width, k = outRow * width * 3; i < end; i++, k += 3) {
+    out[k] = planar[i]! * 255;
+    out[k + 1] = g[i]! * 255;
+    out[k + 2] = b[i]! * 255;
+  }
 }

@@ -14,7 +14,7 @@ import {
   extractPlanar,
   padTo,
   planAxis,
-  planarToInterleaved,
+  planarRowsToInterleaved,
   type Span,
 } from "../image/tiles.js";
 import { type CaveOptions, type CaveResult, computeTokens, type Step } from "./cave.js";
@@ -79,21 +79,33 @@ export async function runPipeline(
   const ys = planAxis(height, tiling.tile, tiling.overlap);
   const weightsX = xs.map((span, i) => axisWeights(span, xs[i - 1], xs[i + 1]));
   const weightsY = ys.map((span, i) => axisWeights(span, ys[i - 1], ys[i + 1]));
-  const accumulator = new Float32Array(width * height * 3);
+  const colorFix = options.colorFix ?? manifest.colorFix;
+  // Without a colour fix (global: it needs the whole image) the blend runs in a strip one tile row high:
+  // rows no later tile touches are rounded to 8 bits and the overlap rows move up for the next tile row.
+  // A whole-image float accumulator is 12 bytes a pixel, and touching that much fresh memory costs more
+  // than the arithmetic.
+  const stripRows = colorFix === "none" ? Math.max(...ys.map((s) => s.end - s.start)) : height;
+  const stripPlane = width * stripRows;
+  const accumulator = new Float32Array(stripPlane * 3);
+  const out8 = new Uint8ClampedArray(width * height * 3);
+  const buffers = new Map<string, Float32Array>();
   const tiles = xs.length * ys.length;
   let done = 0;
+  let origin = 0; // the image row of the strip's first row
   for (let j = 0; j < ys.length; j++) {
+    const y = { start: ys[j]!.start - origin, end: ys[j]!.end - origin };
     for (let i = 0; i < xs.length; i++) {
-      const restored = await restoreTile(sessions, rgb, width, { x: xs[i]!, y: ys[j]! }, cave.tokens, step);
+      const rect = { x: xs[i]!, y: ys[j]! };
+      const restored = await restoreTile(sessions, rgb, width, rect, cave.tokens, buffers, step);
       await step("blend", () =>
         blendInto(
           accumulator,
           width,
-          height,
+          stripRows,
           restored.data,
           restored.width,
           restored.width * restored.height,
-          { x: xs[i]!, y: ys[j]! },
+          { x: xs[i]!, y },
           weightsX[i]!,
           weightsY[j]!,
           true,
@@ -102,17 +114,31 @@ export async function runPipeline(
       done++;
       options.onProgress?.({ tile: done, tiles });
     }
+    if (colorFix !== "none") continue;
+    const next = ys[j + 1];
+    const finalRows = (next === undefined ? height : next.start) - origin;
+    await step("blend", () => {
+      planarRowsToInterleaved(accumulator, width, stripRows, 0, finalRows, out8, origin);
+      if (next === undefined) return;
+      const carried = y.end - finalRows;
+      for (let c = 0; c < 3; c++) {
+        const base = c * stripPlane;
+        accumulator.copyWithin(base, base + finalRows * width, base + y.end * width);
+        accumulator.fill(0, base + carried * width, base + stripPlane);
+      }
+    });
+    origin += finalRows;
   }
 
-  const colorFix = options.colorFix ?? manifest.colorFix;
   if (colorFix !== "none") {
     await step("colorFix", () =>
       colorFix === "adain"
         ? adainFix(accumulator, rgb, width, height)
         : waveletFix(accumulator, rgb, width, height),
     );
+    await step("blend", () => planarRowsToInterleaved(accumulator, width, height, 0, height, out8, 0));
   }
-  const out = await step("tensors", () => planarToInterleaved(accumulator, width, height));
+  const out = new Uint8Array(out8.buffer, out8.byteOffset, out8.length);
   return {
     rgb: out,
     predictedQuality: cave.predictedQuality,
@@ -130,6 +156,7 @@ async function restoreTile(
   width: number,
   rect: { x: Span; y: Span },
   tokens: Value,
+  buffers: Map<string, Float32Array>,
   step: Step,
 ): Promise<{ data: Float32Array; width: number; height: number }> {
   const { manifest } = sessions.model;
@@ -139,10 +166,13 @@ async function restoreTile(
   const lh = ph / manifest.latent.downscale;
   const latentDims = [1, manifest.latent.channels, lh, lw];
 
-  const lq = await step("tensors", () => ({
-    data: extractPlanar(rgb, width, rect, pw, ph, 2 / 255, -1),
-    dims: [1, 3, ph, pw],
-  }));
+  // One input buffer per tile shape, reused: the tensors of the previous tile are no longer in use.
+  const key = `${pw}x${ph}`;
+  const lq = await step("tensors", () => {
+    const data = extractPlanar(rgb, width, rect, pw, ph, 2 / 255, -1, buffers.get(key));
+    buffers.set(key, data);
+    return { data, dims: [1, 3, ph, pw] };
+  });
   const encoded = await step("encoder", () => runStage(sessions, "vaeEncoder", { rgb_pm1: lq }));
   const latent = expectDims("vaeEncoder", "latent", encoded.latent, latentDims);
   const predicted = await step("unet", () => runStage(sessions, "unet", { latent, tokens }));
