@@ -1,6 +1,7 @@
 /**
- * Object sources for a backfill: a paginated ListObjectsV2 of `s3://bucket/prefix`, or a manifest file
- * (CSV or S3 Inventory). Pages are fetched one at a time as the loop consumes them, with retries.
+ * Object sources for a backfill: a paginated listing of `s3://bucket/prefix`, or a manifest file (CSV or
+ * S3 Inventory). Pages are fetched one at a time as the loop consumes them, with retries. `listObjects` is
+ * the project's one bucket lister (the page and the tests use it too): only it knows how to page portably.
  */
 import { ListObjectsCommand, type ListObjectsCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { UnjpegError } from "../errors.js";

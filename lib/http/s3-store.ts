@@ -3,7 +3,8 @@
  * "derive one object" core as the upload handler and the backfill, so a derivative the origin writes is
  * the one they would write.
  */
-import { GetObjectCommand, type GetObjectCommandOutput, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type GetObjectCommandOutput } from "@aws-sdk/client-s3";
+import { listObjects } from "../backfill/listing.js";
 import { type Config, ConfigError, type OutputFormat } from "../config.js";
 import { type DeriveOutcome as CoreOutcome, type Deriver, deriveObject } from "../storage/derive.js";
 import { derivativeKey, isDerivativeKey } from "../storage/keys.js";
@@ -169,18 +170,15 @@ export function createS3PageStore(
   const { s3, config } = deriver;
   return {
     async listSources(limit) {
+      // The project's one lister (V1 markers: pages past 1,000 keys on s3rver too); one try, as the page
+      // waits on it. Leaving the loop early stops the listing: no page beyond the one that filled `limit`.
       const found: { key: string; size: number }[] = [];
-      let token: string | undefined;
-      do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-        for (const item of page.Contents ?? []) {
-          const key = item.Key ?? "";
-          if (/\.(jpe?g|jfif)$/i.test(key) && !isDerivativeKey(key, config))
-            found.push({ key, size: item.Size ?? 0 });
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token !== undefined && found.length < limit);
-      return found.slice(0, limit);
+      for await (const item of listObjects(s3, { bucket, prefix: "" }, { retry: { attempts: 1 } })) {
+        if (/\.(jpe?g|jfif)$/i.test(item.key) && !isDerivativeKey(item.key, config))
+          found.push({ key: item.key, size: item.size ?? 0 });
+        if (found.length >= limit) break;
+      }
+      return found;
     },
     async putSource(key, body, contentType) {
       await putObject(s3, { bucket, key, body, contentType, cacheControl: "no-cache", metadata: {} });
