@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { BackfillReport } from "../../lib/backfill/run.js";
-import { allKeys, headMetadata, keyOf, kindOf, spawnCli, uploadArchive } from "./backfill-helpers.js";
+import { headMetadata, keyOf, kindOf, listKeys, spawnCli, uploadArchive } from "./backfill-helpers.js";
 import { BUCKET, startTestStack, type TestStack } from "./upload-helpers.js";
 
 const COUNT = 2000;
@@ -87,7 +87,7 @@ test("kill -9 midway, resume: every object done once, the right derivatives, a c
   assert.equal(report.run.processed, COUNT - before.length);
 
   // The right derivatives, and only those.
-  const all = await allKeys(stack.s3);
+  const all = await listKeys(stack.s3);
   const derivatives = all.filter((k) => k.includes(".restored."));
   const lowKeys = Array.from({ length: COUNT }, (_, i) => i)
     .filter((i) => kindOf(i) === "low")

@@ -4,15 +4,16 @@
  * CLI run as a child process against it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
-import { listObjects } from "../../lib/backfill/listing.js";
 import { forEachConcurrent } from "../../lib/backfill/pool.js";
 import { LOCAL_CREDENTIALS } from "../../lib/storage/local-s3.js";
-import { BUCKET, makeJpeg, TEST_MODEL_DIR } from "./upload-helpers.js";
+import { REPO_ROOT } from "./cli-helpers.js";
+import { BUCKET, makeJpeg, TEST_MODEL_DIR } from "./s3rver-helpers.js";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export { REPO_ROOT } from "./cli-helpers.js";
+
+export { listKeys } from "./s3rver-helpers.js";
 
 export type Kind = "high" | "low" | "not-jpeg" | "broken";
 
@@ -61,13 +62,6 @@ export async function uploadArchive(s3: S3Client, count: number, prefix = "archi
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
     },
   );
-}
-
-/** Every key in the bucket, sorted (paged with markers: s3rver's V2 continuation tokens fail, see listing.ts). */
-export async function allKeys(s3: S3Client, prefix = ""): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const object of listObjects(s3, { bucket: BUCKET, prefix })) keys.push(object.key);
-  return keys.sort();
 }
 
 export async function headMetadata(s3: S3Client, key: string): Promise<Record<string, string> | null> {

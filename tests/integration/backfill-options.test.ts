@@ -16,7 +16,7 @@ import type { BackfillReport } from "../../lib/backfill/run.js";
 import { runBackfill } from "../../lib/backfill/run.js";
 import { deriveObject } from "../../lib/storage/derive.js";
 import { buildDerivativeMetadata } from "../../lib/storage/metadata.js";
-import { allKeys, headMetadata, keyOf, kindOf, spawnCli, uploadArchive } from "./backfill-helpers.js";
+import { headMetadata, keyOf, kindOf, listKeys, spawnCli, uploadArchive } from "./backfill-helpers.js";
 import { BUCKET, startTestStack, type TestStack, testDeriver } from "./upload-helpers.js";
 
 const COUNT = 80;
@@ -65,7 +65,7 @@ test("a dry run triages, estimates, and writes nothing (not even its state file)
   await assert.rejects(stat(state));
   assert.ok((await stat(join(dir, "dry.json"))).size > 0, "--report file written");
   assert.deepEqual(
-    (await allKeys(stack.s3, PREFIX)).filter((k) => k.includes(".restored.")),
+    (await listKeys(stack.s3, PREFIX)).filter((k) => k.includes(".restored.")),
     [],
   );
 });

@@ -15,7 +15,7 @@ import { handleMessageBody } from "../../lib/queue/handle.js";
 import { runWorker } from "../../lib/queue/worker.js";
 import { isDerivativeKey } from "../../lib/storage/keys.js";
 import { fakeSqs } from "../unit/queue-fake-sqs.js";
-import { allKeys, archiveBodies, headMetadata, spawnCli } from "./backfill-helpers.js";
+import { archiveBodies, headMetadata, listKeys, spawnCli } from "./backfill-helpers.js";
 import { BUCKET, startTestStack, type TestStack, testDeriver } from "./upload-helpers.js";
 
 const QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/unjpeg-backfill";
@@ -64,7 +64,7 @@ test("enqueue → worker: derivatives written, successes deleted, the corrupt on
   assert.equal(sqs.messages.length, 1);
   assert.match(sqs.messages[0]!.body, /queue\/broken\.jpg/);
 
-  const derivatives = (await allKeys(stack.s3, "queue/")).filter((k) => k.includes(".restored."));
+  const derivatives = (await listKeys(stack.s3, "queue/")).filter((k) => k.includes(".restored."));
   assert.deepEqual(derivatives, [
     "queue/low 0.restored.jpg",
     "queue/low 1.restored.jpg",
@@ -115,7 +115,7 @@ test("unjpeg enqueue --dry-run counts the messages a listing would become (deriv
     "--dry-run",
   ]).output;
   assert.equal(result.code, 0, result.stderr);
-  const keys = await allKeys(stack.s3, "queue/");
+  const keys = await listKeys(stack.s3, "queue/");
   const derivatives = keys.filter((k) => k.includes(".restored."));
   assert.deepEqual(JSON.parse(result.stdout), {
     listed: keys.length,

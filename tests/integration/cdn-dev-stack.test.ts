@@ -12,16 +12,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { startDevStack } from "../../lib/cli/dev.js";
 import { loadConfig } from "../../lib/config.js";
-import { makeJpeg, TEST_MODEL_DIR } from "./cdn-stack.js";
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
+import { freePort, makeJpeg, TEST_MODEL_DIR } from "./s3rver-helpers.js";
 
 test("npm start: origin, page and health on UNJPEG_HTTP_PORT next to the upload handler", async () => {
   const data = await mkdtemp(join(tmpdir(), "unjpeg-cdn-dev-"));

@@ -1,33 +1,15 @@
 /** `unjpeg restore` as a user runs it: a child process, real files, the random fixture model. */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import sharp from "sharp";
+import { REPO_ROOT, runCli } from "./cli-helpers.js";
 
-const run = promisify(execFile);
-const ROOT = join(import.meta.dirname, "../..");
-const MODEL = join(ROOT, "tests/fixtures/model-random");
+const MODEL = join(REPO_ROOT, "tests/fixtures/model-random");
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ["--import", "tsx", "lib/cli/main.ts", "restore", ...args],
-      {
-        cwd: ROOT,
-        env: { ...process.env, UNJPEG_THREADS: "2" },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(["restore", ...args], { UNJPEG_THREADS: "2" });
 
 describe("unjpeg restore (CLI)", () => {
   let dir: string;

@@ -14,16 +14,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { loadConfig } from "../../lib/config.js";
 import { LOCAL_CREDENTIALS } from "../../lib/storage/local-s3.js";
 import { createS3Client } from "../../lib/storage/s3.js";
-import { makeJpeg, putBytes, TEST_MODEL_DIR } from "./upload-helpers.js";
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
-}
+import { freePort, makeJpeg, putBytes, TEST_MODEL_DIR } from "./s3rver-helpers.js";
 
 function waitForOutput(child: ChildProcess, text: string, ms: number): Promise<string> {
   return new Promise((resolve, reject) => {
