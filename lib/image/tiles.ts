@@ -84,7 +84,8 @@ const tables = new Map<string, Float32Array>();
  * Cuts `rect` out of interleaved 8-bit RGB as planar float RGB (NCHW, batch 1), each value mapped
  * `v · scale + offset` (default: [0, 1]; `2/255, −1` gives rgb_pm1 directly), edge-padded on the right and
  * bottom to `paddedWidth` × `paddedHeight` (replicating the last column and row, as CODiff pads).
- * `into`, when given and of the right length, is filled instead of a new array (tiles of one shape reuse it).
+ * The result is a view at the start of `scratch.data` when that is long enough, else a new array that
+ * becomes `scratch.data`: tiles reuse one buffer, since touching fresh memory costs more than the copy.
  */
 export function extractPlanar(
   rgb: Uint8Array,
@@ -94,16 +95,15 @@ export function extractPlanar(
   paddedHeight: number,
   scale = 1 / 255,
   offset = 0,
-  into?: Float32Array,
+  scratch?: { data?: Float32Array },
 ): Float32Array {
   const w = rect.x.end - rect.x.start;
   const h = rect.y.end - rect.y.start;
   const plane = paddedWidth * paddedHeight;
-  const out = into !== undefined && into.length === plane * 3 ? into : new Float32Array(plane * 3);
+  const out = takeScratch(scratch, plane * 3);
   const key = `${scale},${offset}`;
-  let table = tables.get(key);
-  if (table === undefined) tables.set(key, (table = byteTable(scale, offset)));
-  const lut = table;
+  const lut = tables.get(key) ?? byteTable(scale, offset);
+  tables.set(key, lut);
   const g0 = plane;
   const b0 = 2 * plane;
   for (let y = 0; y < h; y++) {
@@ -126,6 +126,16 @@ export function extractPlanar(
     for (let y = h; y < paddedHeight; y++) out.set(last, c * plane + y * paddedWidth);
   }
   return out;
+}
+
+/** `length` floats: a view of `scratch.data` when it is long enough, else a new array kept there. */
+export function takeScratch(scratch: { data?: Float32Array } | undefined, length: number): Float32Array {
+  const data = scratch?.data;
+  if (data !== undefined && data.length >= length)
+    return data.length === length ? data : data.subarray(0, length);
+  const fresh = new Float32Array(length);
+  if (scratch !== undefined) scratch.data = fresh;
+  return fresh;
 }
 
 /** The index range [first, end) where `weights` is exactly 1: there a tile is the only contributor. */
@@ -174,7 +184,7 @@ export function blendInto(
         blendRun(accumulator, dst, tile, src, weightsX, 0, unit.first, 1, scale, shift, lo, hi);
         for (let x = unit.first; x < unit.end; x++) {
           const v = tile[src + x]!;
-          accumulator[dst + x] = (v < lo ? lo : v > hi ? hi : v) * scale + shift;
+          accumulator[dst + x] = Math.min(hi, Math.max(lo, v)) * scale + shift;
         }
         blendRun(accumulator, dst, tile, src, weightsX, unit.end, w, 1, scale, shift, lo, hi);
       } else {
@@ -203,7 +213,7 @@ function blendRun(
     const wx = weightsX[x]!;
     if (wx === 0) continue;
     const v = tile[src + x]!;
-    accumulator[dst + x]! += wy * wx * ((v < lo ? lo : v > hi ? hi : v) * scale + shift);
+    accumulator[dst + x]! += wy * wx * (Math.min(hi, Math.max(lo, v)) * scale + shift);
   }
 }
 

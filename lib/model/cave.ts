@@ -55,6 +55,8 @@ export async function computeTokens(
   tableQuality: number | null,
   options: CaveOptions = {},
   step: Step = (_name, run) => Promise.resolve(run()),
+  /** Input buffer reused by every tile (and handed on to the caller's next use). */
+  scratch: { data?: Float32Array } = {},
 ): Promise<CaveResult> {
   const { manifest } = sessions.model;
   const multiple = caveMultiple(sessions);
@@ -75,7 +77,6 @@ export async function computeTokens(
   let qualityWeight = 0;
   const tiled = pw * ph > wholeMax;
   const tileSide = tiled ? side : Math.max(pw, ph);
-  let buffer: Float32Array | undefined; // reused by tiles of one shape (most of them)
   for (let y0 = 0; y0 < ph; y0 += tileSide) {
     for (let x0 = 0; x0 < pw; x0 += tileSide) {
       // Tiles cover the padded grid; the image's own pixels end earlier and the rest is edge-padded.
@@ -85,8 +86,7 @@ export async function computeTokens(
         x: { start: Math.min(x0, width - 1), end: Math.min(x0 + tw, width) },
         y: { start: Math.min(y0, height - 1), end: Math.min(y0 + th, height) },
       };
-      const data = await step("tensors", () => extractPlanar(rgb, width, rect, tw, th, 1 / 255, 0, buffer));
-      buffer = data;
+      const data = await step("tensors", () => extractPlanar(rgb, width, rect, tw, th, 1 / 255, 0, scratch));
       const out = await step("cave", () =>
         runStage(sessions, "cave", { rgb01: { data, dims: [1, 3, th, tw] }, quality }),
       );

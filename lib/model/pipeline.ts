@@ -70,9 +70,11 @@ export async function runPipeline(
   const cpuTimings: Record<string, number> = {};
   const step = stepper(timings, cpuTimings, options.signal);
 
+  // One input buffer for CaVE and then every tile (each a view of it): fresh memory is slow to touch.
+  const scratch: { data?: Float32Array } = {};
   const cave =
     options.tokens ??
-    (await computeTokens(sessions, rgb, width, height, input.tableQuality, options.cave, step));
+    (await computeTokens(sessions, rgb, width, height, input.tableQuality, options.cave, step, scratch));
 
   const tiling = options.tiling ?? manifest.tiling;
   const xs = planAxis(width, tiling.tile, tiling.overlap);
@@ -88,7 +90,6 @@ export async function runPipeline(
   const stripPlane = width * stripRows;
   const accumulator = new Float32Array(stripPlane * 3);
   const out8 = new Uint8ClampedArray(width * height * 3);
-  const buffers = new Map<string, Float32Array>();
   const tiles = xs.length * ys.length;
   let done = 0;
   let origin = 0; // the image row of the strip's first row
@@ -96,7 +97,7 @@ export async function runPipeline(
     const y = { start: ys[j]!.start - origin, end: ys[j]!.end - origin };
     for (let i = 0; i < xs.length; i++) {
       const rect = { x: xs[i]!, y: ys[j]! };
-      const restored = await restoreTile(sessions, rgb, width, rect, cave.tokens, buffers, step);
+      const restored = await restoreTile(sessions, rgb, width, rect, cave.tokens, scratch, step);
       await step("blend", () =>
         blendInto(
           accumulator,
@@ -156,7 +157,7 @@ async function restoreTile(
   width: number,
   rect: { x: Span; y: Span },
   tokens: Value,
-  buffers: Map<string, Float32Array>,
+  scratch: { data?: Float32Array },
   step: Step,
 ): Promise<{ data: Float32Array; width: number; height: number }> {
   const { manifest } = sessions.model;
@@ -166,13 +167,11 @@ async function restoreTile(
   const lh = ph / manifest.latent.downscale;
   const latentDims = [1, manifest.latent.channels, lh, lw];
 
-  // One input buffer per tile shape, reused: the tensors of the previous tile are no longer in use.
-  const key = `${pw}x${ph}`;
-  const lq = await step("tensors", () => {
-    const data = extractPlanar(rgb, width, rect, pw, ph, 2 / 255, -1, buffers.get(key));
-    buffers.set(key, data);
-    return { data, dims: [1, 3, ph, pw] };
-  });
+  // The scratch buffer is free again: the previous tile's runs are over.
+  const lq = await step("tensors", () => ({
+    data: extractPlanar(rgb, width, rect, pw, ph, 2 / 255, -1, scratch),
+    dims: [1, 3, ph, pw],
+  }));
   const encoded = await step("encoder", () => runStage(sessions, "vaeEncoder", { rgb_pm1: lq }));
   const latent = expectDims("vaeEncoder", "latent", encoded.latent, latentDims);
   const predicted = await step("unet", () => runStage(sessions, "unet", { latent, tokens }));
