@@ -112,6 +112,21 @@ export type DeriveOutcome =
     });
 
 const DEFAULT_HEADER_BYTES = 64 * 1024;
+
+/**
+ * The restore ran another model than the deriver's `model`. Derivatives record one tag and staleness
+ * compares against the other, so writing would make every derivative stale again at once (endless
+ * re-restores): a setup error, never retried into a loop.
+ */
+export class ModelMismatchError extends UnjpegError {
+  constructor(expected: string, actual: string) {
+    super(
+      "MODEL_MISMATCH",
+      `the restore ran model ${actual}, but derivatives are checked against ${expected}: fix the deriver's model`,
+      { status: 500, publicMessage: "model configuration mismatch" },
+    );
+  }
+}
 /** Runs in progress, per S3 client (one per endpoint and process), by bucket, key, format and mode. */
 const inFlightByClient = new WeakMap<S3Client, Map<string, Promise<DeriveOutcome>>>();
 
@@ -191,6 +206,8 @@ async function deriveOnce(
     executionProvider: config.executionProvider,
     signal,
   };
+  // The listed object's first bytes, when the early triage read them: reused below if it is still that object.
+  let listedPrefix: { readonly eTag: string; readonly bytes: Uint8Array } | undefined;
   if (request.listed !== undefined && request.force !== true) {
     const early = await triageListed(deriver, bucket, key, request.listed, options);
     bytesRead += early.bytesRead;
@@ -198,6 +215,7 @@ async function deriveOnce(
       quality = early.decision.quality;
       return skip(early.decision.reason, early.decision.message);
     }
+    if (early.input !== null) listedPrefix = { eTag: request.listed.eTag, bytes: early.input };
   }
   const [source, existing] = await Promise.all([headObject(s3, bucket, key), headObject(s3, bucket, target)]);
   if (source === null) return skip("gone", "the source no longer exists");
@@ -224,7 +242,12 @@ async function deriveOnce(
 
   try {
     // Triage from the headers; ask for more only when the decision needs it (large EXIF/ICC segments).
-    let input = await read(0, Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, source.size) - 1);
+    // Bytes the listed triage already read are the same object's when its ETag is unchanged: only the
+    // rest is fetched (ranged, from where they end, with If-Match on that ETag).
+    let input =
+      listedPrefix !== undefined && eTag !== undefined && listedPrefix.eTag === eTag
+        ? listedPrefix.bytes.subarray(0, source.size)
+        : await read(0, Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, source.size) - 1);
     let decision = await deriver.decide(input, { ...options, totalBytes: source.size });
     while (decision.action === "need-more-bytes" && input.byteLength < source.size) {
       const want = Math.min(source.size, Math.max(decision.atLeast, input.byteLength * 2));
@@ -269,8 +292,11 @@ async function deriveOnce(
     if (stateNow === "current") return skip("current", "a current derivative appeared during restore");
     if (stateNow === "foreign")
       return skip("key-taken", `${target} was written by someone else during restore`);
+    // One tag for what is stored and what staleness compares against, or no write at all.
+    if (outcome.description.model !== null && outcome.description.model !== model) {
+      throw new ModelMismatchError(model, outcome.description.model);
+    }
     signal?.throwIfAborted();
-    const madeBy = outcome.description.model ?? model;
     await putObject(s3, {
       bucket,
       key: target,
@@ -282,7 +308,7 @@ async function deriveOnce(
         sourceETag: eTag ?? "",
         sourceVersion: source.versionId,
         quality,
-        model: madeBy,
+        model,
         restoreMs: outcome.description.totalMs,
       }),
     });
@@ -295,7 +321,7 @@ async function deriveOnce(
       quality,
       replaced: state === "stale",
       sourceETag: eTag ?? "",
-      model: madeBy,
+      model,
       format: outcome.format,
       contentType: outcome.contentType,
       output: outcome.output,
@@ -320,7 +346,8 @@ function derivativeState(existing: ObjectHead | null, source: ObjectHead, model:
 
 /**
  * Triage with a listed ETag and size, without HEADs. A changed or vanished object gives no decision
- * (the full path then sees it as it is now); an empty one is no JPEG.
+ * (the full path then sees it as it is now); an empty one is no JPEG. `input`: the bytes read, which the
+ * full path reuses when the object still has the listed ETag.
  */
 async function triageListed(
   deriver: Deriver,
@@ -328,14 +355,15 @@ async function triageListed(
   key: string,
   listed: { readonly eTag: string; readonly size: number },
   options: RestoreOptions,
-): Promise<{ decision: TriageDecision | null; bytesRead: number }> {
+): Promise<{ decision: TriageDecision | null; bytesRead: number; input: Uint8Array | null }> {
   if (listed.size === 0) {
     return {
       decision: { action: "skip", reason: "not-jpeg", message: "the object is empty", quality: null },
       bytesRead: 0,
+      input: null,
     };
   }
-  if (listed.size > deriver.config.maxBytes) return { decision: null, bytesRead: 0 };
+  if (listed.size > deriver.config.maxBytes) return { decision: null, bytesRead: 0, input: null };
   let bytesRead = 0;
   const read = async (start: number, end: number | undefined): Promise<Uint8Array | null> => {
     options.signal?.throwIfAborted();
@@ -346,18 +374,18 @@ async function triageListed(
   };
   try {
     let input = await read(0, Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, listed.size) - 1);
-    if (input === null) return { decision: null, bytesRead };
+    if (input === null) return { decision: null, bytesRead, input: null };
     let decision = await deriver.decide(input, { ...options, totalBytes: listed.size });
     while (decision.action === "need-more-bytes" && input.byteLength < listed.size) {
       const want = Math.min(listed.size, Math.max(decision.atLeast, input.byteLength * 2));
       const more = await read(input.byteLength, want - 1);
-      if (more === null) return { decision: null, bytesRead };
+      if (more === null) return { decision: null, bytesRead, input: null };
       input = concat(input, more, want);
       decision = await deriver.decide(input, { ...options, totalBytes: listed.size });
     }
-    return { decision, bytesRead };
+    return { decision, bytesRead, input };
   } catch (error) {
-    if (error instanceof SourceChangedError) return { decision: null, bytesRead };
+    if (error instanceof SourceChangedError) return { decision: null, bytesRead, input: null };
     throw error;
   }
 }
