@@ -13,11 +13,11 @@ import { parseArgs } from "node:util";
 import { memoryJournal } from "../lib/backfill/journal.js";
 import { listObjects } from "../lib/backfill/listing.js";
 import type { ListedObject } from "../lib/backfill/manifest.js";
-import { processResultOf } from "../lib/backfill/outcome.js";
+import { deriveListedObject } from "../lib/backfill/outcome.js";
 import { forEachConcurrent } from "../lib/backfill/pool.js";
 import { type BackfillReport, runBackfill } from "../lib/backfill/run.js";
 import { shippedModelDir } from "../lib/model/default-model.js";
-import { type Deriver, deriveObject } from "../lib/storage/derive.js";
+import type { Deriver } from "../lib/storage/derive.js";
 import {
   BUCKET,
   makeJpeg,
@@ -73,15 +73,7 @@ async function backfill(core: Deriver, prefix: string, concurrency: number): Pro
     objects,
     journal: memoryJournal(),
     concurrency,
-    process: async (object, signal) =>
-      processResultOf(
-        await deriveObject(core, {
-          bucket: object.bucket,
-          key: object.key,
-          signal,
-          listed: { eTag: object.etag!, size: object.size! },
-        }),
-      ),
+    process: (object, signal) => deriveListedObject(core, object, signal),
   });
 }
 

@@ -4,7 +4,8 @@
  * will not get better by retrying, yet needs an operator's eye: those are permanent failures here, where
  * the upload path treats them as skips.
  */
-import type { DeriveOutcome } from "../storage/derive.js";
+import { type DeriveOutcome, type DeriveRequest, type Deriver, deriveObject } from "../storage/derive.js";
+import type { ListedObject } from "./manifest.js";
 import type { ProcessResult } from "./run.js";
 
 export type BulkStatus = "restored" | "would-restore" | "skipped" | "failed";
@@ -60,4 +61,26 @@ export class BulkFailure extends Error {
     this.name = "BulkFailure";
     this.code = code;
   }
+}
+
+/**
+ * One listed object through the storage core, as the backfill loop wants it. A listing's ETag and size go
+ * along, so an object that needs no work costs one ranged GET and no HEADs.
+ */
+export async function deriveListedObject(
+  deriver: Deriver,
+  object: ListedObject,
+  signal: AbortSignal,
+  options: Pick<DeriveRequest, "format" | "redoStale" | "dryRun"> = {},
+): Promise<ProcessResult> {
+  const outcome = await deriveObject(deriver, {
+    bucket: object.bucket,
+    key: object.key,
+    ...options,
+    signal,
+    ...(object.etag !== undefined && object.size !== undefined
+      ? { listed: { eTag: object.etag, size: object.size } }
+      : {}),
+  });
+  return processResultOf(outcome, object.size);
 }

@@ -9,12 +9,11 @@ import { makeKeyFilter } from "../backfill/glob.js";
 import { openJournal, readOnlyJournal } from "../backfill/journal.js";
 import { listObjects, manifestSource } from "../backfill/listing.js";
 import type { ListedObject } from "../backfill/manifest.js";
-import { processResultOf } from "../backfill/outcome.js";
+import { deriveListedObject } from "../backfill/outcome.js";
 import { limitConcurrency } from "../backfill/pool.js";
 import { emptyCounts, startProgress } from "../backfill/progress.js";
 import { type BackfillReport, runBackfill } from "../backfill/run.js";
 import { type Config, loadConfig } from "../config.js";
-import { deriveObject } from "../storage/derive.js";
 import { createDeriver } from "../storage/deriver.js";
 import { isDerivativeKey } from "../storage/keys.js";
 import { UsageError } from "./args.js";
@@ -93,21 +92,12 @@ export async function main(argv: string[]): Promise<number> {
       },
       signal: controller.signal,
       counts,
-      process: async (object, signal) =>
-        processResultOf(
-          await deriveObject(deriver, {
-            bucket: object.bucket,
-            key: object.key,
-            format: config.format,
-            redoStale: args.redoStale,
-            dryRun: args.dryRun,
-            signal,
-            ...(object.etag !== undefined && object.size !== undefined
-              ? { listed: { eTag: object.etag, size: object.size } }
-              : {}),
-          }),
-          object.size,
-        ),
+      process: (object, signal) =>
+        deriveListedObject(deriver, object, signal, {
+          format: config.format,
+          redoStale: args.redoStale,
+          dryRun: args.dryRun,
+        }),
     });
   } finally {
     progress.stop();

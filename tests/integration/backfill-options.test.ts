@@ -11,10 +11,9 @@ import { gzipSync } from "node:zlib";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { memoryJournal } from "../../lib/backfill/journal.js";
 import { listObjects } from "../../lib/backfill/listing.js";
-import { processResultOf } from "../../lib/backfill/outcome.js";
+import { deriveListedObject } from "../../lib/backfill/outcome.js";
 import type { BackfillReport } from "../../lib/backfill/run.js";
 import { runBackfill } from "../../lib/backfill/run.js";
-import { deriveObject } from "../../lib/storage/derive.js";
 import { buildDerivativeMetadata } from "../../lib/storage/metadata.js";
 import { headMetadata, keyOf, kindOf, listKeys, spawnCli, uploadArchive } from "./backfill-helpers.js";
 import { BUCKET, startTestStack, type TestStack, testDeriver } from "./upload-helpers.js";
@@ -261,15 +260,7 @@ test("triage of an object that needs no work: one ranged GET of at most 64 KiB, 
     objects,
     journal: memoryJournal(),
     concurrency: 2,
-    process: async (object, signal) =>
-      processResultOf(
-        await deriveObject(deriver, {
-          bucket: object.bucket,
-          key: object.key,
-          signal,
-          listed: { eTag: object.etag!, size: object.size! },
-        }),
-      ),
+    process: (object, signal) => deriveListedObject(deriver, object, signal),
   });
   assert.equal(report.run.skipped, 10);
   assert.equal(requests.length, 10, requests.join(", "));
