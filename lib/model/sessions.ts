@@ -84,6 +84,9 @@ function sessionOptions(
     // bench/restore.ts measured 12 MP at 16 CPU-s and 1.17 GiB peak with it, 31 CPU-s and 0.62 GiB without.
     enableCpuMemArena: memoryArena,
     executionMode: "sequential",
+    // Idle pool threads sleep instead of spin-waiting after each run: on 2 shared cores the spinning
+    // burnt ~40 % of the CPU (bench/restore.ts, 12 MP: 11.8 CPU-s, 19.4 s wall with it; 7.1 and 12.8 without).
+    extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
   };
 }
 
