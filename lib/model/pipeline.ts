@@ -7,6 +7,7 @@
  * Tiles overlap and are blended with weights that sum to one (lib/image/tiles.ts), so memory holds the
  * image's own buffers (8-bit input, one float accumulator) plus one tile's tensors, whatever the size.
  */
+import { createBandedBlender } from "../image/blend-bands.js";
 import { adainFix, waveletFix } from "../image/color-fix.js";
 import {
   axisWeights,
@@ -14,7 +15,7 @@ import {
   extractPlanar,
   padTo,
   planAxis,
-  planarRowsToInterleaved,
+  planarToInterleaved,
   type Span,
 } from "../image/tiles.js";
 import { type CaveOptions, type CaveResult, computeTokens, type Step } from "./cave.js";
@@ -82,64 +83,49 @@ export async function runPipeline(
   const weightsX = xs.map((span, i) => axisWeights(span, xs[i - 1], xs[i + 1]));
   const weightsY = ys.map((span, i) => axisWeights(span, ys[i - 1], ys[i + 1]));
   const colorFix = options.colorFix ?? manifest.colorFix;
-  // Without a colour fix (global: it needs the whole image) the blend runs in a strip one tile row high:
-  // rows no later tile touches are rounded to 8 bits and the overlap rows move up for the next tile row.
-  // A whole-image float accumulator is 12 bytes a pixel, and touching that much fresh memory costs more
-  // than the arithmetic.
-  const stripRows = colorFix === "none" ? Math.max(...ys.map((s) => s.end - s.start)) : height;
-  const stripPlane = width * stripRows;
-  const accumulator = new Float32Array(stripPlane * 3);
-  const out8 = new Uint8ClampedArray(width * height * 3);
+  // Without a colour fix, tiles blend straight into the 8-bit output and only the overlaps are summed in
+  // float (lib/image/blend-bands.ts). A colour fix is global: it needs the whole image in float first.
+  const banded =
+    colorFix === "none" ? createBandedBlender(width, height, xs, ys, weightsX, weightsY) : undefined;
+  const accumulator = banded === undefined ? new Float32Array(width * height * 3) : undefined;
+  const scratchTiles = scratch;
   const tiles = xs.length * ys.length;
   let done = 0;
-  let origin = 0; // the image row of the strip's first row
   for (let j = 0; j < ys.length; j++) {
-    const y = { start: ys[j]!.start - origin, end: ys[j]!.end - origin };
     for (let i = 0; i < xs.length; i++) {
       const rect = { x: xs[i]!, y: ys[j]! };
-      const restored = await restoreTile(sessions, rgb, width, rect, cave.tokens, scratch, step);
+      const restored = await restoreTile(sessions, rgb, width, rect, cave.tokens, scratchTiles, step);
+      const plane = restored.width * restored.height;
       await step("blend", () =>
-        blendInto(
-          accumulator,
-          width,
-          stripRows,
-          restored.data,
-          restored.width,
-          restored.width * restored.height,
-          { x: xs[i]!, y },
-          weightsX[i]!,
-          weightsY[j]!,
-          true,
-        ),
+        banded !== undefined
+          ? banded.add(i, j, restored.data, restored.width, plane)
+          : blendInto(
+              accumulator!,
+              width,
+              height,
+              restored.data,
+              restored.width,
+              plane,
+              rect,
+              weightsX[i]!,
+              weightsY[j]!,
+              true,
+            ),
       );
       done++;
       options.onProgress?.({ tile: done, tiles });
     }
-    if (colorFix !== "none") continue;
-    const next = ys[j + 1];
-    const finalRows = (next === undefined ? height : next.start) - origin;
-    await step("blend", () => {
-      planarRowsToInterleaved(accumulator, width, stripRows, 0, finalRows, out8, origin);
-      if (next === undefined) return;
-      const carried = y.end - finalRows;
-      for (let c = 0; c < 3; c++) {
-        const base = c * stripPlane;
-        accumulator.copyWithin(base, base + finalRows * width, base + y.end * width);
-        accumulator.fill(0, base + carried * width, base + stripPlane);
-      }
-    });
-    origin += finalRows;
   }
 
-  if (colorFix !== "none") {
+  let out: Uint8Array;
+  if (banded !== undefined) out = banded.output;
+  else {
+    const planar = accumulator!;
     await step("colorFix", () =>
-      colorFix === "adain"
-        ? adainFix(accumulator, rgb, width, height)
-        : waveletFix(accumulator, rgb, width, height),
+      colorFix === "adain" ? adainFix(planar, rgb, width, height) : waveletFix(planar, rgb, width, height),
     );
-    await step("blend", () => planarRowsToInterleaved(accumulator, width, height, 0, height, out8, 0));
+    out = await step("blend", () => planarToInterleaved(planar, width, height));
   }
-  const out = new Uint8Array(out8.buffer, out8.byteOffset, out8.length);
   return {
     rgb: out,
     predictedQuality: cave.predictedQuality,

@@ -1,0 +1,133 @@
+/**
+ * Blending tiles straight into the 8-bit output. A pixel that one tile alone covers has weight 1 there,
+ * so its value is final as soon as that tile is decoded: it is rounded into the output at once. Only the
+ * overlaps need float sums: the rows shared with the next tile row (one band, the width of the image,
+ * carried over as the next row's top band) and, between those, the columns shared by neighbouring tiles
+ * (one small band per tile border). Same order of additions as a whole-image accumulator, so the same
+ * result to the bit, with a fraction of the float memory (fresh memory is slow to touch).
+ */
+import type { Span } from "./tiles.js";
+
+export interface BandedBlender {
+  /** Adds decoder output (planar rgb_pm1, row length `stride`, planes of `plane`) for tile (i, j). */
+  add(i: number, j: number, tile: Float32Array, stride: number, plane: number): void;
+  /** Interleaved 8-bit RGB of the whole image, complete once every tile was added. */
+  readonly output: Uint8Array;
+}
+
+export function createBandedBlender(
+  width: number,
+  height: number,
+  xs: readonly Span[],
+  ys: readonly Span[],
+  weightsX: readonly Float32Array[],
+  weightsY: readonly Float32Array[],
+): BandedBlender {
+  const out = new Uint8ClampedArray(width * height * 3);
+  const overlapRows = Math.max(0, ...ys.slice(1).map((s, j) => ys[j]!.end - s.start));
+  const overlapCols = Math.max(0, ...xs.slice(1).map((s, i) => xs[i]!.end - s.start));
+  const stripRows = Math.max(...ys.map((s) => s.end - s.start));
+  const rowPlane = overlapRows * width;
+  const colPlane = stripRows * overlapCols;
+  // top: rows shared with the tile row above; bottom: with the one below. left/right: the column band at
+  // the current tile's left and right border (the right one becomes the next tile's left).
+  let top = new Float32Array(3 * rowPlane);
+  let bottom = new Float32Array(3 * rowPlane);
+  let left = new Float32Array(3 * colPlane);
+  let right = new Float32Array(3 * colPlane);
+
+  /** Float band row → 8-bit output row (Uint8ClampedArray: rounded half to even, clamped). */
+  function flush(band: Float32Array, plane: number, index: number, n: number, outIndex: number): void {
+    for (let x = 0, k = outIndex * 3; x < n; x++, k += 3) {
+      out[k] = band[index + x]! * 255;
+      out[k + 1] = band[plane + index + x]! * 255;
+      out[k + 2] = band[2 * plane + index + x]! * 255;
+    }
+  }
+
+  function add(i: number, j: number, tile: Float32Array, stride: number, plane: number): void {
+    const sx = xs[i]!;
+    const sy = ys[j]!;
+    const wx = weightsX[i]!;
+    const wy = weightsY[j]!;
+    const w = sx.end - sx.start;
+    const h = sy.end - sy.start;
+    const topEnd = j > 0 ? ys[j - 1]!.end - sy.start : 0; // rows [0, topEnd) are shared with the row above
+    const bottomStart = j + 1 < ys.length ? ys[j + 1]!.start - sy.start : h; // [bottomStart, h): below
+    const leftEnd = i > 0 ? xs[i - 1]!.end - sx.start : 0;
+    const rightStart = i + 1 < xs.length ? xs[i + 1]!.start - sx.start : w;
+    for (let y = 0; y < h; y++) {
+      const wyy = wy[y]!;
+      if (y < topEnd || y >= bottomStart) {
+        if (wyy === 0) continue;
+        const band = y < topEnd ? top : bottom;
+        const bandRow = y < topEnd ? y : y - bottomStart;
+        for (let c = 0; c < 3; c++) {
+          accumulate(
+            band,
+            c * rowPlane + bandRow * width + sx.start,
+            tile,
+            c * plane + y * stride,
+            wx,
+            0,
+            w,
+            wyy,
+          );
+        }
+        continue;
+      }
+      // A middle row: weight 1 in y; the borders go to the column bands, the rest is final.
+      for (let c = 0; c < 3; c++) {
+        const src = c * plane + y * stride;
+        if (leftEnd > 0) accumulate(left, c * colPlane + y * overlapCols, tile, src, wx, 0, leftEnd, 1);
+        if (rightStart < w)
+          accumulate(right, c * colPlane + y * overlapCols - rightStart, tile, src, wx, rightStart, w, 1);
+      }
+      const row = (sy.start + y) * width + sx.start;
+      const g = plane + y * stride;
+      const b = 2 * plane + y * stride;
+      const r = y * stride;
+      for (let x = leftEnd, k = (row + leftEnd) * 3; x < rightStart; x++, k += 3) {
+        // fround: the value a float accumulator would have held (0 + 1 · 1 · v).
+        out[k] = Math.fround(Math.min(1, Math.max(-1, tile[r + x]!)) * 0.5 + 0.5) * 255;
+        out[k + 1] = Math.fround(Math.min(1, Math.max(-1, tile[g + x]!)) * 0.5 + 0.5) * 255;
+        out[k + 2] = Math.fround(Math.min(1, Math.max(-1, tile[b + x]!)) * 0.5 + 0.5) * 255;
+      }
+    }
+    // The left band is complete now (both of its tiles are in): its middle rows go out.
+    if (leftEnd > 0) {
+      for (let y = topEnd; y < bottomStart; y++) {
+        flush(left, colPlane, y * overlapCols, leftEnd, (sy.start + y) * width + sx.start);
+      }
+      left.fill(0);
+    }
+    [left, right] = [right, left];
+    if (i + 1 < xs.length) return;
+    // The last tile of the row: the band shared with the row above is complete.
+    for (let y = 0; y < topEnd; y++) flush(top, rowPlane, y * width, width, (sy.start + y) * width);
+    top.fill(0);
+    [top, bottom] = [bottom, top];
+    left.fill(0);
+  }
+
+  return { add, output: new Uint8Array(out.buffer, out.byteOffset, out.length) };
+}
+
+/** band[base + x] += wy · wx[x] · map(v), x in [from, to), map = clamp to [−1, 1] then to [0, 1]. */
+function accumulate(
+  band: Float32Array,
+  base: number,
+  tile: Float32Array,
+  src: number,
+  wx: Float32Array,
+  from: number,
+  to: number,
+  wy: number,
+): void {
+  for (let x = from; x < to; x++) {
+    const weight = wx[x]!;
+    if (weight === 0) continue;
+    const v = tile[src + x]!;
+    band[base + x]! += wy * weight * (Math.min(1, Math.max(-1, v)) * 0.5 + 0.5);
+  }
+}
