@@ -23,8 +23,19 @@ const { values } = parseArgs({
     quality: { type: "string", default: "20" },
     child: { type: "string" },
     cold: { type: "boolean" },
+    help: { type: "boolean" },
   },
 });
+
+if (values.help === true) {
+  process.stdout.write(
+    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--threads N] [--image PHOTO] [--quality Q] [--cold]\n" +
+      "Restores a JPEG of each size (MP) in its own process, once to warm up and once timed; prints MP/s,\n" +
+      "CPU time, peak RSS, the non-model share (wall and CPU) and the time per step. Compare CPU columns when\n" +
+      "other work shares the cores.\n",
+  );
+  process.exit(0);
+}
 
 const MODEL_STEPS = ["cave", "encoder", "unet", "decoder"];
 const OTHER_STEPS = ["inspect", "decode", "tensors", "x0", "blend", "colorFix", "encode"];
