@@ -114,7 +114,10 @@ ONNX graphs through onnxruntime-node the way the runtime must and compares (max 
 output: below 1e-5 expected).
 
 Speed: {flops['total']:.1f} GFLOP per megapixel; at the ~55 GFLOP/s onnxruntime reaches for 3×3 convolutions on
-2 cores that bounds it near {55 / flops['total']:.1f} MP/s; measure with the runtime's benchmark in `bench/`.
+2 cores that bounds it near {55 / flops['total']:.1f} MP/s. One indicative measurement (step-2292 export, same graphs
+and FLOPs; onnxruntime-node, 2 intra-op threads, a 1024×1024 input, the four stages back to back, on
+the shared 2-core development machine): 0.73 s when the machine was calm (about 1.4 MP/s), 3–4 s while
+other jobs loaded it. The runtime's benchmark in `bench/` is the reference figure.
 
 ## Limits
 
