@@ -153,7 +153,8 @@ def main(argv=None) -> int:
         save_atomic({"model": model.state_dict(), "progress": progress,
                      "opt": {"phase": progress["phase"], "state": opt.state_dict()},
                      "py_rng": random.getstate(), "torch_rng": torch.get_rng_state()}, state_path)
-        save_atomic({"model": {k: v.half() for k, v in model.state_dict().items()},
+        buffers = {k for k, _ in model.named_buffers()}  # fixed constants (DCT basis): keep fp32
+        save_atomic({"model": {k: v if k in buffers else v.half() for k, v in model.state_dict().items()},
                      "progress": progress, "config": cfg.to_dict()}, weights_path)
 
     log({"event": "start", "device": str(device), "torch": torch.__version__, "threads": args.threads,
