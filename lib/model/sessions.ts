@@ -83,6 +83,10 @@ function sessionOptions(
     // whole 2048×1536 input), but tiles bound it here, and without it every run pays fresh page faults:
     // bench/restore.ts measured 12 MP at 16 CPU-s and 1.17 GiB peak with it, 31 CPU-s and 0.62 GiB without.
     enableCpuMemArena: memoryArena,
+    // No memory pattern: with it, the second run at each input shape still allocates (the planned block
+    // does not fit the chunks the first run left in the arena), so a warm 1 MP restore took 2.6 CPU-s and
+    // 61k page faults, against 0.7 CPU-s and 11k without it (12 MP: the same time, less memory).
+    enableMemPattern: false,
     executionMode: "sequential",
     // Idle pool threads sleep instead of spin-waiting after each run: on 2 shared cores the spinning
     // burnt ~40 % of the CPU (bench/restore.ts, 12 MP: 11.8 CPU-s, 19.4 s wall with it; 7.1 and 12.8 without).
