@@ -139,8 +139,9 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
           }),
         };
       }
-      if (outcome.action === "skipped" && (outcome.reason === "current" || outcome.reason === "duplicate")) {
-        // Another writer (the upload handler, a twin request) stored it meanwhile: serve theirs.
+      const storedByOther = new Set(["current", "duplicate", "raced"]);
+      if (outcome.action === "skipped" && storedByOther.has(outcome.reason)) {
+        // Another writer (the upload handler, a twin request, a won write race) stored it: serve theirs.
         const stored = await storedAsRestored(sourceKey, format);
         if (stored !== null) return stored;
       }

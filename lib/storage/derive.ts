@@ -21,10 +21,12 @@ import {
   deleteObject,
   getObjectRange,
   headObject,
+  type MultipartOptions,
   type ObjectHead,
   putObject,
   SourceChangedError,
 } from "./s3.js";
+import { WriteRaceLostError, writeCondition } from "./write.js";
 
 export type RestoreFunction = (input: Uint8Array, options: RestoreOptions) => Promise<RestoreOutcome>;
 /** `totalBytes`: the object's size, so a file that ends inside its headers is told apart from a prefix. */
@@ -43,6 +45,8 @@ export interface Deriver {
   readonly model: string;
   /** Bytes read for triage before anything else (default 64 KiB). */
   readonly headerBytes?: number;
+  /** When derivatives go up in parts (default DEFAULT_MULTIPART in s3.ts). */
+  readonly multipart?: MultipartOptions;
 }
 
 /** Why an object got no new derivative. Stable strings: they appear in logs and metrics. */
@@ -51,6 +55,7 @@ export type DeriveSkipReason =
   | "current" // a derivative of this source version by this model exists
   | "stale-kept" // a stale derivative exists and the caller asked not to redo it
   | "superseded" // the source changed while we worked; its newer event does the work
+  | "raced" // another writer stored the derivative between our last look and our write (412)
   | "gone" // the source no longer exists
   | "other-bucket" // not UNJPEG_BUCKET
   | "outside-prefixes" // not under UNJPEG_SOURCE_PREFIXES
@@ -297,12 +302,15 @@ async function deriveOnce(
       throw new ModelMismatchError(model, outcome.description.model);
     }
     signal?.throwIfAborted();
+    // Conditional on what that last look saw (write.ts): of two racing writers, only one stores.
     await putObject(s3, {
       bucket,
       key: target,
       body: outcome.output,
       contentType: outcome.contentType,
       cacheControl: DERIVATIVE_CACHE_CONTROL,
+      condition: writeCondition(targetNow),
+      multipart: deriver.multipart,
       metadata: buildDerivativeMetadata({
         sourceKey: key,
         sourceETag: eTag ?? "",
@@ -332,6 +340,7 @@ async function deriveOnce(
     };
   } catch (error) {
     if (error instanceof SourceChangedError) return skip("superseded", error.message);
+    if (error instanceof WriteRaceLostError) return skip("raced", error.message);
     throw error;
   }
 }

@@ -5,7 +5,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type Config, loadConfig } from "../config.js";
 import type { DecideFunction, Deriver, RestoreFunction } from "./derive.js";
-import { createS3Client, type S3ClientOptions } from "./s3.js";
+import { createS3Client, type MultipartOptions, type S3ClientOptions } from "./s3.js";
 
 export interface DeriverParts {
   readonly s3?: S3Client;
@@ -17,6 +17,8 @@ export interface DeriverParts {
   /** Default: the `<id>@<version>` of the configured (or shipped) model folder. */
   readonly model?: string;
   readonly headerBytes?: number;
+  /** When derivatives go up in parts (tests lower the threshold). */
+  readonly multipart?: MultipartOptions;
 }
 
 export async function createDeriver(config: Config, parts: DeriverParts = {}): Promise<Deriver> {
@@ -27,6 +29,7 @@ export async function createDeriver(config: Config, parts: DeriverParts = {}): P
     decide: parts.decide ?? (await import("../restore/decide.js")).decide,
     model: parts.model ?? (await modelTag(config.modelDir)),
     headerBytes: parts.headerBytes,
+    ...(parts.multipart === undefined ? {} : { multipart: parts.multipart }),
   };
 }
 

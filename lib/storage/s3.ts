@@ -1,7 +1,7 @@
 /**
  * S3 access for unjpeg: a client from the Config, and the few operations the core needs (HEAD, ranged
- * and full GET, PUT with metadata, DELETE) with not-found answered as null and every other failure as a
- * StorageError that says whether a retry can help.
+ * and full GET under a byte limit, PUT with metadata (conditional, multipart when large), DELETE) with
+ * not-found answered as null and every other failure as a StorageError that says whether a retry can help.
  */
 import {
   DeleteObjectCommand,
@@ -12,9 +12,14 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import type { Config } from "../config.js";
 import { UnjpegError } from "../errors.js";
+import { type BodyStream, readBodyLimited } from "./body.js";
 import { normalizeETag } from "./metadata.js";
+import { classifyWriteFailure, type WriteCondition, WriteRaceLostError } from "./write.js";
+
+export { ObjectTooLargeError } from "./body.js";
 
 export class StorageError extends UnjpegError {
   /** False for answers that a retry cannot change (access denied, bad request). */
@@ -130,8 +135,10 @@ export interface RangeRequest {
 }
 
 /**
- * GET of a byte range (or all of it from `start`), read into one buffer of the announced length. Null when
- * the object is gone. The ETag is checked on the answer itself, so it also holds where If-Match is ignored.
+ * GET of a byte range (or all of it from `start`), read into one buffer of at most `maxBytes`: a longer
+ * answer is refused with ObjectTooLargeError on its Content-Length before any body byte is read, or as
+ * soon as the bytes arriving pass the limit, and its connection is closed (no draining). Null when the
+ * object is gone. The ETag is checked on the answer itself, so it also holds where If-Match is ignored.
  */
 export async function getObjectRange(
   s3: S3Client,
@@ -150,42 +157,25 @@ export async function getObjectRange(
     if (statusOf(error) === 412) throw new SourceChangedError(bucket, key);
     throw storageError("GET", bucket, key, error);
   }
+  const body = response.Body as BodyStream | undefined;
   if (range.eTag !== undefined && normalizeETag(response.ETag) !== normalizeETag(range.eTag)) {
-    await response.Body?.transformToByteArray().catch(() => undefined);
+    body?.destroy?.();
     throw new SourceChangedError(bucket, key);
   }
-  const length = response.ContentLength ?? 0;
-  if (length > range.maxBytes) {
-    throw new StorageError(
-      `GET s3://${bucket}/${key}: ${length} bytes is over the ${range.maxBytes} asked for`,
-      {
-        retryable: false,
-      },
-    );
-  }
   try {
-    return await readBody(response.Body as AsyncIterable<Uint8Array> | undefined, length);
+    return await readBodyLimited(body, {
+      announced: response.ContentLength,
+      maxBytes: range.maxBytes,
+      what: `s3://${bucket}/${key}`,
+    });
   } catch (error) {
+    if (error instanceof UnjpegError) throw error;
     throw storageError("GET (body)", bucket, key, error);
   }
 }
 
 const quote = (eTag: string | undefined): string | undefined =>
   eTag === undefined ? undefined : `"${eTag}"`;
-
-/** Reads a body stream into a buffer of exactly the announced length, refusing a longer stream. */
-async function readBody(body: AsyncIterable<Uint8Array> | undefined, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  if (body === undefined) return out;
-  let offset = 0;
-  for await (const chunk of body) {
-    if (offset + chunk.byteLength > length) throw new Error(`body longer than its Content-Length ${length}`);
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  if (offset !== length) throw new Error(`body ended after ${offset} of ${length} bytes`);
-  return out;
-}
 
 export interface PutRequest {
   readonly bucket: string;
@@ -194,25 +184,74 @@ export interface PutRequest {
   readonly contentType: string;
   readonly cacheControl: string;
   readonly metadata: Record<string, string>;
+  /** Write only if the key is still as seen (write.ts); a lost race throws WriteRaceLostError. */
+  readonly condition?: WriteCondition;
+  /** Bodies above `thresholdBytes` go up as a multipart upload (default DEFAULT_MULTIPART). */
+  readonly multipart?: MultipartOptions;
 }
 
-/** One PutObject: S3 makes it visible whole or not at all, so a failed write leaves no partial output. */
+export interface MultipartOptions {
+  /** Bodies larger than this are uploaded in parts. */
+  readonly thresholdBytes: number;
+  /** Part size; S3's minimum (and lib-storage's) is 5 MiB. */
+  readonly partBytes: number;
+  /** Parts in flight at once. */
+  readonly queueSize: number;
+}
+
+const MIB = 1024 * 1024;
+/** S3's smallest part but the last (lib-storage refuses less). */
+const MIN_PART_BYTES = 5 * MIB;
+export const DEFAULT_MULTIPART: MultipartOptions = Object.freeze({
+  thresholdBytes: 16 * MIB,
+  partBytes: 8 * MIB,
+  queueSize: 4,
+});
+
+/**
+ * One PutObject, or above the threshold one multipart upload (lib-storage's Upload: parts are views of the
+ * body, never copies; a failed upload is aborted). Either way S3 makes the object visible whole or not at
+ * all, so a failed write leaves no partial output, and the condition applies to the one request that
+ * makes it visible (PutObject, or CompleteMultipartUpload).
+ */
 export async function putObject(s3: S3Client, put: PutRequest): Promise<string | undefined> {
+  const multipart = put.multipart ?? DEFAULT_MULTIPART;
+  const params = {
+    Bucket: put.bucket,
+    Key: put.key,
+    Body: put.body,
+    ContentLength: put.body.byteLength,
+    ContentType: put.contentType,
+    CacheControl: put.cacheControl,
+    Metadata: put.metadata,
+    ...(put.condition === undefined
+      ? {}
+      : "ifNoneMatch" in put.condition
+        ? { IfNoneMatch: put.condition.ifNoneMatch }
+        : { IfMatch: put.condition.ifMatch }),
+  };
   try {
-    const result = await s3.send(
-      new PutObjectCommand({
-        Bucket: put.bucket,
-        Key: put.key,
-        Body: put.body,
-        ContentLength: put.body.byteLength,
-        ContentType: put.contentType,
-        CacheControl: put.cacheControl,
-        Metadata: put.metadata,
-      }),
-    );
-    return normalizeETag(result.ETag);
+    if (put.body.byteLength > multipart.thresholdBytes) {
+      const upload = new Upload({
+        client: s3,
+        params,
+        partSize: Math.max(multipart.partBytes, MIN_PART_BYTES),
+        queueSize: multipart.queueSize,
+        leavePartsOnError: false,
+      });
+      return normalizeETag((await upload.done()).ETag);
+    }
+    return normalizeETag((await s3.send(new PutObjectCommand(params))).ETag);
   } catch (error) {
-    throw storageError("PUT", put.bucket, put.key, error);
+    const failure = classifyWriteFailure(error, put.condition);
+    if (failure === "lost-race" && put.condition !== undefined) {
+      throw new WriteRaceLostError(put.bucket, put.key, put.condition, error);
+    }
+    const storage = storageError("PUT", put.bucket, put.key, error);
+    if (failure === "conflict") {
+      throw new StorageError(storage.message, { cause: error, retryable: true });
+    }
+    throw storage;
   }
 }
 

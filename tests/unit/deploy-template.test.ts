@@ -332,6 +332,7 @@ describe("serverless.yml packaged offline (s3 trigger, two prefixes, KMS, signin
       assert.deepEqual(resourcesFor(all, "s3:GetObjectVersion").sort(), sources);
       assert.deepEqual(resourcesFor(all, "s3:GetObject").sort(), [...sources, ...derivatives].sort());
       assert.deepEqual(resourcesFor(all, "s3:PutObject").sort(), derivatives);
+      assert.deepEqual(resourcesFor(all, "s3:AbortMultipartUpload").sort(), derivatives);
       assert.deepEqual(resourcesFor(all, "s3:ListBucket"), [bucketArn]);
       assert.deepEqual(resourcesFor(all, "kms:Decrypt"), [kmsKey]);
       assert.deepEqual(resourcesFor(all, "kms:GenerateDataKey"), [kmsKey]);

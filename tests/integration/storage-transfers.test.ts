@@ -1,0 +1,229 @@
+/**
+ * Large and racing transfers against a real s3rver with the real SDK client: a source over the byte limit
+ * is refused early (typed error, original untouched), a derivative above the multipart threshold arrives
+ * intact through a multipart upload, and every derivative write carries its precondition on the wire.
+ *
+ * s3rver ignores If-None-Match / If-Match, so it cannot answer 412 itself: the headers are proven sent here
+ * (captured from the real client's requests), the decision logic is unit-tested (storage-write.test.ts),
+ * and what a 412 does to a run is checked with S3's own 412 answer injected at the client's transport.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { Deriver } from "../../lib/storage/derive.js";
+import { deriveObject } from "../../lib/storage/derive.js";
+import { getObjectRange, ObjectTooLargeError, putObject } from "../../lib/storage/s3.js";
+import {
+  BUCKET,
+  getBytes,
+  listKeys,
+  makeJpeg,
+  putBytes,
+  startTestStack,
+  type TestStack,
+  testDeriver,
+} from "./upload-helpers.js";
+
+const MIB = 1024 * 1024;
+
+interface Sent {
+  readonly command: string;
+  readonly method: string;
+  readonly headers: Record<string, string>;
+}
+
+/** Records every request the client sends (after signing: exactly what goes on the wire). */
+function captureRequests(s3: S3Client): { sent: Sent[]; stop(): void } {
+  const sent: Sent[] = [];
+  const name = `capture-${Math.random()}`;
+  s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as { method: string; headers: Record<string, string> };
+      sent.push({
+        command: context.commandName ?? "",
+        method: request.method,
+        headers: { ...request.headers },
+      });
+      return next(args);
+    },
+    { step: "finalizeRequest", name, priority: "low" },
+  );
+  return { sent, stop: () => s3.middlewareStack.remove(name) };
+}
+
+describe("large and racing transfers (real s3rver, real client)", () => {
+  let stack: TestStack;
+  let deriver: Deriver;
+  before(async () => {
+    stack = await startTestStack();
+    deriver = await testDeriver(stack);
+  });
+  after(() => stack?.close());
+
+  it("refuses an object over the limit on its length, before reading its body; the original is untouched", async () => {
+    const big = randomBytes(24 * MIB);
+    await putBytes(stack.s3, "big/over.bin", big, "application/octet-stream");
+    const started = performance.now();
+    const error = await getObjectRange(stack.s3, BUCKET, "big/over.bin", { start: 0, maxBytes: MIB }).catch(
+      (e: unknown) => e,
+    );
+    const ms = performance.now() - started;
+    assert.ok(error instanceof ObjectTooLargeError, String(error));
+    assert.equal(error.code, "OBJECT_TOO_LARGE");
+    assert.equal(error.bytesRead, 0);
+    assert.equal(error.announced, 24 * MIB);
+    assert.match(error.message, /s3:\/\/media\/big\/over\.bin is 25165824 bytes, over the limit of 1048576/);
+    assert.ok(ms < 5000, `took ${ms} ms`);
+    assert.deepEqual(await getBytes(stack.s3, "big/over.bin"), new Uint8Array(big));
+  });
+
+  it("stops reading as soon as the bytes pass the limit when no length is announced", async () => {
+    const big = randomBytes(24 * MIB);
+    await putBytes(stack.s3, "big/unannounced.bin", big, "application/octet-stream");
+    // A server that streams without a Content-Length (or a proxy that drops it): removed from the answer.
+    const name = "drop-content-length";
+    stack.s3.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        const headers = (result.response as { headers: Record<string, string> }).headers;
+        delete headers["content-length"];
+        return result;
+      },
+      { step: "deserialize", name, priority: "low" },
+    );
+    try {
+      const error = await getObjectRange(stack.s3, BUCKET, "big/unannounced.bin", {
+        start: 0,
+        maxBytes: 2 * MIB,
+      }).catch((e: unknown) => e);
+      assert.ok(error instanceof ObjectTooLargeError, String(error));
+      assert.equal(error.announced, undefined);
+      // Refused within one network chunk of the limit, not after 24 MiB.
+      assert.ok(error.bytesRead > 2 * MIB && error.bytesRead < 3 * MIB, `read ${error.bytesRead}`);
+    } finally {
+      stack.s3.middlewareStack.remove(name);
+    }
+    assert.deepEqual(await getBytes(stack.s3, "big/unannounced.bin"), new Uint8Array(big));
+  });
+
+  it("uploads a body above the multipart threshold in parts, conditionally, and it arrives intact", async () => {
+    const body = new Uint8Array(randomBytes(12 * MIB + 12345));
+    const capture = captureRequests(stack.s3);
+    try {
+      await putObject(stack.s3, {
+        bucket: BUCKET,
+        key: "big/cat.restored.png",
+        body,
+        contentType: "image/png",
+        cacheControl: "public, max-age=86400",
+        metadata: { "unjpeg-derivative": "1", "unjpeg-model": "m@1" },
+        condition: { ifNoneMatch: "*" },
+        multipart: { thresholdBytes: 5 * MIB, partBytes: 5 * MIB, queueSize: 2 },
+      });
+    } finally {
+      capture.stop();
+    }
+    const commands = capture.sent.map((s) => s.command);
+    assert.deepEqual(
+      commands.filter((c) => c !== "UploadPartCommand"),
+      ["CreateMultipartUploadCommand", "CompleteMultipartUploadCommand"],
+    );
+    assert.equal(commands.filter((c) => c === "UploadPartCommand").length, 3);
+    const complete = capture.sent.find((s) => s.command === "CompleteMultipartUploadCommand")!;
+    assert.equal(complete.headers["if-none-match"], "*");
+    assert.deepEqual(await getBytes(stack.s3, "big/cat.restored.png"), body);
+    const head = await stack.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "big/cat.restored.png" }));
+    assert.equal(head.ContentType, "image/png");
+    assert.equal(head.CacheControl, "public, max-age=86400");
+    assert.equal(head.Metadata?.["unjpeg-derivative"], "1");
+  });
+
+  it("a body at or under the threshold is one PutObject", async () => {
+    const capture = captureRequests(stack.s3);
+    try {
+      await putObject(stack.s3, {
+        bucket: BUCKET,
+        key: "big/small.bin",
+        body: new Uint8Array(5 * MIB),
+        contentType: "application/octet-stream",
+        cacheControl: "no-cache",
+        metadata: {},
+        multipart: { thresholdBytes: 5 * MIB, partBytes: 5 * MIB, queueSize: 2 },
+      });
+    } finally {
+      capture.stop();
+    }
+    assert.deepEqual(
+      capture.sent.map((s) => s.command),
+      ["PutObjectCommand"],
+    );
+  });
+
+  it("sends If-None-Match: * for a first derivative and If-Match on the stale one's ETag when replacing it", async () => {
+    const key = "race/cat.jpg";
+    const target = "race/cat.restored.jpg";
+    await putBytes(stack.s3, key, await makeJpeg(12, 96, 64, 1));
+    const capture = captureRequests(stack.s3);
+    try {
+      const first = await deriveObject(deriver, { bucket: BUCKET, key });
+      assert.equal(first.action, "written");
+      const firstPut = capture.sent.filter((s) => s.command === "PutObjectCommand");
+      assert.equal(firstPut.length, 1);
+      assert.equal(firstPut[0]!.headers["if-none-match"], "*");
+      assert.equal(firstPut[0]!.headers["if-match"], undefined);
+
+      const staleETag = (await stack.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: target }))).ETag;
+      assert.ok(staleETag);
+      capture.sent.length = 0;
+      await putBytes(stack.s3, key, await makeJpeg(12, 96, 64, 2)); // a newer upload: the derivative is stale
+      capture.sent.length = 0;
+      const second = await deriveObject(deriver, { bucket: BUCKET, key });
+      assert.equal(second.action === "written" && second.replaced, true);
+      const secondPut = capture.sent.filter((s) => s.command === "PutObjectCommand");
+      assert.equal(secondPut.length, 1);
+      assert.equal(secondPut[0]!.headers["if-match"], staleETag);
+      assert.equal(secondPut[0]!.headers["if-none-match"], undefined);
+    } finally {
+      capture.stop();
+    }
+  });
+
+  it("S3's 412 on the derivative write makes the run a logged skip (raced) that writes nothing", async () => {
+    const key = "race/dog.jpg";
+    const source = await makeJpeg(12, 96, 64, 3);
+    await putBytes(stack.s3, key, source);
+    // What S3 answers the loser of a conditional write, given by the transport in place of s3rver's 200
+    // (under the SDK's deserializer, which turns it into the SDK's error as for a real answer).
+    const name = "answer-412";
+    stack.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== "PutObjectCommand") return next(args);
+        const xml =
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>' +
+          "<Message>At least one of the pre-conditions you specified did not hold</Message>" +
+          "<Condition>If-None-Match</Condition></Error>";
+        return {
+          // The shape of the SDK's HttpResponse (checked by shape, not class).
+          response: {
+            statusCode: 412,
+            headers: { "content-type": "application/xml" },
+            body: Readable.from([Buffer.from(xml)]),
+          },
+        };
+      },
+      { step: "deserialize", name, priority: "low" },
+    );
+    try {
+      const outcome = await deriveObject(deriver, { bucket: BUCKET, key });
+      assert.equal(outcome.action, "skipped");
+      assert.equal(outcome.action === "skipped" && outcome.reason, "raced");
+      assert.match(outcome.action === "skipped" ? outcome.message : "", /If-None-Match: \* failed/);
+    } finally {
+      stack.s3.middlewareStack.remove(name);
+    }
+    assert.ok(!(await listKeys(stack.s3, "race/")).includes("race/dog.restored.jpg"));
+    assert.deepEqual(await getBytes(stack.s3, key), source);
+  });
+});
