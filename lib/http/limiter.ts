@@ -58,3 +58,47 @@ export function singleFlight<T>(): (key: string, task: () => Promise<T>) => Prom
     return promise;
   };
 }
+
+/**
+ * Reads of the same key share one S3 request, but only a request sent after the caller arrived: a call
+ * that finds a read in flight waits for the next one, which starts as that one ends and answers every call
+ * that arrived meanwhile. Each answer so reflects the object at some moment after its call began, exactly
+ * as an unshared read would (no staleness), while N concurrent callers cost about two reads, not N.
+ */
+export function freshShared<T>(): (key: string, read: () => Promise<T>) => Promise<T> {
+  interface Waiting {
+    readonly promise: Promise<T>;
+    readonly settle: (from: Promise<T>) => void;
+  }
+  const slots = new Map<string, { waiting?: Waiting }>();
+  const start = (key: string, slot: { waiting?: Waiting }, read: () => Promise<T>): Promise<T> => {
+    const promise = Promise.resolve().then(read);
+    const next = (): void => {
+      const waiting = slot.waiting;
+      if (waiting === undefined) {
+        slots.delete(key);
+        return;
+      }
+      slot.waiting = undefined;
+      waiting.settle(start(key, slot, read));
+    };
+    promise.then(next, next);
+    return promise;
+  };
+  return (key, read) => {
+    const slot = slots.get(key);
+    if (slot === undefined) {
+      const fresh = {};
+      slots.set(key, fresh);
+      return start(key, fresh, read);
+    }
+    if (slot.waiting === undefined) {
+      let settle!: (from: Promise<T>) => void;
+      const promise = new Promise<T>((resolve) => {
+        settle = resolve;
+      });
+      slot.waiting = { promise, settle };
+    }
+    return slot.waiting.promise;
+  };
+}

@@ -15,7 +15,7 @@ import {
 } from "./errors.js";
 import { CACHE_SUCCESS, matchesIfNoneMatch, representationEtag } from "./headers.js";
 import { createHotCache, type HotEntry } from "./hot-cache.js";
-import { createLimiter, type Limiter, singleFlight } from "./limiter.js";
+import { createLimiter, freshShared, type Limiter, singleFlight } from "./limiter.js";
 import { contentTypeOf, negotiateFormat } from "./negotiate.js";
 import { errorResponse, jsonResponse, redirect } from "./respond.js";
 import { checkPrefix, type ImageRequest, type Route, route } from "./route.js";
@@ -63,6 +63,10 @@ export function createOrigin(options: OriginOptions): Origin {
     maxQueued: options.maxQueued ?? 8,
   });
   const shared = singleFlight<DeriveOutcome>();
+  // Concurrent requests for one image share a source HEAD sent after they arrived (never an older one).
+  const sharedHead = freshShared<ObjectHead | null>();
+  const headSource = (key: string): Promise<ObjectHead | null> =>
+    sharedHead(key, () => store.headSource(key));
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const restoreTimeoutMs = options.restoreTimeoutMs ?? 300_000;
   const hotCache =
@@ -121,10 +125,10 @@ export function createOrigin(options: OriginOptions): Origin {
     let source: ObjectHead | null;
     let stored: StoredObject | null;
     if (hot === undefined) {
-      [source, stored] = await Promise.all([store.headSource(key), store.getDerivative(key, format)]);
+      [source, stored] = await Promise.all([headSource(key), store.getDerivative(key, format)]);
     } else {
       // A derivative served recently: the source's HEAD alone says whether it is still current.
-      source = await store.headSource(key);
+      source = await headSource(key);
       const current =
         source !== null &&
         !store.isDerivative(source) &&

@@ -34,6 +34,8 @@ export async function startCdnStack(
     env?: Record<string, string>;
     page?: boolean;
     concurrency?: number;
+    /** The origin's memory for served derivatives (default: the app's). */
+    hotCacheBytes?: number;
     maxQueued?: number;
     /** An S3 endpoint already running (with a bucket `media`); default: an s3rver started here. */
     s3Endpoint?: string;
@@ -62,6 +64,7 @@ export async function startCdnStack(
     page: options.page ?? false,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
+    ...(options.hotCacheBytes === undefined ? {} : { hotCacheBytes: options.hotCacheBytes }),
   });
   const server: LocalServer = await startLocalServer(streamingPayloadHandler(app.origin), { port: 0 });
   return {
