@@ -3,9 +3,10 @@
  * kept (orientation reset to 1, since the pixels are already upright), and EXIF `Software` says that unjpeg
  * restored the image and with which model.
  */
-import sharp from "sharp";
+import sharp, { type JpegOptions, type Sharp } from "sharp";
 import type { OutputFormat } from "../config.js";
 import { ImageError } from "./errors.js";
+import { setExifPixelSize, withMetadataOf } from "./jpeg-metadata.js";
 import { DERIVATIVE_SOFTWARE } from "./mark.js";
 
 export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = Object.freeze({
@@ -40,8 +41,8 @@ export interface EncodeOptions {
 }
 
 /**
- * Encodes `rgb` (interleaved, `width * height * 3`, upright) in place of the source's pixels. The source
- * is re-read by sharp only for its metadata and orientation; every output pixel comes from `rgb`.
+ * Encodes `rgb` (interleaved, `width * height * 3`, upright) in place of the source's pixels, with the
+ * source's metadata. Every output pixel comes from `rgb`.
  */
 export async function encodeRestored(
   source: Uint8Array,
@@ -53,9 +54,82 @@ export async function encodeRestored(
   if (rgb.length !== width * height * 3)
     throw new RangeError(`rgb has ${rgb.length} bytes, expected ${width * height * 3}`);
   try {
-    // Compositing onto the oriented source keeps its ICC profile and EXIF in sharp's pipeline; "source"
-    // blending replaces every pixel, so nothing of the source's pixels survives.
-    let pipeline = sharp(source, { limitInputPixels: false })
+    return options.format === "jpeg"
+      ? await encodeJpeg(source, rgb, width, height, options)
+      : await encodeByCompositing(source, rgb, width, height, options);
+  } catch (cause) {
+    throw new ImageError(
+      "IMAGE_INVALID",
+      `cannot encode the restored image as ${options.format}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * JPEG options: quality 95 (or the caller's), 4:4:4, and sharp's default optimised Huffman tables. Those
+ * cost ~85 CPU-ms at 12 MP (134 against 48, a photo, q95 4:4:4) and save ~20 % of the file (1.31 against
+ * 1.61 MB), so they stay.
+ */
+function jpegOptions(options: EncodeOptions): JpegOptions {
+  return {
+    quality: options.quality ?? DEFAULT_QUALITY.jpeg,
+    chromaSubsampling: "4:4:4",
+    optimiseCoding: true,
+  };
+}
+
+/** The metadata every output carries: the source's ICC and EXIF, the mark, and grey written as grey. */
+function withSourceMetadata(pipeline: Sharp, options: EncodeOptions): Sharp {
+  const kept = pipeline
+    .removeAlpha()
+    .keepIccProfile()
+    .keepExif()
+    .withExifMerge({ IFD0: { Software: `${DERIVATIVE_SOFTWARE}${options.modelTag}` } });
+  return options.grey ? kept.toColourspace("b-w") : kept;
+}
+
+/**
+ * JPEG without decoding the source again: the pixels are encoded from `rgb` alone, and the metadata
+ * segments come from a carrier JPEG that sharp writes from an 8×8 corner of the source with the same
+ * metadata options (a few ms whatever the size); its EXIF image size is then set to the real one. The
+ * result has the same bytes as compositing onto the whole decoded source (tests/unit/image-codec.test.ts).
+ */
+async function encodeJpeg(
+  source: Uint8Array,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  options: EncodeOptions,
+): Promise<Uint8Array> {
+  let pixels = sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.length), {
+    raw: { width, height, channels: 3 },
+  });
+  if (options.grey) pixels = pixels.toColourspace("b-w");
+  const corner = sharp(source, { limitInputPixels: false, sequentialRead: true })
+    .autoOrient()
+    .extract({ left: 0, top: 0, width: Math.min(8, width), height: Math.min(8, height) });
+  const [encoded, carrier] = await Promise.all([
+    pixels.jpeg(jpegOptions(options)).toBuffer(),
+    withSourceMetadata(corner, options).jpeg(jpegOptions(options)).toBuffer(),
+  ]);
+  setExifPixelSize(carrier, width, height);
+  return withMetadataOf(encoded, carrier);
+}
+
+/**
+ * Any format: `rgb` composited over the decoded, oriented source, which keeps the source's ICC profile
+ * and EXIF in sharp's pipeline ("source" blending replaces every pixel). Decodes the source once more.
+ */
+export async function encodeByCompositing(
+  source: Uint8Array,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  options: EncodeOptions,
+): Promise<Uint8Array> {
+  let pipeline = withSourceMetadata(
+    sharp(source, { limitInputPixels: false })
       .autoOrient()
       .composite([
         {
@@ -63,36 +137,24 @@ export async function encodeRestored(
           raw: { width, height, channels: 3 },
           blend: "source",
         },
-      ])
-      .removeAlpha()
-      .keepIccProfile()
-      .keepExif()
-      .withExifMerge({ IFD0: { Software: `${DERIVATIVE_SOFTWARE}${options.modelTag}` } });
-    if (options.grey) pipeline = pipeline.toColourspace("b-w");
-    const q = options.quality;
-    switch (options.format) {
-      case "jpeg":
-        pipeline = pipeline.jpeg({ quality: q ?? DEFAULT_QUALITY.jpeg, chromaSubsampling: "4:4:4" });
-        break;
-      case "png":
-        pipeline = pipeline.png({ compressionLevel: 6 });
-        break;
-      case "webp":
-        pipeline = pipeline.webp({ quality: q ?? DEFAULT_QUALITY.webp });
-        break;
-      case "avif":
-        pipeline = pipeline.avif({ quality: q ?? DEFAULT_QUALITY.avif, effort: 4 });
-        break;
-    }
-    const out = await pipeline.toBuffer();
-    return new Uint8Array(out.buffer, out.byteOffset, out.length);
-  } catch (cause) {
-    throw new ImageError(
-      "IMAGE_INVALID",
-      `cannot encode the restored image as ${options.format}: ${(cause as Error).message}`,
-      {
-        cause,
-      },
-    );
+      ]),
+    options,
+  );
+  const q = options.quality;
+  switch (options.format) {
+    case "jpeg":
+      pipeline = pipeline.jpeg(jpegOptions(options));
+      break;
+    case "png":
+      pipeline = pipeline.png({ compressionLevel: 6 });
+      break;
+    case "webp":
+      pipeline = pipeline.webp({ quality: q ?? DEFAULT_QUALITY.webp });
+      break;
+    case "avif":
+      pipeline = pipeline.avif({ quality: q ?? DEFAULT_QUALITY.avif, effort: 4 });
+      break;
   }
+  const out = await pipeline.toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }

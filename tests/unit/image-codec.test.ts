@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import sharp, { type Sharp } from "sharp";
 import { decodeImage, probeImage } from "../../lib/image/decode.js";
-import { encodeRestored } from "../../lib/image/encode.js";
+import { encodeByCompositing, encodeRestored } from "../../lib/image/encode.js";
 import { ImageError } from "../../lib/image/errors.js";
 
 function gradient(w: number, h: number): Buffer {
@@ -150,5 +150,39 @@ describe("encodeRestored", () => {
     const d = await decodeImage(colour);
     const c = await encodeRestored(colour, d.rgb, 20, 10, { format: "jpeg", grey: false, modelTag: "m@1" });
     assert.equal((await sharp(c).metadata()).chromaSubsampling, "4:4:4");
+  });
+
+  it("writes JPEG without decoding the source again, to the same bytes as compositing onto it", async () => {
+    const exif = {
+      IFD0: { Make: "Cam", Artist: "someone", Orientation: "6" },
+      IFD2: { PixelXDimension: "40", PixelYDimension: "24", ExposureTime: "1/100" },
+    };
+    const sources = [
+      await jpeg(40, 24, (s) => s.withIccProfile("p3").withExif(exif)),
+      await jpeg(333, 217, (s) => s.withExif({ IFD0: { Make: "Cam" } })),
+      await jpeg(1, 1),
+      await sharp(gradient(20, 10), { raw: { width: 20, height: 10, channels: 3 } })
+        .toColourspace("b-w")
+        .jpeg()
+        .toBuffer(),
+    ];
+    for (const [n, source] of sources.entries()) {
+      const { info, rgb } = await decodeImage(source);
+      // Restored-looking pixels: anything but the source's own.
+      for (let i = 0; i < rgb.length; i++) rgb[i] = (rgb[i]! * 7 + i) & 255;
+      const options = { format: "jpeg", grey: info.grey, modelTag: "m@1" } as const;
+      const fast = await encodeRestored(source, rgb, info.width, info.height, options);
+      const full = await encodeByCompositing(source, rgb, info.width, info.height, options);
+      assert.ok(Buffer.from(fast).equals(Buffer.from(full)), `source ${n}: same bytes`);
+    }
+    const meta = await sharp(
+      await encodeRestored(sources[0]!, (await decodeImage(sources[0]!)).rgb, 24, 40, {
+        format: "jpeg",
+        grey: false,
+        modelTag: "m@1",
+      }),
+    ).metadata();
+    assert.deepEqual([meta.width, meta.height, meta.orientation ?? 1], [24, 40, 1]);
+    assert.ok(meta.icc !== undefined && meta.exif?.includes("unjpeg restored with m@1"));
   });
 });
