@@ -11,13 +11,13 @@
  */
 import { parseArgs } from "node:util";
 import { memoryJournal } from "../lib/backfill/journal.js";
-import { listObjects } from "../lib/backfill/listing.js";
 import type { ListedObject } from "../lib/backfill/manifest.js";
 import { deriveListedObject } from "../lib/backfill/outcome.js";
 import { forEachConcurrent } from "../lib/backfill/pool.js";
 import { type BackfillReport, runBackfill } from "../lib/backfill/run.js";
 import { shippedModelDir } from "../lib/model/default-model.js";
 import type { Deriver } from "../lib/storage/derive.js";
+import { listObjects } from "../lib/storage/listing.js";
 import {
   BUCKET,
   makeJpeg,

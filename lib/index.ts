@@ -9,7 +9,7 @@ export type {
 export { batchResponse, parseBatchInvocation, resultOfError, resultOfOutcome } from "./backfill/batch.js";
 export type { Journal, JournalEntry } from "./backfill/journal.js";
 export { memoryJournal, openJournal } from "./backfill/journal.js";
-export { listObjects, manifestSource, parseS3Url } from "./backfill/listing.js";
+export { manifestSource, parseS3Url } from "./backfill/listing.js";
 export type { ListedObject } from "./backfill/manifest.js";
 export type { ClassifiedFailure, RetryOptions } from "./backfill/retry.js";
 export { classifyFailure, withRetry } from "./backfill/retry.js";
@@ -66,6 +66,7 @@ export type { EventUnit, Invocation, ObjectEvent } from "./storage/events.js";
 export { classifyInvocation, EventFormatError, objectEventsFromMessage } from "./storage/events.js";
 export type { DerivativeNaming } from "./storage/keys.js";
 export { decodeEventKey, derivativeKey, encodeEventKey, isDerivativeKey } from "./storage/keys.js";
+export { listObjects } from "./storage/listing.js";
 export type { DerivativeMetadata } from "./storage/metadata.js";
 export { buildDerivativeMetadata, isCurrent, parseDerivativeMetadata } from "./storage/metadata.js";
 export type { ObjectHead, S3ClientOptions } from "./storage/s3.js";

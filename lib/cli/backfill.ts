@@ -7,7 +7,7 @@ import { rename, writeFile } from "node:fs/promises";
 import { BACKFILL_USAGE, type BackfillArgs, parseBackfillArgs } from "../backfill/args.js";
 import { makeKeyFilter } from "../backfill/glob.js";
 import { openJournal, readOnlyJournal } from "../backfill/journal.js";
-import { listObjects, manifestSource } from "../backfill/listing.js";
+import { manifestSource } from "../backfill/listing.js";
 import type { ListedObject } from "../backfill/manifest.js";
 import { deriveListedObject } from "../backfill/outcome.js";
 import { limitConcurrency } from "../backfill/pool.js";
@@ -16,6 +16,7 @@ import { type BackfillReport, runBackfill } from "../backfill/run.js";
 import { type Config, loadConfig } from "../config.js";
 import { createDeriver } from "../storage/deriver.js";
 import { isDerivativeKey } from "../storage/keys.js";
+import { listObjects } from "../storage/listing.js";
 import { UsageError } from "./args.js";
 
 /** The configuration with the command line's overrides on top. */

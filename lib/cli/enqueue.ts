@@ -3,12 +3,13 @@
  * S3 event notification messages, for `unjpeg worker` or the queue-worker Lambda to process.
  */
 import { makeKeyFilter, parseSince } from "../backfill/glob.js";
-import { listObjects, manifestSource, parseS3Url, type S3Location } from "../backfill/listing.js";
+import { manifestSource, parseS3Url, type S3Location } from "../backfill/listing.js";
 import type { ListedObject } from "../backfill/manifest.js";
 import { loadConfig } from "../config.js";
 import { enqueueObjects } from "../queue/enqueue.js";
 import { createSqsClient, regionOfQueueUrl } from "../queue/sqs.js";
 import { isDerivativeKey } from "../storage/keys.js";
+import { listObjects } from "../storage/listing.js";
 import { createS3Client } from "../storage/s3.js";
 import { parseCommandArgs, UsageError } from "./args.js";
 

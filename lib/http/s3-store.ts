@@ -4,10 +4,10 @@
  * the one they would write.
  */
 import { GetObjectCommand, type GetObjectCommandOutput } from "@aws-sdk/client-s3";
-import { listObjects } from "../backfill/listing.js";
 import { type Config, ConfigError, type OutputFormat } from "../config.js";
 import { type DeriveOutcome as CoreOutcome, type Deriver, deriveObject } from "../storage/derive.js";
 import { derivativeKey, isDerivativeKey } from "../storage/keys.js";
+import { listObjects } from "../storage/listing.js";
 import {
   buildDerivativeMetadata,
   hasDerivativeMarker,

@@ -1,5 +1,5 @@
 /**
- * Every bucket lister goes through lib/backfill/listing.ts (V1 markers). On s3rver a ListObjectsV2 page
+ * Every bucket lister goes through lib/storage/listing.ts (V1 markers). On s3rver a ListObjectsV2 page
  * past the first 1,000 keys fails (its continuation tokens use DES, refused by OpenSSL 3): here the test
  * helper and the page's source list both see keys beyond the first page.
  */

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
-import { listObjects } from "../../lib/backfill/listing.js";
 import { type Config, loadConfig } from "../../lib/config.js";
+import { listObjects } from "../../lib/storage/listing.js";
 import {
   type EventHandler,
   LOCAL_CREDENTIALS,
