@@ -5,7 +5,8 @@
  * Prints one table; any non-200 answer is counted as an error.
  *
  *   npx tsx bench/cdn.ts [--clients 20] [--hits 2000] [--misses 20] [--size 256x256] [--model DIR]
- *                        [--concurrency 1] [--hit-keys 1] [--hot-cache-mb 64] [--s3-in-process]
+ *                        [--concurrency 1] [--hit-keys 1] [--hot-cache-mb 64] [--revalidate-seconds 0]
+ *                        [--s3-in-process]
  * Three processes: the origin (this one), s3rver, and the load generator (keep-alive connections, as a
  * CDN's); CPU ms/req is reported for each. --hit-keys N spreads the hits over N images (a CDN collapses
  * concurrent requests for one object itself, so an origin mostly sees distinct ones). */
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     "s3-in-process": { type: "boolean", default: false },
     "hit-keys": { type: "string", default: "1" },
     "hot-cache-mb": { type: "string", default: "64" },
+    "revalidate-seconds": { type: "string", default: "0" },
   },
 });
 const clients = Number(values.clients);
@@ -202,7 +204,11 @@ const client = startClientProcess();
 const hotCacheMb = Number(values["hot-cache-mb"]);
 const stack = await startCdnStack({
   ...(s3 === undefined ? {} : { s3Endpoint: s3.endpoint }),
-  env: { UNJPEG_MODEL_DIR: values.model, UNJPEG_THREADS: "" },
+  env: {
+    UNJPEG_MODEL_DIR: values.model,
+    UNJPEG_THREADS: "",
+    UNJPEG_REVALIDATE_SECONDS: values["revalidate-seconds"],
+  },
   concurrency: Number(values.concurrency),
   maxQueued: Math.max(64, clients * 2),
   hotCacheBytes: hotCacheMb * 1024 * 1024,
@@ -253,7 +259,7 @@ try {
   ];
   const widths = header.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   console.log(
-    `CDN origin, local adapter + s3rver (${s3 === undefined ? "in the origin's process" : "own process"}), model ${values.model}, restores at once: ${values.concurrency}, hot cache ${hotCacheMb} MiB`,
+    `CDN origin, local adapter + s3rver (${s3 === undefined ? "in the origin's process" : "own process"}), model ${values.model}, restores at once: ${values.concurrency}, hot cache ${hotCacheMb} MiB, revalidate after ${values["revalidate-seconds"]} s`,
   );
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
   console.log(`model runs: ${stack.restores()} (expected ${misses + hitKeys}: one per distinct source)`);

@@ -28,6 +28,13 @@ export interface Config {
   readonly s3ForcePathStyle: boolean;
   readonly s3Port: number;
   readonly httpPort: number;
+  /**
+   * CDN origin: seconds a derivative served from memory may go without re-checking its source's ETag
+   * (0, the default: every request checks, so a changed source is never answered with the old derivative).
+   */
+  readonly revalidateSeconds: number;
+  /** CDN origin: the SQS queue restores that cannot finish before the deadline are handed to (absent: none). */
+  readonly restoreQueueUrl: string | undefined;
 }
 
 export class ConfigError extends UnjpegError {
@@ -109,6 +116,8 @@ export function loadConfig(env: Env = process.env): Config {
     s3ForcePathStyle: forcePathStyle === "true" || forcePathStyle === "1",
     s3Port: int("UNJPEG_S3_PORT", 4569, 1, 65535) as number,
     httpPort: int("UNJPEG_HTTP_PORT", 3000, 1, 65535) as number,
+    revalidateSeconds: int("UNJPEG_REVALIDATE_SECONDS", 0, 0, 86_400) as number,
+    restoreQueueUrl: text("UNJPEG_RESTORE_QUEUE_URL"),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -52,6 +52,8 @@ export interface OriginOptions {
   readonly hotCacheBytes?: number;
   /** Unix seconds (tests move the clock). */
   readonly now?: () => number;
+  /** Milliseconds, for the revalidation window (`config.revalidateSeconds`; tests move the clock). */
+  readonly clockMs?: () => number;
 }
 
 export type Origin = (request: OriginRequest) => Promise<OriginResponse>;
@@ -78,7 +80,10 @@ export function createOrigin(options: OriginOptions): Origin {
     derivativeKey: string,
     metadata: Readonly<Record<string, string>>,
     body: Uint8Array,
-  ): void => hotCache?.set(cacheKey, { derivativeKey, metadata, body });
+    checkedAtMs: number,
+  ): void => hotCache?.set(cacheKey, { derivativeKey, metadata, body, checkedAtMs });
+  const clockMs = options.clockMs ?? Date.now;
+  const revalidateMs = config.revalidateSeconds * 1000;
   const hotHead = (hot: HotEntry): ObjectHead => ({
     key: hot.derivativeKey,
     etag: "",
@@ -108,6 +113,8 @@ export function createOrigin(options: OriginOptions): Origin {
 
   async function serveImage(request: OriginRequest, wanted: ImageRequest): Promise<OriginResponse> {
     const started = performance.now();
+    // When this request's look at the source begins: what a derivative kept in memory was checked against.
+    const checkStartMs = clockMs();
     const { key } = wanted;
     // The signature first: an unsigned client learns nothing, not even which prefixes are served.
     verifySignature({ decodedKey: key, query: wanted.query, keys: config.signingKeys, now: now() });
@@ -127,14 +134,18 @@ export function createOrigin(options: OriginOptions): Origin {
     if (hot === undefined) {
       [source, stored] = await Promise.all([headSource(key), store.getDerivative(key, format)]);
     } else {
-      // A derivative served recently: the source's HEAD alone says whether it is still current.
-      source = await headSource(key);
+      // A derivative served recently: the source's HEAD alone says whether it is still current, unless
+      // it was checked within the configured revalidation window (default none).
+      const recent = revalidateMs > 0 && checkStartMs - hot.checkedAtMs < revalidateMs;
+      source = recent ? null : await headSource(key);
       const current =
-        source !== null &&
-        !store.isDerivative(source) &&
-        source.size <= config.maxBytes &&
-        store.isCurrent(hotHead(hot), source);
+        recent ||
+        (source !== null &&
+          !store.isDerivative(source) &&
+          source.size <= config.maxBytes &&
+          store.isCurrent(hotHead(hot), source));
       if (current) {
+        if (!recent) hot.checkedAtMs = checkStartMs;
         return serveBody(
           request,
           { read: async () => hot.body, discard: () => {}, key: hot.derivativeKey },
@@ -165,7 +176,7 @@ export function createOrigin(options: OriginOptions): Origin {
       const current = stored;
       const read = async (): Promise<Uint8Array> => {
         const body = await current.read();
-        remember(cacheKey, current.key, current.metadata, body);
+        remember(cacheKey, current.key, current.metadata, body, checkStartMs);
         return body;
       };
       return serveBody(
@@ -185,7 +196,7 @@ export function createOrigin(options: OriginOptions): Origin {
     const outcome = await derive(key, source, format, request.signal);
     if (outcome.action === "restored") {
       const body = outcome.body;
-      remember(cacheKey, outcome.derivativeKey, outcome.metadata, body);
+      remember(cacheKey, outcome.derivativeKey, outcome.metadata, body, checkStartMs);
       return serveBody(
         request,
         { read: async () => body, discard: () => {}, key: outcome.derivativeKey },

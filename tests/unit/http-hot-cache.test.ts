@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createHotCache } from "../../lib/http/hot-cache.js";
 
-const entry = (size: number) => ({ derivativeKey: "d", metadata: {}, body: new Uint8Array(size) });
+const entry = (size: number) => ({
+  derivativeKey: "d",
+  metadata: {},
+  body: new Uint8Array(size),
+  checkedAtMs: 0,
+});
 
 describe("hot cache", () => {
   it("keeps at most maxBytes, dropping the least recently used first", () => {

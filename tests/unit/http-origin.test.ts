@@ -120,6 +120,55 @@ describe("origin", () => {
     assert.equal(memory.derives(), 2);
   });
 
+  it("UNJPEG_REVALIDATE_SECONDS: within the window a remembered derivative is served without a HEAD", async () => {
+    const memory = memoryStore();
+    let heads = 0;
+    const store = {
+      ...memory.store,
+      headSource: (key: string) => {
+        heads += 1;
+        return memory.store.headSource(key);
+      },
+    };
+    let clock = 1_000_000;
+    memory.put("w.jpg", JPEG);
+    const config = loadConfig({ UNJPEG_REVALIDATE_SECONDS: "10" });
+    const origin = createOrigin({ config, store, modelStatus, clockMs: () => clock });
+    const first = await origin(get("/w.jpg"));
+    assert.equal(first.headers["x-unjpeg-action"], "restored");
+    const headsAfterFirst = heads;
+    clock += 9_000;
+    memory.put("w.jpg", new Uint8Array([...JPEG, 7])); // changed, but inside the window
+    const stale = await origin(get("/w.jpg"));
+    assert.equal(stale.headers["x-unjpeg-action"], "hit");
+    assert.equal(
+      stale.headers["etag"],
+      first.headers["etag"],
+      "the documented staleness: the old derivative",
+    );
+    assert.equal(heads, headsAfterFirst, "no HEAD inside the window");
+    clock += 1_001; // the window since the first check is over
+    const fresh = await origin(get("/w.jpg"));
+    assert.equal(fresh.headers["x-unjpeg-action"], "restored");
+    assert.notEqual(fresh.headers["etag"], first.headers["etag"]);
+    assert.equal(memory.derives(), 2);
+  });
+
+  it("by default every request checks the source, even right after a hit", async () => {
+    const memory = memoryStore();
+    memory.put("d.jpg", JPEG);
+    const origin = createOrigin({
+      config: loadConfig({}),
+      store: memory.store,
+      modelStatus,
+      clockMs: () => 0,
+    });
+    await origin(get("/d.jpg"));
+    assert.equal((await origin(get("/d.jpg"))).headers["x-unjpeg-action"], "hit");
+    memory.put("d.jpg", new Uint8Array([...JPEG, 8]));
+    assert.equal((await origin(get("/d.jpg"))).headers["x-unjpeg-action"], "restored");
+  });
+
   it("shares one restoration between concurrent misses", async () => {
     const memory = memoryStore();
     memory.put("a.jpg", JPEG);
