@@ -88,10 +88,11 @@ export function createBandedBlender(
       const b = 2 * plane + y * stride;
       const r = y * stride;
       for (let x = leftEnd, k = (row + leftEnd) * 3; x < rightStart; x++, k += 3) {
-        // fround: the value a float accumulator would have held (0 + 1 · 1 · v).
-        out[k] = Math.fround(Math.min(1, Math.max(-1, tile[r + x]!)) * 0.5 + 0.5) * 255;
-        out[k + 1] = Math.fround(Math.min(1, Math.max(-1, tile[g + x]!)) * 0.5 + 0.5) * 255;
-        out[k + 2] = Math.fround(Math.min(1, Math.max(-1, tile[b + x]!)) * 0.5 + 0.5) * 255;
+        // fround: the value a float accumulator would have held (0 + 1 · 1 · v). No clamp to [−1, 1]
+        // first: beyond it the byte store clamps to 0 or 255 all the same (and NaN stores 0 either way).
+        out[k] = Math.fround(tile[r + x]! * 0.5 + 0.5) * 255;
+        out[k + 1] = Math.fround(tile[g + x]! * 0.5 + 0.5) * 255;
+        out[k + 2] = Math.fround(tile[b + x]! * 0.5 + 0.5) * 255;
       }
     }
     // The left band is complete now (both of its tiles are in): its middle rows go out.
