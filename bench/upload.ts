@@ -5,6 +5,11 @@
  * directly with restore(). Prints one table.
  *
  *   npx tsx bench/upload.ts [--count 200] [--low 0.2] [--size 256x192] [--concurrency 1,2,4] [--model DIR]
+ *
+ * With --large MB instead: large transfers (a source over the limit refused, a large derivative written in
+ * parts): time and peak RSS per case, in bench/upload-large.ts.
+ *
+ *   npx tsx bench/upload.ts --large 256 [--limit 50]
  */
 import { parseArgs } from "node:util";
 import { createUploadHandler } from "../handlers/s3-upload.js";
@@ -27,8 +32,15 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "1,2,4" },
     serial: { type: "boolean", default: true },
     model: { type: "string", default: TEST_MODEL_DIR },
+    large: { type: "string" },
+    limit: { type: "string", default: "50" },
   },
 });
+if (values.large !== undefined) {
+  const { runLargeBench } = await import("./upload-large.js");
+  await runLargeBench(Number(values.large), Number(values.limit));
+  process.exit(0);
+}
 const count = Number(values.count);
 const lowEvery = Math.max(1, Math.round(1 / Number(values.low)));
 const [width, height] = values.size.split("x").map(Number) as [number, number];
