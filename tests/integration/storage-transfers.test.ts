@@ -14,7 +14,10 @@ import { after, before, describe, it } from "node:test";
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Deriver } from "../../lib/storage/derive.js";
 import { deriveObject } from "../../lib/storage/derive.js";
+import { createDeriver } from "../../lib/storage/deriver.js";
+import { encodeEventKey } from "../../lib/storage/keys.js";
 import { getObjectRange, ObjectTooLargeError, putObject } from "../../lib/storage/s3.js";
+import { handleUploadEvent } from "../../lib/storage/upload.js";
 import {
   BUCKET,
   getBytes,
@@ -77,6 +80,29 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     assert.match(error.message, /s3:\/\/media\/big\/over\.bin is 25165824 bytes, over the limit of 1048576/);
     assert.ok(ms < 5000, `took ${ms} ms`);
     assert.deepEqual(await getBytes(stack.s3, "big/over.bin"), new Uint8Array(big));
+  });
+
+  it("a source over UNJPEG_MAX_BYTES gets no derivative and costs no body read (HEAD decides)", async () => {
+    const small = await createDeriver(
+      { ...stack.config, maxBytes: MIB },
+      { s3: stack.s3, model: deriver.model },
+    );
+    const big = randomBytes(3 * MIB);
+    await putBytes(stack.s3, "big/huge.jpg", big);
+    const capture = captureRequests(stack.s3);
+    let outcome: Awaited<ReturnType<typeof deriveObject>>;
+    try {
+      outcome = await deriveObject(small, { bucket: BUCKET, key: "big/huge.jpg" });
+    } finally {
+      capture.stop();
+    }
+    assert.equal(outcome.action === "skipped" && outcome.reason, "too-large");
+    assert.equal(outcome.bytesRead, 0);
+    assert.ok(
+      !capture.sent.some((s) => s.command === "GetObjectCommand" || s.command === "PutObjectCommand"),
+    );
+    assert.ok(!(await listKeys(stack.s3, "big/")).includes("big/huge.restored.jpg"));
+    assert.deepEqual(await getBytes(stack.s3, "big/huge.jpg"), new Uint8Array(big));
   });
 
   it("stops reading as soon as the bytes pass the limit when no length is announced", async () => {
@@ -190,7 +216,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     }
   });
 
-  it("S3's 412 on the derivative write makes the run a logged skip (raced) that writes nothing", async () => {
+  it("S3's 412 on the derivative write is a logged skip (raced) of the upload handler that writes nothing", async () => {
     const key = "race/dog.jpg";
     const source = await makeJpeg(12, 96, 64, 3);
     await putBytes(stack.s3, key, source);
@@ -215,14 +241,29 @@ describe("large and racing transfers (real s3rver, real client)", () => {
       },
       { step: "deserialize", name, priority: "low" },
     );
+    const lines: Record<string, unknown>[] = [];
     try {
-      const outcome = await deriveObject(deriver, { bucket: BUCKET, key });
-      assert.equal(outcome.action, "skipped");
-      assert.equal(outcome.action === "skipped" && outcome.reason, "raced");
-      assert.match(outcome.action === "skipped" ? outcome.message : "", /If-None-Match: \* failed/);
+      const event = {
+        Records: [
+          {
+            eventSource: "aws:s3",
+            eventName: "ObjectCreated:Put",
+            s3: { bucket: { name: BUCKET }, object: { key: encodeEventKey(key), size: source.length } },
+          },
+        ],
+      };
+      const result = await handleUploadEvent(deriver, event, {
+        sink: (line) => lines.push(JSON.parse(line) as Record<string, unknown>),
+      });
+      assert.deepEqual(result.failed, []);
     } finally {
       stack.s3.middlewareStack.remove(name);
     }
+    // One decision line: a skip, not a failure (nothing retried), saying why.
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]!["Outcome"], "skipped");
+    assert.equal(lines[0]!["Reason"], "raced");
+    assert.match(String(lines[0]!["message"]), /If-None-Match: \* failed/);
     assert.ok(!(await listKeys(stack.s3, "race/")).includes("race/dog.restored.jpg"));
     assert.deepEqual(await getBytes(stack.s3, key), source);
   });
