@@ -69,7 +69,9 @@ export { decodeEventKey, derivativeKey, encodeEventKey, isDerivativeKey } from "
 export { listObjects } from "./storage/listing.js";
 export type { DerivativeMetadata } from "./storage/metadata.js";
 export { buildDerivativeMetadata, isCurrent, parseDerivativeMetadata } from "./storage/metadata.js";
-export type { ObjectHead, S3ClientOptions } from "./storage/s3.js";
-export { createS3Client, SourceChangedError, StorageError } from "./storage/s3.js";
+export type { MultipartOptions, ObjectHead, S3ClientOptions } from "./storage/s3.js";
+export { createS3Client, ObjectTooLargeError, SourceChangedError, StorageError } from "./storage/s3.js";
 export type { UploadOptions, UploadResult } from "./storage/upload.js";
 export { handleUploadEvent } from "./storage/upload.js";
+export type { WriteCondition } from "./storage/write.js";
+export { WriteRaceLostError, writeCondition } from "./storage/write.js";

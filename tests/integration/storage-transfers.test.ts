@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { createS3OriginStore } from "../../lib/http/s3-store.js";
 import type { Deriver } from "../../lib/storage/derive.js";
 import { deriveObject } from "../../lib/storage/derive.js";
 import { createDeriver } from "../../lib/storage/deriver.js";
@@ -54,6 +55,41 @@ function captureRequests(s3: S3Client): { sent: Sent[]; stop(): void } {
     { step: "finalizeRequest", name, priority: "low" },
   );
   return { sent, stop: () => s3.middlewareStack.remove(name) };
+}
+
+const PRECONDITION_FAILED =
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>' +
+  "<Message>At least one of the pre-conditions you specified did not hold</Message>" +
+  "<Condition>If-None-Match</Condition></Error>";
+
+/**
+ * Makes the derivative PutObject answer what S3 answers the loser of a conditional write (412), under the
+ * SDK's deserializer, which turns it into the SDK's error as for a real answer. `winnerFirst`: the PUT
+ * still reaches s3rver first, as if the winner had stored the same derivative just before.
+ */
+function answer412(
+  s3: S3Client,
+  options: { winnerFirst: boolean },
+): { answered: () => number; stop(): void } {
+  const name = `answer-412-${Math.random()}`;
+  let answered = 0;
+  s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== "PutObjectCommand") return next(args);
+      if (options.winnerFirst) await next(args);
+      answered += 1;
+      return {
+        // The shape of the SDK's HttpResponse (checked by shape, not class).
+        response: {
+          statusCode: 412,
+          headers: { "content-type": "application/xml" },
+          body: Readable.from([Buffer.from(PRECONDITION_FAILED)]),
+        },
+      };
+    },
+    { step: "deserialize", name, priority: "low" },
+  );
+  return { answered: () => answered, stop: () => s3.middlewareStack.remove(name) };
 }
 
 describe("large and racing transfers (real s3rver, real client)", () => {
@@ -220,27 +256,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     const key = "race/dog.jpg";
     const source = await makeJpeg(12, 96, 64, 3);
     await putBytes(stack.s3, key, source);
-    // What S3 answers the loser of a conditional write, given by the transport in place of s3rver's 200
-    // (under the SDK's deserializer, which turns it into the SDK's error as for a real answer).
-    const name = "answer-412";
-    stack.s3.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName !== "PutObjectCommand") return next(args);
-        const xml =
-          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code>' +
-          "<Message>At least one of the pre-conditions you specified did not hold</Message>" +
-          "<Condition>If-None-Match</Condition></Error>";
-        return {
-          // The shape of the SDK's HttpResponse (checked by shape, not class).
-          response: {
-            statusCode: 412,
-            headers: { "content-type": "application/xml" },
-            body: Readable.from([Buffer.from(xml)]),
-          },
-        };
-      },
-      { step: "deserialize", name, priority: "low" },
-    );
+    const restore412 = answer412(stack.s3, { winnerFirst: false });
     const lines: Record<string, unknown>[] = [];
     try {
       const event = {
@@ -257,8 +273,9 @@ describe("large and racing transfers (real s3rver, real client)", () => {
       });
       assert.deepEqual(result.failed, []);
     } finally {
-      stack.s3.middlewareStack.remove(name);
+      restore412.stop();
     }
+    assert.equal(restore412.answered(), 1);
     // One decision line: a skip, not a failure (nothing retried), saying why.
     assert.equal(lines.length, 1);
     assert.equal(lines[0]!["Outcome"], "skipped");
@@ -266,5 +283,22 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     assert.match(String(lines[0]!["message"]), /If-None-Match: \* failed/);
     assert.ok(!(await listKeys(stack.s3, "race/")).includes("race/dog.restored.jpg"));
     assert.deepEqual(await getBytes(stack.s3, key), source);
+  });
+
+  it("the CDN origin that loses the race serves the winner's derivative", async () => {
+    const key = "race/owl.jpg";
+    await putBytes(stack.s3, key, await makeJpeg(12, 96, 64, 4));
+    const store = createS3OriginStore(deriver, BUCKET);
+    const restore412 = answer412(stack.s3, { winnerFirst: true });
+    let outcome: Awaited<ReturnType<typeof store.derive>>;
+    try {
+      outcome = await store.derive(key, "jpeg", new AbortController().signal);
+    } finally {
+      restore412.stop();
+    }
+    assert.equal(restore412.answered(), 1); // its write lost the race...
+    assert.equal(outcome.action, "restored"); // ...and it serves what the winner stored
+    const stored = await getBytes(stack.s3, "race/owl.restored.jpg");
+    assert.deepEqual(outcome.action === "restored" && outcome.body, stored);
   });
 });
