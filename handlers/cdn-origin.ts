@@ -24,6 +24,11 @@ import { builtOnce } from "./invocation.js";
 
 /** Answer this long before Lambda's deadline, so the viewer gets a 503 to retry rather than a cut-off. */
 const DEADLINE_MARGIN_MS = 1_500;
+/**
+ * A restore still running this long before the deadline is handed off (the restore queue) and the original
+ * served as pending: time left to read the original from S3 and send it, well before middy's 503.
+ */
+const ANSWER_RESERVE_MS = 5_000;
 
 export interface CdnOriginHandlerOptions {
   /** RESPONSE_STREAM invoke mode (needs the Lambda runtime's `awslambda` global). */
@@ -52,10 +57,12 @@ export function createCdnOriginHandler(
     // middy races the handler against the deadline; this answers first, and the handler's signal aborts.
     timeoutEarlyResponse: () => toLambda(errorResponse(timedOut(5))),
     streamifyResponse: streaming,
-  }).handler(async (event: unknown, _context: Context, { signal }): Promise<unknown> => {
+  }).handler(async (event: unknown, context: Context, { signal }): Promise<unknown> => {
     try {
       const { origin, presign } = await getApp();
-      return await toLambda(await origin(requestFromEvent(event as HttpEventV2, signal)), presign);
+      const remaining = context.getRemainingTimeInMillis?.();
+      const answerBy = remaining === undefined ? undefined : Date.now() + remaining - ANSWER_RESERVE_MS;
+      return await toLambda(await origin(requestFromEvent(event as HttpEventV2, signal, answerBy)), presign);
     } catch (error) {
       // Only configuration or cold-start failures get here (the origin answers its own errors).
       process.stderr.write(`unjpeg cdn-origin: ${error instanceof Error ? error.stack : String(error)}\n`);

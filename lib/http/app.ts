@@ -7,6 +7,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Config } from "../config.js";
 import type { Deriver } from "../storage/derive.js";
 import { HttpError } from "./errors.js";
+import { type HandOff, queueHandOff } from "./hand-off.js";
 import { createOrigin, type Origin, type OriginOptions } from "./origin.js";
 import { createPageRoutes, loadPageAssets } from "./page-routes.js";
 import { createS3OriginStore, createS3PageStore, requireBucket } from "./s3-store.js";
@@ -21,6 +22,14 @@ export interface OriginAppOptions {
   readonly restoreTimeoutMs?: number;
   /** Memory for recently served derivatives (default 64 MiB; 0: off). */
   readonly hotCacheBytes?: number;
+  /** Default: the restore queue of `UNJPEG_RESTORE_QUEUE_URL` when set, else none. */
+  readonly handOff?: HandOff;
+  /** A long-running process (the local stack): restores that miss their answer go on here. */
+  readonly background?: boolean;
+  /** Longest a request waits for a restore before the original is served as pending (default: no limit). */
+  readonly pendingAfterMs?: number;
+  /** Default: one JSON line on stderr per pending answer. */
+  readonly onPending?: OriginOptions["onPending"];
   /** Default: one JSON line on stderr per 5xx answer, with the real error. */
   readonly onServerError?: OriginOptions["onServerError"];
   /** Default: read the model folder and open its sessions (cached per process). */
@@ -41,6 +50,9 @@ export async function createOriginApp(config: Config, options: OriginAppOptions)
     options.page === true
       ? createPageRoutes(createS3PageStore(deriver, bucket, store), await loadPageAssets(), config.maxBytes)
       : undefined;
+  const handOff =
+    options.handOff ??
+    (config.restoreQueueUrl === undefined ? undefined : queueHandOff(config.restoreQueueUrl, bucket));
   const originOptions: OriginOptions = {
     config,
     store,
@@ -49,6 +61,10 @@ export async function createOriginApp(config: Config, options: OriginAppOptions)
     ...(options.maxQueued === undefined ? {} : { maxQueued: options.maxQueued }),
     ...(options.restoreTimeoutMs === undefined ? {} : { restoreTimeoutMs: options.restoreTimeoutMs }),
     ...(options.hotCacheBytes === undefined ? {} : { hotCacheBytes: options.hotCacheBytes }),
+    ...(options.background === undefined ? {} : { background: options.background }),
+    ...(options.pendingAfterMs === undefined ? {} : { pendingAfterMs: options.pendingAfterMs }),
+    ...(handOff === undefined ? {} : { handOff }),
+    onPending: options.onPending ?? logPending,
     ...(extraRoutes === undefined ? {} : { extraRoutes }),
     onServerError: options.onServerError ?? logServerError,
   };
@@ -84,6 +100,26 @@ async function openModelStatus(config: Config, tag: string): Promise<ModelStatus
       error: error instanceof Error ? error.message : String(error),
     };
   }
+}
+
+/** Not an error, but an operator wants to know, above all when nothing will restore the image. */
+function logPending(event: Parameters<NonNullable<OriginOptions["onPending"]>>[0]): void {
+  const line = {
+    msg: "cdn origin restore pending",
+    level: event.state === "not-queued" ? "warn" : "info",
+    key: event.key,
+    format: event.format,
+    state: event.state,
+    ...(event.state === "not-queued"
+      ? {
+          why:
+            event.error === undefined
+              ? "no restore queue: set UNJPEG_RESTORE_QUEUE_URL so restores that outlast a request are done by the queue worker"
+              : `sending to the restore queue failed: ${event.error instanceof Error ? event.error.message : String(event.error)}`,
+        }
+      : {}),
+  };
+  process.stderr.write(`${JSON.stringify(line)}\n`);
 }
 
 function logServerError(error: unknown, request: { method: string; path: string }): void {

@@ -22,7 +22,14 @@ export async function startHttpService(
     ...context.config,
     bucket: context.config.bucket ?? options.bucket ?? "media",
   });
-  const app = await createOriginApp(config, { deriver: { ...context.deriver, config }, page: true });
+  // A viewer (or the page) waits at most as long as CloudFront's default origin timeout; a longer restore
+  // goes on in this process and the original is served as pending meanwhile.
+  const app = await createOriginApp(config, {
+    deriver: { ...context.deriver, config },
+    page: true,
+    background: true,
+    pendingAfterMs: 30_000,
+  });
   const server = await startLocalServer(streamingPayloadHandler(app.origin), {
     port: config.httpPort,
     maxBodyBytes: config.maxBytes,

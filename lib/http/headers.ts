@@ -5,6 +5,8 @@
 import { createHash } from "node:crypto";
 
 export const CACHE_SUCCESS = "public, max-age=31536000";
+/** The original served while its restoration is pending: soon replaced by the restored image. */
+export const CACHE_PENDING = "public, max-age=60";
 /** Client errors that stay true until someone changes the bucket (404, 413, 415, 400). */
 export const CACHE_CLIENT_ERROR = "public, max-age=60";
 /** Signature failures, overload and server errors: never cached. */

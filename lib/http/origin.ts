@@ -13,7 +13,8 @@ import {
   tooLarge,
   unsupportedMedia,
 } from "./errors.js";
-import { CACHE_SUCCESS, matchesIfNoneMatch, representationEtag } from "./headers.js";
+import { createPendingMemory, type HandOff, type PendingState, within } from "./hand-off.js";
+import { CACHE_PENDING, CACHE_SUCCESS, matchesIfNoneMatch, representationEtag } from "./headers.js";
 import { createHotCache, type HotEntry } from "./hot-cache.js";
 import { createLimiter, freshShared, type Limiter, singleFlight } from "./limiter.js";
 import { contentTypeOf, negotiateFormat } from "./negotiate.js";
@@ -52,6 +53,19 @@ export interface OriginOptions {
   readonly hotCacheBytes?: number;
   /** Unix seconds (tests move the clock). */
   readonly now?: () => number;
+  /** Where a restore that cannot finish before the answer is due is sent (Lambda: the restore queue). */
+  readonly handOff?: HandOff;
+  /** This process outlives its requests (the local stack): a restore that misses an answer goes on here. */
+  readonly background?: boolean;
+  /** Longest a request waits for a restore before the original is served as pending (default: no limit). */
+  readonly pendingAfterMs?: number;
+  /** Told of each restore that missed its answer: where it went, and why not the queue when it did not. */
+  readonly onPending?: (event: {
+    key: string;
+    format: OutputFormat;
+    state: PendingState;
+    error?: unknown;
+  }) => void;
   /** Milliseconds, for the revalidation window (`config.revalidateSeconds`; tests move the clock). */
   readonly clockMs?: () => number;
 }
@@ -92,24 +106,90 @@ export function createOrigin(options: OriginOptions): Origin {
     metadata: hot.metadata,
   });
 
+  /** Restores in flight by flight key, to abandon one that was handed off (it then writes nothing). */
+  const restoring = new Map<string, AbortController>();
+  /** Restores handed off lately: requests meanwhile answer at once rather than start them again. */
+  const pendingMemory = createPendingMemory(PENDING_RETRY_MS);
+  const flightKey = (key: string, source: ObjectHead, format: OutputFormat): string =>
+    `${format}\u0000${source.etag}\u0000${key}`;
+
   const derive = (
     key: string,
     source: ObjectHead,
     format: OutputFormat,
     signal?: AbortSignal,
-  ): Promise<DeriveOutcome> =>
-    shared(`${format}\u0000${source.etag}\u0000${key}`, () =>
-      limiter.run(async () => {
-        const deadline = AbortSignal.timeout(restoreTimeoutMs);
-        const combined = signal === undefined ? deadline : AbortSignal.any([deadline, signal]);
+  ): Promise<DeriveOutcome> => {
+    const flight = flightKey(key, source, format);
+    return shared(flight, async () => {
+      const controller = new AbortController();
+      restoring.set(flight, controller);
+      try {
+        return await limiter.run(async () => {
+          const deadline = AbortSignal.timeout(restoreTimeoutMs);
+          const combined = AbortSignal.any([deadline, controller.signal, ...(signal ? [signal] : [])]);
+          try {
+            return await store.derive(key, format, combined);
+          } catch (error) {
+            if (combined.aborted) throw timedOut(5, error);
+            throw error;
+          }
+        });
+      } finally {
+        restoring.delete(flight);
+      }
+    });
+  };
+
+  /** A restore missed its answer: it goes on here, or is abandoned and sent to the queue when there is one. */
+  async function handOffRestore(
+    key: string,
+    source: ObjectHead,
+    format: OutputFormat,
+  ): Promise<PendingState> {
+    const flight = flightKey(key, source, format);
+    let state: PendingState = "restoring";
+    let error: unknown;
+    if (options.background !== true) {
+      restoring.get(flight)?.abort();
+      state = "not-queued";
+      if (options.handOff !== undefined) {
         try {
-          return await store.derive(key, format, combined);
-        } catch (error) {
-          if (combined.aborted) throw timedOut(5, error);
-          throw error;
+          await options.handOff(source);
+          state = "queued";
+        } catch (sendError) {
+          error = sendError;
         }
-      }),
+      }
+      pendingMemory.set(flight, state, clockMs());
+    }
+    options.onPending?.({ key, format, state, ...(error === undefined ? {} : { error }) });
+    return state;
+  }
+
+  /** The original as it is, marked pending and cached briefly, so the restored image replaces it soon. */
+  async function servePending(
+    request: OriginRequest,
+    key: string,
+    state: PendingState,
+    headers: Record<string, string>,
+    timing: () => string,
+  ): Promise<OriginResponse> {
+    const original = await store.getObject(key);
+    if (original === null) throw notFound();
+    return serveBody(
+      request,
+      { read: original.read, discard: original.discard, key },
+      {
+        etag: representationEtag(["pending", original.etag]),
+        format: "jpeg",
+        quality: undefined,
+        contentType: original.contentType ?? "image/jpeg",
+        cacheControl: CACHE_PENDING,
+        headers: { ...headers, "x-unjpeg-action": "pending", "x-unjpeg-pending": state },
+        timing,
+      },
     );
+  }
 
   async function serveImage(request: OriginRequest, wanted: ImageRequest): Promise<OriginResponse> {
     const started = performance.now();
@@ -193,7 +273,21 @@ export function createOrigin(options: OriginOptions): Origin {
     }
     stored?.discard();
 
-    const outcome = await derive(key, source, format, request.signal);
+    const known = pendingMemory.get(flightKey(key, source, format), clockMs());
+    if (known !== undefined) return servePending(request, key, known, common, timing);
+    const waitMs = Math.min(
+      options.pendingAfterMs ?? Number.POSITIVE_INFINITY,
+      request.answerBy === undefined ? Number.POSITIVE_INFINITY : request.answerBy - clockMs(),
+    );
+    let outcome: DeriveOutcome | undefined;
+    if (waitMs > 0) {
+      const flight = derive(key, source, format, request.signal);
+      outcome = await within(flight, waitMs);
+      if (outcome === undefined) flight.catch(() => {}); // its end is no longer this request's business
+    }
+    if (outcome === undefined) {
+      return servePending(request, key, await handOffRestore(key, source, format), common, timing);
+    }
     if (outcome.action === "restored") {
       const body = outcome.body;
       remember(cacheKey, outcome.derivativeKey, outcome.metadata, body, checkStartMs);
@@ -306,6 +400,9 @@ async function serveBody(
     quality: number | undefined;
     /** The format the stored bytes are in, when it may differ from `format` (then they are transcoded). */
     bytesFormat?: OutputFormat;
+    /** Overrides: the pending answer serves the original as it is, briefly cached. */
+    contentType?: string;
+    cacheControl?: string;
     headers: Record<string, string>;
     timing: () => string;
   },
@@ -313,8 +410,8 @@ async function serveBody(
   const headers: Record<string, string> = {
     ...how.headers,
     etag: how.etag,
-    "cache-control": CACHE_SUCCESS,
-    "content-type": contentTypeOf(how.format),
+    "cache-control": how.cacheControl ?? CACHE_SUCCESS,
+    "content-type": how.contentType ?? contentTypeOf(how.format),
   };
   if (matchesIfNoneMatch(request.headers["if-none-match"], how.etag)) {
     object.discard();
@@ -371,6 +468,9 @@ const derivativeEtag = (
     format,
     quality,
   ]);
+
+/** A source handed off is not tried again here for this long (a later request then finds the derivative). */
+const PENDING_RETRY_MS = 5 * 60_000;
 
 const derivativeRefused = (): HttpError =>
   badRequest("DERIVATIVE_KEY", "this key is an unjpeg derivative; ask for its source instead");

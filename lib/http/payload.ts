@@ -41,7 +41,7 @@ export interface PayloadOptions {
   readonly signal?: AbortSignal;
 }
 
-export function requestFromEvent(event: HttpEventV2, signal?: AbortSignal): OriginRequest {
+export function requestFromEvent(event: HttpEventV2, signal?: AbortSignal, answerBy?: number): OriginRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
   const body =
@@ -57,6 +57,7 @@ export function requestFromEvent(event: HttpEventV2, signal?: AbortSignal): Orig
     headers,
     ...(body === undefined ? {} : { body }),
     ...(signal === undefined ? {} : { signal }),
+    ...(answerBy === undefined ? {} : { answerBy }),
   };
 }
 

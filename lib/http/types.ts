@@ -15,6 +15,11 @@ export interface OriginRequest {
   readonly body?: Uint8Array;
   /** Aborted when the caller stops waiting (Lambda deadline, client gone). */
   readonly signal?: AbortSignal;
+  /**
+   * Epoch ms by which an answer must be on its way (Lambda: the deadline less a margin); a restore not done
+   * by then is handed off and the original served as pending.
+   */
+  readonly answerBy?: number;
 }
 
 export interface OriginResponse {

@@ -5,7 +5,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Config } from "../../lib/config.js";
-import { createOriginApp, type OriginApp } from "../../lib/http/app.js";
+import { createOriginApp, type OriginApp, type OriginAppOptions } from "../../lib/http/app.js";
 import { type LocalServer, startLocalServer } from "../../lib/http/local-server.js";
 import { streamingPayloadHandler } from "../../lib/http/payload.js";
 import { loadModelFolder } from "../../lib/model/manifest.js";
@@ -36,6 +36,8 @@ export async function startCdnStack(
     concurrency?: number;
     /** The origin's memory for served derivatives (default: the app's). */
     hotCacheBytes?: number;
+    /** More options of the origin app (hand-off, background restores, ...). */
+    app?: Omit<OriginAppOptions, "deriver">;
     maxQueued?: number;
     /** An S3 endpoint already running (with a bucket `media`); default: an s3rver started here. */
     s3Endpoint?: string;
@@ -60,6 +62,7 @@ export async function startCdnStack(
     model: (await loadModelFolder(config.modelDir ?? TEST_MODEL_DIR)).tag,
   };
   const app = await createOriginApp(config, {
+    ...options.app,
     deriver,
     page: options.page ?? false,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
