@@ -6,6 +6,7 @@
  * (one small band per tile border). Same order of additions as a whole-image accumulator, so the same
  * result to the bit, with a fraction of the float memory (fresh memory is slow to touch).
  */
+import { giveBack, takeBuffer } from "./buffer-pool.js";
 import type { Span } from "./tiles.js";
 
 export interface BandedBlender {
@@ -13,6 +14,13 @@ export interface BandedBlender {
   add(i: number, j: number, tile: Float32Array, stride: number, plane: number): void;
   /** Interleaved 8-bit RGB of the whole image, complete once every tile was added. */
   readonly output: Uint8Array;
+  /** Gives the band buffers back to the pool (lib/image/buffer-pool.ts); `output` stays the caller's. */
+  release(): void;
+}
+
+/** `length` zeros from the pool. */
+function zeros(length: number): Float32Array {
+  return new Float32Array(takeBuffer(length * 4), 0, length).fill(0);
 }
 
 export function createBandedBlender(
@@ -23,7 +31,8 @@ export function createBandedBlender(
   weightsX: readonly Float32Array[],
   weightsY: readonly Float32Array[],
 ): BandedBlender {
-  const out = new Uint8ClampedArray(width * height * 3);
+  // From the pool, as it was left: every byte of it is written below (each pixel is final in one place).
+  const out = new Uint8ClampedArray(takeBuffer(width * height * 3), 0, width * height * 3);
   const overlapRows = Math.max(0, ...ys.slice(1).map((s, j) => ys[j]!.end - s.start));
   const overlapCols = Math.max(0, ...xs.slice(1).map((s, i) => xs[i]!.end - s.start));
   const stripRows = Math.max(...ys.map((s) => s.end - s.start));
@@ -31,10 +40,10 @@ export function createBandedBlender(
   const colPlane = stripRows * overlapCols;
   // top: rows shared with the tile row above; bottom: with the one below. left/right: the column band at
   // the current tile's left and right border (the right one becomes the next tile's left).
-  let top = new Float32Array(3 * rowPlane);
-  let bottom = new Float32Array(3 * rowPlane);
-  let left = new Float32Array(3 * colPlane);
-  let right = new Float32Array(3 * colPlane);
+  let top = zeros(3 * rowPlane);
+  let bottom = zeros(3 * rowPlane);
+  let left = zeros(3 * colPlane);
+  let right = zeros(3 * colPlane);
 
   /** Float band row → 8-bit output row (Uint8ClampedArray: rounded half to even, clamped). */
   function flush(band: Float32Array, plane: number, index: number, n: number, outIndex: number): void {
@@ -111,7 +120,11 @@ export function createBandedBlender(
     left.fill(0);
   }
 
-  return { add, output: new Uint8Array(out.buffer, out.byteOffset, out.length) };
+  function release(): void {
+    for (const band of [top, bottom, left, right]) giveBack(band.buffer);
+  }
+
+  return { add, release, output: new Uint8Array(out.buffer, out.byteOffset, out.length) };
 }
 
 /** band[base + x] += wy · wx[x] · map(v), x in [from, to), map = clamp to [−1, 1] then to [0, 1]. */

@@ -3,6 +3,7 @@
  * weights that fall smoothly to zero across each overlap and sum to exactly 1 everywhere, so the output is
  * accumulated in one buffer with no weight map and no seams. Pure functions over typed arrays.
  */
+import { giveBack, takeBuffer } from "./buffer-pool.js";
 
 export interface Span {
   readonly start: number;
@@ -128,14 +129,19 @@ export function extractPlanar(
   return out;
 }
 
-/** `length` floats: a view of `scratch.data` when it is long enough, else a new array kept there. */
+/**
+ * `length` floats: a view of `scratch.data` when it is long enough, else a buffer from the pool (the
+ * shorter one goes back) kept there. Without a scratch, a new array.
+ */
 export function takeScratch(scratch: { data?: Float32Array } | undefined, length: number): Float32Array {
-  const data = scratch?.data;
+  if (scratch === undefined) return new Float32Array(length);
+  const data = scratch.data;
   if (data !== undefined && data.length >= length)
     return data.length === length ? data : data.subarray(0, length);
-  const fresh = new Float32Array(length);
-  if (scratch !== undefined) scratch.data = fresh;
-  return fresh;
+  if (data !== undefined) giveBack(data.buffer);
+  const buffer = takeBuffer(length * 4);
+  scratch.data = new Float32Array(buffer, 0, buffer.byteLength >> 2);
+  return scratch.data.subarray(0, length);
 }
 
 /** The index range [first, end) where `weights` is exactly 1: there a tile is the only contributor. */

@@ -8,6 +8,7 @@
  * image's own buffers (8-bit input, one float accumulator) plus one tile's tensors, whatever the size.
  */
 import { createBandedBlender } from "../image/blend-bands.js";
+import { giveBack } from "../image/buffer-pool.js";
 import { adainFix, waveletFix } from "../image/color-fix.js";
 import {
   axisWeights,
@@ -91,30 +92,36 @@ export async function runPipeline(
   const scratchTiles = scratch;
   const tiles = xs.length * ys.length;
   let done = 0;
-  for (let j = 0; j < ys.length; j++) {
-    for (let i = 0; i < xs.length; i++) {
-      const rect = { x: xs[i]!, y: ys[j]! };
-      const restored = await restoreTile(sessions, rgb, width, rect, cave.tokens, scratchTiles, step);
-      const plane = restored.width * restored.height;
-      await step("blend", () =>
-        banded !== undefined
-          ? banded.add(i, j, restored.data, restored.width, plane)
-          : blendInto(
-              accumulator!,
-              width,
-              height,
-              restored.data,
-              restored.width,
-              plane,
-              rect,
-              weightsX[i]!,
-              weightsY[j]!,
-              true,
-            ),
-      );
-      done++;
-      options.onProgress?.({ tile: done, tiles });
+  try {
+    for (let j = 0; j < ys.length; j++) {
+      for (let i = 0; i < xs.length; i++) {
+        const rect = { x: xs[i]!, y: ys[j]! };
+        const restored = await restoreTile(sessions, rgb, width, rect, cave.tokens, scratchTiles, step);
+        const plane = restored.width * restored.height;
+        await step("blend", () =>
+          banded !== undefined
+            ? banded.add(i, j, restored.data, restored.width, plane)
+            : blendInto(
+                accumulator!,
+                width,
+                height,
+                restored.data,
+                restored.width,
+                plane,
+                rect,
+                weightsX[i]!,
+                weightsY[j]!,
+                true,
+              ),
+        );
+        done++;
+        options.onProgress?.({ tile: done, tiles });
+      }
     }
+  } finally {
+    // The tensors and bands go back to the pool; the output is the caller's (restore() gives it back).
+    if (scratch.data !== undefined) giveBack(scratch.data.buffer);
+    banded?.release();
   }
 
   let out: Uint8Array;
@@ -162,8 +169,9 @@ async function restoreTile(
   const latent = expectDims("vaeEncoder", "latent", encoded.latent, latentDims);
   const predicted = await step("unet", () => runStage(sessions, "unet", { latent, tokens }));
   const eps = expectDims("unet", "eps", predicted.eps, latentDims);
+  // Into eps's own array (the UNet's output, ours and not needed after this).
   const x0Unscaled = await step("x0", () =>
-    x0FromEps(latent.data, eps.data, manifest.diffusion.alphaBar, manifest.latent.scalingFactor),
+    x0FromEps(latent.data, eps.data, manifest.diffusion.alphaBar, manifest.latent.scalingFactor, eps.data),
   );
   const decoded = await step("decoder", () =>
     runStage(sessions, "vaeDecoder", { x0_unscaled: { data: x0Unscaled, dims: latentDims }, rgb_pm1: lq }),
@@ -173,16 +181,19 @@ async function restoreTile(
   return { data: image.data, width: pw, height: ph };
 }
 
-/** x0 = (z − √(1 − ᾱ)·eps) / √ᾱ, then divided by the VAE scaling factor for the decoder. */
+/**
+ * x0 = (z − √(1 − ᾱ)·eps) / √ᾱ, then divided by the VAE scaling factor for the decoder. `out` may be
+ * `latent` or `eps` itself (each element is read before it is written).
+ */
 export function x0FromEps(
   latent: Float32Array,
   eps: Float32Array,
   alphaBar: number,
   scalingFactor: number,
+  out: Float32Array = new Float32Array(latent.length),
 ): Float32Array {
   const a = Math.sqrt(1 - alphaBar);
   const b = 1 / (Math.sqrt(alphaBar) * scalingFactor);
-  const out = new Float32Array(latent.length);
   for (let k = 0; k < latent.length; k++) out[k] = (latent[k]! - a * eps[k]!) * b;
   return out;
 }

@@ -3,6 +3,7 @@
  * restored image with a description, or a skip with its reason. Nothing is written anywhere: callers
  * store the output only when this resolves, so a failed or aborted restore leaves no partial output.
  */
+import { giveBack } from "../image/buffer-pool.js";
 import { ImageError } from "../image/errors.js";
 import { shippedModelDir } from "../model/default-model.js";
 import { stepper } from "../model/step.js";
@@ -90,14 +91,19 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
   for (const [name, ms] of Object.entries(result.cpuTimings)) cpuTimings[name] = (cpuTimings[name] ?? 0) + ms;
 
   const format = options.format ?? "jpeg";
-  const output = await timed("encode", () =>
-    encodeRestored(bytes, result.rgb, info.width, info.height, {
-      format,
-      quality: options.quality,
-      grey: info.grey,
-      modelTag: sessions.model.tag,
-    }),
-  );
+  let output: Uint8Array;
+  try {
+    output = await timed("encode", () =>
+      encodeRestored(bytes, result.rgb, info.width, info.height, {
+        format,
+        quality: options.quality,
+        grey: info.grey,
+        modelTag: sessions.model.tag,
+      }),
+    );
+  } finally {
+    giveBack(result.rgb.buffer); // the next restore blends into it (fresh memory is slow to touch)
+  }
   return {
     action: "restored",
     output,
