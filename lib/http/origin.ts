@@ -14,12 +14,13 @@ import {
   unsupportedMedia,
 } from "./errors.js";
 import { createPendingMemory, type HandOff, type PendingState, within } from "./hand-off.js";
-import { CACHE_PENDING, CACHE_SUCCESS, matchesIfNoneMatch, representationEtag } from "./headers.js";
+import { CACHE_PENDING, representationEtag } from "./headers.js";
 import { createHotCache, type HotEntry } from "./hot-cache.js";
 import { createLimiter, freshShared, type Limiter, singleFlight } from "./limiter.js";
-import { contentTypeOf, negotiateFormat } from "./negotiate.js";
+import { negotiateFormat } from "./negotiate.js";
 import { errorResponse, jsonResponse, redirect } from "./respond.js";
 import { checkPrefix, type ImageRequest, type Route, route } from "./route.js";
+import { derivativeEtag, describeStored, serveBody, withoutBodyForHead } from "./serve.js";
 import { verifySignature } from "./signing.js";
 import type {
   DeriveOutcome,
@@ -30,7 +31,6 @@ import type {
   OriginStore,
   StoredObject,
 } from "./types.js";
-import { encodeVariant } from "./variant.js";
 
 export interface OriginOptions {
   readonly config: Config;
@@ -384,90 +384,6 @@ export function createOrigin(options: OriginOptions): Origin {
     }
   };
 }
-
-interface Servable {
-  readonly read: () => Promise<Uint8Array>;
-  readonly discard: () => void;
-  readonly key?: string;
-}
-
-async function serveBody(
-  request: OriginRequest,
-  object: Servable,
-  how: {
-    etag: string;
-    format: OutputFormat;
-    quality: number | undefined;
-    /** The format the stored bytes are in, when it may differ from `format` (then they are transcoded). */
-    bytesFormat?: OutputFormat;
-    /** Overrides: the pending answer serves the original as it is, briefly cached. */
-    contentType?: string;
-    cacheControl?: string;
-    headers: Record<string, string>;
-    timing: () => string;
-  },
-): Promise<OriginResponse> {
-  const headers: Record<string, string> = {
-    ...how.headers,
-    etag: how.etag,
-    "cache-control": how.cacheControl ?? CACHE_SUCCESS,
-    "content-type": how.contentType ?? contentTypeOf(how.format),
-  };
-  if (matchesIfNoneMatch(request.headers["if-none-match"], how.etag)) {
-    object.discard();
-    return { status: 304, headers: { ...headers, "server-timing": how.timing() } };
-  }
-  const bytes = await object.read();
-  const needsEncode =
-    how.quality !== undefined || (how.bytesFormat !== undefined && how.bytesFormat !== how.format);
-  if (!needsEncode) {
-    const response = { status: 200, headers: { ...headers, "server-timing": how.timing() }, body: bytes };
-    return object.key === undefined ? response : { ...response, storedKey: object.key };
-  }
-  const variant = await encodeVariant(bytes, how.format, how.quality);
-  const response = {
-    status: 200,
-    headers: { ...headers, "server-timing": how.timing() },
-    body: variant.body,
-  };
-  // Over a response-size limit, the stored image this variant was made from stands in for it.
-  return object.key === undefined ? response : { ...response, storedKey: object.key };
-}
-
-/** Response headers describing a stored derivative, from its metadata (docs/CONTRACTS.md). */
-function describeStored(metadata: Readonly<Record<string, string>>): Record<string, string> {
-  const headers: Record<string, string> = {};
-  if (metadata["unjpeg-quality"] !== undefined) headers["x-unjpeg-quality"] = metadata["unjpeg-quality"];
-  if (metadata["unjpeg-model"] !== undefined) headers["x-unjpeg-model"] = metadata["unjpeg-model"];
-  if (metadata["unjpeg-ms"] !== undefined) headers["x-unjpeg-restore-ms"] = metadata["unjpeg-ms"];
-  return headers;
-}
-
-function withoutBodyForHead(request: OriginRequest, response: OriginResponse): OriginResponse {
-  if (request.method !== "HEAD" || response.body === undefined) return response;
-  return {
-    ...response,
-    headers: { ...response.headers, "content-length": String(response.body.byteLength) },
-    body: undefined,
-  };
-}
-
-/**
- * A derivative's representation is named by what determines it (source version, model, format, quality),
- * so the response that stored it and every later hit share one ETag.
- */
-const derivativeEtag = (
-  metadata: Readonly<Record<string, string>>,
-  format: OutputFormat,
-  quality: number | undefined,
-): string =>
-  representationEtag([
-    "derivative",
-    metadata["unjpeg-source-etag"],
-    metadata["unjpeg-model"],
-    format,
-    quality,
-  ]);
 
 /** A source handed off is not tried again here for this long (a later request then finds the derivative). */
 const PENDING_RETRY_MS = 5 * 60_000;
