@@ -166,14 +166,51 @@ export function createOrigin(options: OriginOptions): Origin {
     return state;
   }
 
-  /** The original as it is, marked pending and cached briefly, so the restored image replaces it soon. */
+  /**
+   * The original as it is, marked pending and cached briefly, so the restored image replaces it soon. But
+   * when another format was asked and the derivative in the configured format (the one a queued restore
+   * writes) is current, that restoration is served re-encoded instead.
+   */
   async function servePending(
     request: OriginRequest,
-    key: string,
+    wanted: ImageRequest,
+    source: ObjectHead,
+    format: OutputFormat,
     state: PendingState,
     headers: Record<string, string>,
     timing: () => string,
   ): Promise<OriginResponse> {
+    const { key } = wanted;
+    if (format !== config.format) {
+      const restored = await store.getDerivative(key, config.format);
+      if (restored !== null && store.isCurrent(restored, source)) {
+        return serveBody(
+          request,
+          { read: restored.read, discard: restored.discard, key: restored.key },
+          {
+            etag: representationEtag([
+              "re-encoded",
+              restored.metadata["unjpeg-source-etag"],
+              restored.metadata["unjpeg-model"],
+              config.format,
+              format,
+              wanted.quality,
+            ]),
+            format,
+            quality: wanted.quality,
+            bytesFormat: config.format,
+            headers: {
+              ...headers,
+              ...describeStored(restored.metadata),
+              "x-unjpeg-action": "hit",
+              "x-unjpeg-re-encoded-from": config.format,
+            },
+            timing,
+          },
+        );
+      }
+      restored?.discard();
+    }
     const original = await store.getObject(key);
     if (original === null) throw notFound();
     return serveBody(
@@ -274,7 +311,7 @@ export function createOrigin(options: OriginOptions): Origin {
     stored?.discard();
 
     const known = pendingMemory.get(flightKey(key, source, format), clockMs());
-    if (known !== undefined) return servePending(request, key, known, common, timing);
+    if (known !== undefined) return servePending(request, wanted, source, format, known, common, timing);
     const waitMs = Math.min(
       options.pendingAfterMs ?? Number.POSITIVE_INFINITY,
       request.answerBy === undefined ? Number.POSITIVE_INFINITY : request.answerBy - clockMs(),
@@ -286,7 +323,8 @@ export function createOrigin(options: OriginOptions): Origin {
       if (outcome === undefined) flight.catch(() => {}); // its end is no longer this request's business
     }
     if (outcome === undefined) {
-      return servePending(request, key, await handOffRestore(key, source, format), common, timing);
+      const state = await handOffRestore(key, source, format);
+      return servePending(request, wanted, source, format, state, common, timing);
     }
     if (outcome.action === "restored") {
       const body = outcome.body;

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import sharp from "sharp";
 import { createCdnOriginHandler } from "../../handlers/cdn-origin.js";
 import { createOriginApp } from "../../lib/http/app.js";
 import { queueHandOff } from "../../lib/http/hand-off.js";
@@ -26,10 +27,10 @@ interface LambdaResult {
   isBase64Encoded?: boolean;
 }
 
-const event = (rawPath: string, headers: Record<string, string> = {}) => ({
+const event = (rawPath: string, headers: Record<string, string> = {}, rawQueryString = "") => ({
   version: "2.0",
   rawPath,
-  rawQueryString: "",
+  rawQueryString,
   headers: { accept: "*/*", ...headers },
   isBase64Encoded: false,
   requestContext: { http: { method: "GET", path: rawPath } },
@@ -106,6 +107,15 @@ describe("CDN origin: restores that outlast the answer", () => {
     assert.equal(later.headers["cache-control"], "public, max-age=31536000");
     assert.notDeepEqual(bodyOf(later), large);
     assert.equal(stack.restores(), runsBefore + 1, "served from storage, no model run");
+
+    // Another format: the queued restore wrote the configured one (JPEG); it is re-encoded, not redone.
+    const webp = (await handler(event("/big/queued.jpg", {}, "format=webp"), contextWith(0))) as LambdaResult;
+    assert.equal(webp.statusCode, 200);
+    assert.equal(webp.headers["x-unjpeg-action"], "hit");
+    assert.equal(webp.headers["x-unjpeg-re-encoded-from"], "jpeg");
+    assert.equal(webp.headers["content-type"], "image/webp");
+    assert.equal((await sharp(bodyOf(webp)).metadata()).format, "webp");
+    assert.equal(stack.restores(), runsBefore + 1);
   });
 
   it("Lambda without a queue: a restore still running at the deadline is abandoned (writes nothing); the answer says not queued", async () => {
