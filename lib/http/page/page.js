@@ -152,7 +152,12 @@ async function show(key) {
   const header = (name) => restored.headers.get(name);
   const action = header("x-unjpeg-action") ?? "–";
   const reason = header("x-unjpeg-skip-reason");
-  $("after-tag").textContent = reason ? "served (not restored)" : "restored";
+  const pending = action === "pending";
+  $("after-tag").textContent = pending
+    ? "original (still restoring)"
+    : reason
+      ? "served (not restored)"
+      : "restored";
   $("fact-quality").textContent = header("x-unjpeg-quality") ?? "–";
   $("fact-model").textContent = header("x-unjpeg-model") ?? (reason ? "not run" : "–");
   $("fact-action").textContent =
@@ -164,9 +169,11 @@ async function show(key) {
     `${state.width}×${state.height} · ${formatBytes(beforeBlob.size)} → ${formatBytes(afterBlob.size)}`;
   els.facts.hidden = false;
   setStatus(
-    reason
-      ? `served as it is: ${reason === "high-quality" ? "already of high quality" : reason}`
-      : "drag the handle to compare",
+    pending
+      ? "the restoration takes longer than a request waits: the original is shown; pick the image again shortly"
+      : reason
+        ? `served as it is: ${reason === "high-quality" ? "already of high quality" : reason}`
+        : "drag the handle to compare",
   );
 }
 
