@@ -17,7 +17,13 @@ import type { Deriver } from "../../lib/storage/derive.js";
 import { deriveObject } from "../../lib/storage/derive.js";
 import { createDeriver } from "../../lib/storage/deriver.js";
 import { encodeEventKey } from "../../lib/storage/keys.js";
-import { getObjectRange, ObjectTooLargeError, putObject } from "../../lib/storage/s3.js";
+import {
+  getObjectRange,
+  headObject,
+  ObjectTooLargeError,
+  putObject,
+  StorageError,
+} from "../../lib/storage/s3.js";
 import { handleUploadEvent } from "../../lib/storage/upload.js";
 import {
   BUCKET,
@@ -200,6 +206,54 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     assert.equal(head.ContentType, "image/png");
     assert.equal(head.CacheControl, "public, max-age=86400");
     assert.equal(head.Metadata?.["unjpeg-derivative"], "1");
+  });
+
+  it("a multipart upload that fails midway leaves no object and is aborted", async () => {
+    const name = "deny-part-2";
+    stack.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { PartNumber?: number };
+        if (context.commandName !== "UploadPartCommand" || input.PartNumber !== 2) return next(args);
+        const xml =
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>denied</Message></Error>';
+        return {
+          response: {
+            statusCode: 403,
+            headers: { "content-type": "application/xml" },
+            body: Readable.from([Buffer.from(xml)]),
+          },
+        };
+      },
+      { step: "deserialize", name, priority: "low" },
+    );
+    const capture = captureRequests(stack.s3);
+    try {
+      await assert.rejects(
+        putObject(stack.s3, {
+          bucket: BUCKET,
+          key: "big/failed.restored.png",
+          body: new Uint8Array(11 * MIB),
+          contentType: "image/png",
+          cacheControl: "no-cache",
+          metadata: {},
+          condition: { ifNoneMatch: "*" },
+          multipart: { thresholdBytes: 5 * MIB, partBytes: 5 * MIB, queueSize: 1 },
+        }),
+        // On S3 the part's AccessDenied; s3rver does not implement AbortMultipartUpload, and lib-storage then
+        // reports the abort's refusal (405) instead. Either way: a typed, non-retryable StorageError.
+        (error: unknown) =>
+          error instanceof StorageError &&
+          !error.retryable &&
+          /AccessDenied|MethodNotAllowed/.test(error.message),
+      );
+    } finally {
+      capture.stop();
+      stack.s3.middlewareStack.remove(name);
+    }
+    const commands = capture.sent.map((s) => s.command);
+    assert.ok(!commands.includes("CompleteMultipartUploadCommand"));
+    assert.ok(commands.includes("AbortMultipartUploadCommand"), commands.join());
+    assert.equal(await headObject(stack.s3, BUCKET, "big/failed.restored.png"), null);
   });
 
   it("a body at or under the threshold is one PutObject", async () => {
