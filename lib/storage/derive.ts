@@ -1,9 +1,10 @@
 /**
  * The one "process this object" core, shared by the upload handler, the CDN origin, the backfill and the
  * queue worker: given a bucket and key, decide from the headers, restore, and write the derivative beside
- * the source with one PutObject (atomic: whole or nothing). Idempotent: a current derivative means no work,
- * so duplicate and out-of-order events are harmless. It always works on the object as it is now, whatever
- * version an event named; a newer upload's own event replaces the derivative.
+ * the source with one PutObject (multipart when large; atomic either way: whole or nothing). Idempotent: a
+ * current derivative means no work, so duplicate and out-of-order events are harmless; the write is
+ * conditional (write.ts), so of two processes racing on one object only one stores. It always works on the
+ * object as it is now, whatever version an event named; a newer upload's own event replaces the derivative.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Config, OutputFormat } from "../config.js";
