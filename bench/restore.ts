@@ -1,9 +1,10 @@
 /**
  * How fast `restore()` runs and how much memory it takes, at 1, 4 and 12 MP, with the time split by step.
  * Each size runs in its own child process, so its peak RSS is its own; every child first restores the same
- * image once (session creation, JIT warm-up, onnxruntime's first run at each tile shape), then times a
- * second restore of it (`--runs N`: N restores, the one of median wall time): the steady state of a warm
- * container. `--cold` warms up on a small image instead.
+ * image once (session creation, JIT warm-up, onnxruntime's first run at each tile shape), then restores
+ * it `--runs N` times (default 3) and reports the run of median wall time: the steady state of a warm
+ * container (the first of those runs still pays some first-time page faults in sharp's threads).
+ * `--cold` warms up on a small image instead.
  * Targets (issue 4, 2 cores): ≥ 1 MP/s with the shipped model; 12 MP peak RSS ≤ 1.5 GB; per-MP time at
  * 12 MP within 1.3× of 1 MP; everything that is not a model run ≤ 15 % of the model runs' time. "Not a
  * model run" is the whole restore's time less its model runs (decode, tensors, x0, blend, encode, and any
@@ -25,7 +26,7 @@ const { values } = parseArgs({
     threads: { type: "string" },
     image: { type: "string" },
     quality: { type: "string", default: "20" },
-    runs: { type: "string", default: "1" },
+    runs: { type: "string", default: "3" },
     child: { type: "string" },
     cold: { type: "boolean" },
     help: { type: "boolean" },
