@@ -40,6 +40,38 @@ function withoutIcc(jpegBytes: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
+/** APP1 with a big-endian TIFF: IFD0 {Make, ExifIFD}, ExifIFD {PixelXDimension SHORT, PixelYDimension LONG}. */
+function bigEndianExif(width: number, height: number): Buffer {
+  const tiff = Buffer.alloc(8 + 2 + 2 * 12 + 4 + 2 + 2 * 12 + 4 + 4);
+  tiff.write("MM", 0, "latin1");
+  tiff.writeUInt16BE(42, 2);
+  tiff.writeUInt32BE(8, 4);
+  let at = 8;
+  const entry = (tag: number, type: number, count: number, value: (b: Buffer, o: number) => void) => {
+    tiff.writeUInt16BE(tag, at);
+    tiff.writeUInt16BE(type, at + 2);
+    tiff.writeUInt32BE(count, at + 4);
+    value(tiff, at + 8);
+    at += 12;
+  };
+  const exifIfd = 8 + 2 + 2 * 12 + 4;
+  tiff.writeUInt16BE(2, at);
+  at += 2;
+  entry(0x010f, 2, 4, (b, o) => b.write("Cam\0", o, "latin1")); // Make
+  entry(0x8769, 4, 1, (b, o) => b.writeUInt32BE(exifIfd, o));
+  tiff.writeUInt32BE(0, at);
+  at += 4;
+  tiff.writeUInt16BE(2, at);
+  at += 2;
+  entry(0xa002, 3, 1, (b, o) => b.writeUInt16BE(width, o));
+  entry(0xa003, 4, 1, (b, o) => b.writeUInt32BE(height, o));
+  tiff.writeUInt32BE(0, at);
+  const body = Buffer.concat([Buffer.from("Exif\0\0", "latin1"), tiff]);
+  const header = Buffer.from([0xff, 0xe1, 0, 0]);
+  header.writeUInt16BE(body.length + 2, 2);
+  return Buffer.concat([header, body]);
+}
+
 const code = (c: string) => (e: unknown) => e instanceof ImageError && e.code === c;
 
 describe("decodeImage", () => {
@@ -175,6 +207,26 @@ describe("encodeRestored", () => {
       const full = await encodeByCompositing(source, rgb, info.width, info.height, options);
       assert.ok(Buffer.from(fast).equals(Buffer.from(full)), `source ${n}: same bytes`);
     }
+    // A camera-style big-endian EXIF, image size as SHORT and as LONG: both corrected, as libvips does.
+    const plain = await jpeg(36, 20);
+    const camera = Buffer.concat([plain.subarray(0, 2), bigEndianExif(36, 20), plain.subarray(2)]);
+    const { info, rgb } = await decodeImage(camera);
+    const options = { format: "jpeg", grey: false, modelTag: "m@1" } as const;
+    const fast = await encodeRestored(
+      camera,
+      rgb.map((v) => 255 - v),
+      info.width,
+      info.height,
+      options,
+    );
+    const full = await encodeByCompositing(
+      camera,
+      rgb.map((v) => 255 - v),
+      info.width,
+      info.height,
+      options,
+    );
+    assert.ok(Buffer.from(fast).equals(Buffer.from(full)), "big-endian EXIF: same bytes");
     const meta = await sharp(
       await encodeRestored(sources[0]!, (await decodeImage(sources[0]!)).rgb, 24, 40, {
         format: "jpeg",
