@@ -146,7 +146,12 @@ def dct8_basis() -> torch.Tensor:
 class BlockStats(nn.Module):
     """Fixed JPEG-domain statistics of the luma: log energy per DCT frequency, and for candidate IJG
     qualities how well the coefficients sit on that quality's quantisation lattice (decoded JPEG
-    coefficients are near multiples of the steps). Pooled over the image: [B, 64 + candidates]."""
+    coefficients are near multiples of the steps). Pooled over the image: [B, 64 + 3 x candidates].
+
+    Per candidate: the lattice score over all coefficients; the score over only the coefficients that
+    are non-zero on that lattice (zeros fit every lattice, so at low quality they drown the signal,
+    and the step of quality q/2 is about twice that of q: odd multiples score -1 on the coarser one);
+    and the share of such non-zero coefficients."""
 
     def __init__(self):
         super().__init__()
@@ -156,12 +161,19 @@ class BlockStats(nn.Module):
                              .reshape(len(LATTICE_QUALITIES), 1, 64, 1, 1))
 
     def forward(self, rgb01: torch.Tensor) -> torch.Tensor:
-        y = (rgb01 * self.luma).sum(dim=1, keepdim=True)
+        y = (rgb01 * self.luma).sum(dim=1, keepdim=True) - 128.0  # JPEG's level shift keeps DC on the lattice
         coef = F.conv2d(y, self.basis, stride=8)  # [B, 64, H/8, W/8]
         energy = torch.log((coef * coef).mean(dim=(2, 3)) + 1.0)
-        scores = [torch.cos(coef * (2 * math.pi) * self.inv_steps[i]).mean(dim=(1, 2, 3)).unsqueeze(1)
-                  for i in range(self.inv_steps.shape[0])]
-        return torch.cat([energy * 0.25] + scores, 1)
+        scores, nz_scores, nz_shares = [], [], []
+        for i in range(self.inv_steps.shape[0]):
+            ratio = coef * self.inv_steps[i]
+            fit = torch.cos(ratio * (2 * math.pi))
+            nz = (ratio.abs() > 0.5).float()
+            count = nz.sum(dim=(1, 2, 3))
+            scores.append(fit.mean(dim=(1, 2, 3)).unsqueeze(1))
+            nz_scores.append(((fit * nz).sum(dim=(1, 2, 3)) / (count + 1.0)).unsqueeze(1))
+            nz_shares.append((count / float(coef[0].numel())).sqrt().unsqueeze(1))
+        return torch.cat([energy * 0.25] + scores + nz_scores + nz_shares, 1)
 
 
 class CaVE(nn.Module):
@@ -180,7 +192,7 @@ class CaVE(nn.Module):
         # Quality head input: deep features pooled, plus the log energy of every channel of the per-block
         # transform (how much high-frequency content survived quantisation: the strongest quality cue).
         self.stats = BlockStats()
-        self.qmlp = nn.Sequential(nn.Linear(c32 + c8 + 64 + len(LATTICE_QUALITIES), 128), nn.ReLU(),
+        self.qmlp = nn.Sequential(nn.Linear(c32 + c8 + 64 + 3 * len(LATTICE_QUALITIES), 128), nn.ReLU(),
                                   nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 1))
         self.proj = nn.Linear(c32, cfg.token_dim)
         self.qembed = nn.Sequential(nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, cfg.token_dim))

@@ -104,17 +104,22 @@ def metrics(gt: np.ndarray, test: np.ndarray) -> dict:
     return {"psnr_rgb": psnr(gt, test), "psnr_y": psnr(gy, ty), "ssim_y": ssim(gy, ty), "psnrb_y": psnr_b(gy, ty)}
 
 
+def compressed(path: Path, q: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """(ground truth, its JPEG at q, the JPEG as a [1, 3, H, W] tensor in 0..1); grey stays grey."""
+    with Image.open(path) as im:
+        grey = im.mode in ("L", "LA", "I;16")
+        gt = np.asarray(im.convert("RGB"))
+    jp = jpeg(gt, q, grey)
+    return gt, jp, torch.from_numpy(jp.astype(np.float32).transpose(2, 0, 1) / 255.0)[None]
+
+
 @torch.no_grad()
 def evaluate(model: CodiffTiny, files: list[Path], qualities: list[int]) -> dict:
     per_q = {}
     for q in qualities:
         rows = []
         for path in files:
-            with Image.open(path) as im:
-                grey = im.mode in ("L", "LA", "I;16")
-                gt = np.asarray(im.convert("RGB"))
-            jp = jpeg(gt, q, grey)
-            x = torch.from_numpy(jp.astype(np.float32).transpose(2, 0, 1) / 255.0)[None]
+            gt, jp, x = compressed(path, q)
             _, qp = model.cave(pad_to_multiple(x, model.cfg.pad_multiple))
             out = restore_image(model, x)[0].numpy().transpose(1, 2, 0)
             out = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
@@ -141,10 +146,7 @@ def cave_mae(model: CodiffTiny, files: list[Path], qualities: list[int]) -> dict
     for q in qualities:
         errs = []
         for path in files:
-            with Image.open(path) as im:
-                grey = im.mode in ("L", "LA", "I;16")
-                gt = np.asarray(im.convert("RGB"))
-            x = torch.from_numpy(jpeg(gt, q, grey).astype(np.float32).transpose(2, 0, 1) / 255.0)[None]
+            x = compressed(path, q)[2]
             errs.append(abs(float(model.cave(pad_to_multiple(x, model.cfg.pad_multiple))[1][0, 0]) - q))
         out[q] = round(float(np.mean(errs)), 3)
     return out

@@ -46,6 +46,7 @@ def parse_args(argv=None):
     p.add_argument("--cave-seconds", type=float, default=2400.0, help="training time spent on CaVE alone")
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--val-crop", type=int, default=128, help="fixed, so validation stays comparable across runs")
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--quality-weight", type=float, default=2.0)
     p.add_argument("--grey-prob", type=float, default=0.15)
@@ -68,7 +69,7 @@ def lr_at(base: float, phase_step: int, anneal: float | None = None) -> float:
     warm = min(1.0, (phase_step + 1) / 100.0)
     if anneal is not None:
         return base * warm * (0.1 + 0.45 * (1 + math.cos(math.pi * min(anneal, 1.0))))
-    decay = 0.5 ** (phase_step // 40000)  # halve every 40k steps of a phase
+    decay = 0.5 ** (phase_step // 20000)  # halve every 20k steps of a phase (val gain flattens by then)
     return base * warm * max(decay, 1 / 16)
 
 
@@ -111,10 +112,11 @@ def main(argv=None) -> int:
     cfg = Config()
     model = CodiffTiny(cfg).to(device)
     progress = {"phase": "cave", "step": 0, "phase_step": 0, "train_s": 0.0, "cave_train_s": 0.0}
-    opt_state = None
+    opt_state, extra = None, {}
     if state_path.exists():
         st = torch.load(state_path, map_location="cpu")
         model.load_state_dict(st["model"])
+        extra = {k: st[k] for k in ("quality_refine",) if k in st}  # refine_quality.py's progress
         progress, opt_state = st["progress"], st["opt"]
         random.setstate(st["py_rng"])
         torch.set_rng_state(st["torch_rng"])
@@ -122,6 +124,7 @@ def main(argv=None) -> int:
         st = torch.load(weights_path, map_location="cpu")
         model.load_state_dict({k: v.float() for k, v in st["model"].items()})
         progress = st["progress"]
+        extra = {k: st[k] for k in ("quality_refine",) if k in st}
     else:
         torch.manual_seed(args.seed)
         model = CodiffTiny(cfg).to(device)
@@ -131,7 +134,8 @@ def main(argv=None) -> int:
     pool = load_pool(args.data, run / "scratch/pool.npz", min_side=args.crop + 16)
     held = [im for i, im in enumerate(pool) if i % 40 == 7]
     train_imgs = [im for i, im in enumerate(pool) if i % 40 != 7]
-    val = validation_set(held, args.crop, VAL_QUALITIES, per_q=16, seed=123)
+    val = validation_set(held, args.val_crop, VAL_QUALITIES, per_q=16, seed=123)
+    train_imgs = [im for im in train_imgs if min(im.shape[:2]) >= args.crop + 16]
     batches = Batches(train_imgs, args.crop, args.batch, args.grey_prob, seed=args.seed + progress["step"])
 
     def make_opt(phase):
@@ -152,10 +156,10 @@ def main(argv=None) -> int:
     def checkpoint():
         save_atomic({"model": model.state_dict(), "progress": progress,
                      "opt": {"phase": progress["phase"], "state": opt.state_dict()},
-                     "py_rng": random.getstate(), "torch_rng": torch.get_rng_state()}, state_path)
+                     "py_rng": random.getstate(), "torch_rng": torch.get_rng_state(), **extra}, state_path)
         buffers = {k for k, _ in model.named_buffers()}  # fixed constants (DCT basis): keep fp32
         save_atomic({"model": {k: v if k in buffers else v.half() for k, v in model.state_dict().items()},
-                     "progress": progress, "config": cfg.to_dict()}, weights_path)
+                     "progress": progress, "config": cfg.to_dict(), **extra}, weights_path)
 
     log({"event": "start", "device": str(device), "torch": torch.__version__, "threads": args.threads,
          "train_images": len(train_imgs), "heldout_images": len(held), **progress,
