@@ -172,7 +172,7 @@ class BlockStats(nn.Module):
             count = nz.sum(dim=(1, 2, 3))
             scores.append(fit.mean(dim=(1, 2, 3)).unsqueeze(1))
             nz_scores.append(((fit * nz).sum(dim=(1, 2, 3)) / (count + 1.0)).unsqueeze(1))
-            nz_shares.append((count / float(coef[0].numel())).sqrt().unsqueeze(1))
+            nz_shares.append(nz.mean(dim=(1, 2, 3)).sqrt().unsqueeze(1))  # trace-safe: no Python size
         return torch.cat([energy * 0.25] + scores + nz_scores + nz_shares, 1)
 
 
