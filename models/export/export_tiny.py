@@ -31,6 +31,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(REPO / "models/codiff-tiny"))
     p.add_argument("--eval", default="", help="results JSON written by models/training/eval.py --json")
     p.add_argument("--version", default="")
+    p.add_argument("--runtime-notes", default="",
+                   help="markdown file appended to Results: figures measured with the TypeScript runtime")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -52,7 +54,8 @@ def main(argv=None) -> int:
     sizes = {f: (out / f).stat().st_size for f in man["sha256"]}
     log = [json.loads(line) for line in Path(args.log).read_text().splitlines() if line.strip()]
     ev = json.loads(Path(args.eval).read_text()) if args.eval else None
-    (out / "MODEL_CARD.md").write_text(render_card(man, cfg, params, flops, sizes, progress, log, ev, ref))
+    notes = "\n" + Path(args.runtime_notes).read_text() if args.runtime_notes else ""
+    (out / "MODEL_CARD.md").write_text(render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, notes))
     print(f"exported {out} version {version}: {sum(params.values())} parameters, "
           f"{flops['total']:.1f} GFLOP/MP, {sum(sizes.values()) / 1e6:.1f} MB")
     return 0

@@ -24,7 +24,17 @@ def _eval_table(ev: dict) -> str:
     return "\n".join(rows)
 
 
-def render_card(man, cfg, params, flops, sizes, progress, log, ev, ref) -> str:
+def _refine_line(log: list[dict]) -> str:
+    ends = [r for r in log if r.get("event") == "quality_refine" and r.get("stage") == "end"]
+    if not ends:
+        return "not run"
+    e = ends[-1]
+    maes = ", ".join(f"QF {k.split('q')[-1]}: {v:.1f}" for k, v in e.items() if k.startswith("cave_mae_q"))
+    return (f"{len(ends)} runs, {e['steps']} steps, {e['seconds'] / 60:.0f} min of training time in all; "
+            f"MAE on the held-out pool images (whole, ≤ 768 px) at its end: {maes}")
+
+
+def render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, runtime_notes: str = "") -> str:
     start, last, wall_h = _hours(log)
     cave_end = next((r for r in log if r.get("event") == "phase_end"), None)
     vals = [r for r in log if r.get("event") in ("val", "phase_end")]
@@ -63,7 +73,7 @@ texture. Same manifest and stage contract as the official export (see `docs/CONT
 
 | stage | file | parameters | GFLOP per megapixel | what |
 |---|---|---|---|---|
-| cave | `cave.onnx` ({sizes['cave.onnx'] / 1e6:.1f} MB) | {params['cave']:,} | {flops['cave']:.1f} | 8×8-block transform (PixelUnshuffle 8 + 1×1 conv), residual conv blocks at ×8/×16/×32 (widths {'/'.join(map(str, cfg.cave_ch))}), tokens on the ×32 grid projected to {cfg.token_dim} + an embedding of the predicted quality; quality head: MLP (sigmoid·100) over pooled deep features, the log energy of the block transform, and fixed luma statistics (8×8 DCT log energy per frequency; for 16 candidate IJG qualities, how closely the DCT coefficients sit on that quality's quantisation lattice) |
+| cave | `cave.onnx` ({sizes['cave.onnx'] / 1e6:.1f} MB) | {params['cave']:,} | {flops['cave']:.1f} | 8×8-block transform (PixelUnshuffle 8 + 1×1 conv), residual conv blocks at ×8/×16/×32 (widths {'/'.join(map(str, cfg.cave_ch))}), tokens on the ×32 grid projected to {cfg.token_dim} + an embedding of the predicted quality; quality head: MLP (sigmoid·100) over pooled deep features, the log energy of the block transform, and fixed luma statistics (8×8 DCT log energy per frequency; for 16 candidate IJG qualities, how closely the DCT coefficients sit on that quality's quantisation lattice, over all coefficients and over those non-zero on it, and the share of those) |
 | vaeEncoder | `vae_encoder.onnx` ({sizes['vae_encoder.onnx'] / 1e6:.1f} MB) | {params['vae_encoder']:,} | {flops['vae_encoder']:.1f} | PixelUnshuffle 8 → {cfg.enc_ch} ch → {cfg.latent_ch}-channel latent at ×8 (one latent pixel per JPEG block), ×0.18215 |
 | unet | `unet.onnx` ({sizes['unet.onnx'] / 1e6:.1f} MB) | {params['unet']:,} | {flops['unet']:.1f} | UNet ×8→×16→×32 (widths {'/'.join(map(str, cfg.unet_ch))}), cross-attention to the CaVE tokens at ×16 and ×32 ({cfg.heads} heads, MatMul+Softmax), fixed timestep 499, ε-prediction with an in-graph skip so x0 = latent at initialisation |
 | vaeDecoder | `vae_decoder.onnx` ({sizes['vae_decoder.onnx'] / 1e6:.1f} MB) | {params['vae_decoder']:,} | {flops['vae_decoder']:.1f} | x0 latent + PixelUnshuffle 8 of the JPEG (`skip`) → res blocks → PixelShuffle 8 residual on the JPEG, then a thin full-resolution refinement ({cfg.dec_fullres_ch} ch) |
@@ -87,14 +97,21 @@ Runtime steps (pad 32 edge bottom/right, x0 formula between unet and decoder, cl
   CC0, GPL-2+ or public domain per their packages' copyright files (lomiri-wallpapers, mate-backgrounds,
   plasma-workspace-wallpapers, palapeli-data, python3-skimage; authors in the lomiri file names). Users
   redistributing these weights should carry these attributions.
-- Degradation on the fly: random 128² crops (flips, rotations), PIL/libjpeg standard tables at quality
-  5..95 (75 % in 5..50), 4:2:0 colour or greyscale (15 %), random 0..7 px content shift against the
-  block grid.
+- Degradation on the fly: random crops (flips, rotations; 128² in batches of 8, from generator step
+  22.4 k 192² in batches of 4), PIL/libjpeg standard tables at quality 5..95 (75 % in 5..50), 4:2:0
+  colour or greyscale (15 %), random 0..7 px content shift against the block grid.
 - Schedule: CaVE alone first (dual learning: L1 reconstruction through a training-only decoder + 2 ×
   L1 quality error on a 0..1 scale) for 40 min of training time (lr cosine-annealed to a tenth over it), then CaVE frozen and the generator
   trained end to end through the x0 formula with L1 on RGB. Adam, lr 4e-4 (100-step warm-up, halved
-  every 40 k steps), batch 8, gradient clip 1, He init, output layers started small (not zero). Torch 1.13
+  every 20 k steps of the phase; every 40 k before step 22.4 k), gradient clip 1, He init, output layers started small (not zero). Torch 1.13
   CPU, 2 threads (`OMP_WAIT_POLICY=PASSIVE`) on a 2-core machine shared with other work.
+- Second CaVE phase (`models/training/refine_quality.py`, after generator step 35.1 k): the first phase
+  saw only 128-px crops, where every ×32 feature touches a border, and on whole photos the head
+  over-estimated low qualities (LIVE1 QF 5 read as 18). Only the quality head (its residual block and
+  MLP, whose first layer restarted for the added lattice features) was retrained, on crops of 96..512 px
+  padded like the runtime, QF 5..95 (80 % ≤ 60), L1 on the quality; features, token projection and
+  quality embedding stayed frozen, and the generator then continued on the refined CaVE:
+  {_refine_line(log)}.
 - Two earlier attempts were discarded (in `scratch/`, not committed): with PyTorch's default init and a
   purely learned quality head, the head stayed at the mean (MAE ≈ 19) for 1000 steps.
 - Progress of this export: step {progress.get('step')} ({progress.get('phase')} phase, {progress.get('phase_step')} steps in it),
@@ -118,7 +135,7 @@ Speed: {flops['total']:.1f} GFLOP per megapixel; at the ~55 GFLOP/s onnxruntime 
 and FLOPs; onnxruntime-node, 2 intra-op threads, a 1024×1024 input, the four stages back to back, on
 the shared 2-core development machine): 0.73 s when the machine was calm (about 1.4 MP/s), 3–4 s while
 other jobs loaded it. The runtime's benchmark in `bench/` is the reference figure.
-
+{runtime_notes}
 ## Limits
 
 - Trained for hours on a 2-core CPU, from scratch, on 326 images: far from FBCNN (70 M parameters)
