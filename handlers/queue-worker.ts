@@ -6,10 +6,10 @@
  */
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { classifyFailure } from "../lib/backfill/retry.js";
 import { UnjpegError } from "../lib/errors.js";
 import { handleMessageBody } from "../lib/queue/handle.js";
 import type { Deriver } from "../lib/storage/derive.js";
+import { classifyFailure } from "../lib/storage/retry.js";
 import { builtOnce, invocationDeadline } from "./invocation.js";
 
 const DEADLINE_MARGIN_MS = 15_000;

@@ -11,8 +11,6 @@ export type { Journal, JournalEntry } from "./backfill/journal.js";
 export { memoryJournal, openJournal } from "./backfill/journal.js";
 export { manifestSource, parseS3Url } from "./backfill/listing.js";
 export type { ListedObject } from "./backfill/manifest.js";
-export type { ClassifiedFailure, RetryOptions } from "./backfill/retry.js";
-export { classifyFailure, withRetry } from "./backfill/retry.js";
 export type { BackfillReport, BackfillRun, ProcessObject, ProcessResult } from "./backfill/run.js";
 export { runBackfill } from "./backfill/run.js";
 export type { Config, OutputFormat } from "./config.js";
@@ -69,6 +67,8 @@ export { decodeEventKey, derivativeKey, encodeEventKey, isDerivativeKey } from "
 export { listObjects } from "./storage/listing.js";
 export type { DerivativeMetadata } from "./storage/metadata.js";
 export { buildDerivativeMetadata, isCurrent, parseDerivativeMetadata } from "./storage/metadata.js";
+export type { ClassifiedFailure, RetryOptions } from "./storage/retry.js";
+export { classifyFailure, withRetry } from "./storage/retry.js";
 export type { MultipartOptions, ObjectHead, S3ClientOptions } from "./storage/s3.js";
 export { createS3Client, ObjectTooLargeError, SourceChangedError, StorageError } from "./storage/s3.js";
 export type { UploadOptions, UploadResult } from "./storage/upload.js";

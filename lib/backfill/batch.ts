@@ -6,9 +6,9 @@
  */
 import { UnjpegError } from "../errors.js";
 import type { DeriveOutcome } from "../storage/derive.js";
+import { classifyFailure } from "../storage/retry.js";
 import { decodeKey } from "./manifest.js";
 import { bulkResultOf } from "./outcome.js";
-import { classifyFailure } from "./retry.js";
 
 export type BatchResultCode = "Succeeded" | "TemporaryFailure" | "PermanentFailure";
 

@@ -5,9 +5,9 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { UnjpegError } from "../errors.js";
 import type { S3Location } from "../storage/listing.js";
+import { type RetryOptions, withRetry } from "../storage/retry.js";
 import { getObjectRange } from "../storage/s3.js";
 import { type ListedObject, localManifestObjects, manifestObjects } from "./manifest.js";
-import { type RetryOptions, withRetry } from "./retry.js";
 
 export type { S3Location } from "../storage/listing.js";
 

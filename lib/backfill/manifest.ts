@@ -8,15 +8,9 @@ import { open, readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { createGunzip, gunzipSync } from "node:zlib";
 import { UnjpegError } from "../errors.js";
+import type { ListedObject } from "../storage/listing.js";
 
-export interface ListedObject {
-  readonly bucket: string;
-  readonly key: string;
-  readonly versionId?: string;
-  readonly size?: number;
-  readonly etag?: string;
-  readonly lastModified?: Date;
-}
+export type { ListedObject };
 
 export class ManifestError extends UnjpegError {
   constructor(source: string, why: string) {

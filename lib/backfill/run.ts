@@ -4,11 +4,11 @@
  * write of one object); this module owns filtering, resume, bounded concurrency, retries and counting.
  */
 
+import { classifyFailure, type RetryOptions, withRetry } from "../storage/retry.js";
 import { isDone, type Journal, type JournalEntry } from "./journal.js";
 import type { ListedObject } from "./manifest.js";
 import { forEachConcurrent } from "./pool.js";
 import { countOutcome, emptyCounts, type ProgressCounts } from "./progress.js";
-import { classifyFailure, type RetryOptions, withRetry } from "./retry.js";
 
 export interface ProcessResult {
   readonly outcome: "restored" | "skipped" | "would-restore";

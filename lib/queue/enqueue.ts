@@ -5,9 +5,9 @@
  */
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { ListedObject } from "../backfill/manifest.js";
-import { type RetryOptions, withRetry } from "../backfill/retry.js";
 import { UnjpegError } from "../errors.js";
 import { encodeEventKey } from "../storage/keys.js";
+import { type RetryOptions, withRetry } from "../storage/retry.js";
 
 /** An S3 event notification body for one existing object, as S3 writes it for `ObjectCreated:Put`. */
 export function objectCreatedMessage(object: ListedObject, now: Date = new Date()): string {

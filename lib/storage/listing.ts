@@ -3,10 +3,19 @@
  * it knows how to page portably across S3 and S3-compatible servers.
  */
 import { ListObjectsCommand, type ListObjectsCommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import type { ListedObject } from "../backfill/manifest.js";
-import { type RetryOptions, withRetry } from "../backfill/retry.js";
 import { UnjpegError } from "../errors.js";
 import { normalizeETag } from "./metadata.js";
+import { type RetryOptions, withRetry } from "./retry.js";
+
+/** One object to consider: from a listing, an inventory manifest or a Batch Operations task. */
+export interface ListedObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId?: string;
+  readonly size?: number;
+  readonly etag?: string;
+  readonly lastModified?: Date;
+}
 
 export interface S3Location {
   readonly bucket: string;

@@ -1,7 +1,8 @@
 /**
- * Which failures are worth retrying, and retrying them with capped, jittered exponential backoff. Shared
- * by the backfill CLI, the Batch Operations handler (TemporaryFailure vs PermanentFailure) and the queue
- * worker.
+ * Which failures are worth retrying, and retrying them with capped, jittered exponential backoff. Generic
+ * (it lives in lib/storage so the bucket lister can use it without depending on lib/backfill); shared by
+ * the lister, the backfill CLI, the Batch Operations handler (TemporaryFailure vs PermanentFailure) and the
+ * queue worker.
  */
 import { isUnjpegError } from "../errors.js";
 

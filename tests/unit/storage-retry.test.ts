@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { backoffDelay, classifyFailure, withRetry } from "../../lib/backfill/retry.js";
 import { UnjpegError } from "../../lib/errors.js";
+import { backoffDelay, classifyFailure, withRetry } from "../../lib/storage/retry.js";
 
 const awsError = (name: string, status: number) =>
   Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status } });
