@@ -5,6 +5,8 @@
  */
 import { GetObjectCommand, type GetObjectCommandOutput } from "@aws-sdk/client-s3";
 import { type Config, ConfigError, type OutputFormat } from "../config.js";
+import { UnjpegError } from "../errors.js";
+import { type BodyStream, ObjectTooLargeError, readBodyLimited } from "../storage/body.js";
 import { type DeriveOutcome as CoreOutcome, type Deriver, deriveObject } from "../storage/derive.js";
 import { derivativeKey, isDerivativeKey } from "../storage/keys.js";
 import { listObjects } from "../storage/listing.js";
@@ -33,6 +35,8 @@ const PASSED_THROUGH = new Set<string>([
 
 export function createS3OriginStore(deriver: Deriver, bucket: string): OriginStore {
   const { s3, config } = deriver;
+  // A stored derivative may outgrow the source limit (a PNG is several times its JPEG): serve up to 512 MiB.
+  const serveLimit = Math.max(config.maxBytes, 512 * 1024 * 1024);
   const toHead = (head: S3Head): ObjectHead => ({
     key: head.key,
     etag: head.eTag ?? "",
@@ -66,7 +70,7 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
         retryable: true,
       });
     }
-    const body = response.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+    const body = response.Body as BodyStream | undefined;
     const size = response.ContentLength ?? 0;
     return {
       key,
@@ -78,19 +82,24 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
       ),
       ...(response.VersionId === undefined ? {} : { versionId: response.VersionId }),
       read: async () => {
-        if (size > Math.max(config.maxBytes, 512 * 1024 * 1024))
-          throw new StorageError(`s3://${bucket}/${key} is too large to serve`, { retryable: false });
-        const out = new Uint8Array(size);
-        let offset = 0;
-        for await (const chunk of body ?? []) {
-          if (offset + chunk.byteLength > size)
-            throw new StorageError(`s3://${bucket}/${key}: body longer than its length`, { retryable: true });
-          out.set(chunk, offset);
-          offset += chunk.byteLength;
+        const what = `s3://${bucket}/${key}`;
+        try {
+          return await readBodyLimited(body, {
+            announced: response.ContentLength,
+            maxBytes: serveLimit,
+            what,
+          });
+        } catch (error) {
+          // Too large is the stored object's fault (no retry helps), a short or long body the transfer's;
+          // both are a bad answer from the store (502), not the client's request (413).
+          if (error instanceof ObjectTooLargeError)
+            throw new StorageError(`${what} is too large to serve`, { cause: error, retryable: false });
+          if (error instanceof UnjpegError) throw error;
+          throw new StorageError(`GET ${what} (body) failed: ${String(error)}`, {
+            cause: error,
+            retryable: true,
+          });
         }
-        if (offset !== size)
-          throw new StorageError(`s3://${bucket}/${key}: body ended early`, { retryable: true });
-        return out;
       },
       discard: () => body?.destroy?.(),
     };
