@@ -96,6 +96,8 @@ test("anything else is refused with a clear error", () => {
 });
 
 const base = { bucket: "b", key: "a.jpg", derivativeKey: "a.restored.jpg", bytesRead: 65536 };
+const skipped = (reason: string, message: string, quality: number | null) =>
+  ({ ...base, action: "skipped", reason, message, quality }) as DeriveOutcome;
 
 test("each result code, with a useful result string", () => {
   const written = {
@@ -117,34 +119,16 @@ test("each result code, with a useful result string", () => {
     resultCode: "Succeeded",
     resultString: "restored (quality 20) to a.restored.jpg in 1234 ms",
   });
-  const highQuality = {
-    ...base,
-    action: "skipped",
-    reason: "high-quality",
-    message: "quality 95 >= 90",
-    quality: 95,
-  } as DeriveOutcome;
+  const highQuality = skipped("high-quality", "quality 95 >= 90", 95);
   assert.equal(resultOfOutcome("t2", highQuality).resultCode, "Succeeded");
   assert.match(resultOfOutcome("t2", highQuality).resultString, /^skipped: high-quality \(quality 95\)/);
-  const corrupt = {
-    ...base,
-    action: "skipped",
-    reason: "corrupt",
-    message: "truncated scan [JPEG_TRUNCATED]",
-    quality: null,
-  } as DeriveOutcome;
+  const corrupt = skipped("corrupt", "truncated scan [JPEG_TRUNCATED]", null);
   assert.deepEqual(resultOfOutcome("t3", corrupt), {
     taskId: "t3",
     resultCode: "PermanentFailure",
     resultString: "failed: corrupt: truncated scan [JPEG_TRUNCATED]",
   });
-  const gone = {
-    ...base,
-    action: "skipped",
-    reason: "gone",
-    message: "the source no longer exists",
-    quality: null,
-  } as DeriveOutcome;
+  const gone = skipped("gone", "the source no longer exists", null);
   assert.equal(resultOfOutcome("t4", gone).resultCode, "PermanentFailure");
 
   const throttled = Object.assign(new Error("Please reduce your request rate."), {

@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { enqueueObjects, objectCreatedMessage } from "../../lib/queue/enqueue.js";
-import { runWorker } from "../../lib/queue/worker.js";
+import { runWorker, type WorkerOptions } from "../../lib/queue/worker.js";
 import { objectEventsFromMessageText } from "../../lib/storage/events.js";
-import { fakeSqs } from "./queue-fake-sqs.js";
+import { type FakeSqs, fakeSqs } from "./queue-fake-sqs.js";
 
 const QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/unjpeg";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type DrainOptions = Omit<WorkerOptions, "sqs" | "queueUrl" | "waitSeconds" | "exitWhenEmpty">;
+/** A worker on the test queue that never long-polls and exits once a receive comes back empty. */
+const drain = (sqs: FakeSqs, options: DrainOptions) =>
+  runWorker({ sqs, queueUrl: QUEUE, waitSeconds: 0, exitWhenEmpty: true, ...options });
 
 test("success deletes, failure is left for redrive and ends in the dead-letter queue", async () => {
   const sqs = fakeSqs({ maxReceiveCount: 2 });
@@ -14,13 +19,9 @@ test("success deletes, failure is left for redrive and ends in the dead-letter q
   sqs.add("bad");
   sqs.add("ok-2");
   const seen: string[] = [];
-  const stats = await runWorker({
-    sqs,
-    queueUrl: QUEUE,
+  const stats = await drain(sqs, {
     concurrency: 2,
     visibilitySeconds: 1,
-    waitSeconds: 0,
-    exitWhenEmpty: true,
     handle: async (message) => {
       seen.push(`${message.body}#${message.receiveCount}`);
       if (message.body === "bad") throw new Error("corrupt image");
@@ -70,13 +71,9 @@ test("visibility is extended while a long restore runs, so no other worker gets 
   sqs.add("slow");
   sqs.add("fast");
   let slowRuns = 0;
-  const stats = await runWorker({
-    sqs,
-    queueUrl: QUEUE,
+  const stats = await drain(sqs, {
     concurrency: 2,
     visibilitySeconds: 1,
-    waitSeconds: 0,
-    exitWhenEmpty: true,
     handle: async (message) => {
       if (message.body === "slow") {
         slowRuns++;
@@ -96,12 +93,8 @@ test("at most `concurrency` messages are in flight, and receives ask for no more
   for (let i = 0; i < 12; i++) sqs.add(`m${i}`);
   let running = 0;
   let peak = 0;
-  await runWorker({
-    sqs,
-    queueUrl: QUEUE,
+  await drain(sqs, {
     concurrency: 3,
-    waitSeconds: 0,
-    exitWhenEmpty: true,
     handle: async () => {
       running++;
       peak = Math.max(peak, running);
@@ -124,12 +117,8 @@ test("a failing receive (throttled) is retried with backoff; a stop signal ends 
     }),
   );
   const lines: string[] = [];
-  const stats = await runWorker({
-    sqs,
-    queueUrl: QUEUE,
+  const stats = await drain(sqs, {
     concurrency: 1,
-    waitSeconds: 0,
-    exitWhenEmpty: true,
     log: (line) => lines.push(line),
     handle: async () => "ok",
   });
