@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Context } from "aws-lambda";
 import { createBatchHandler } from "../../handlers/batch-operations.js";
 import type { BatchResponse } from "../../lib/backfill/batch.js";
@@ -12,19 +11,17 @@ import { loadConfig } from "../../lib/config.js";
 import { createDeriver } from "../../lib/storage/deriver.js";
 import { LOCAL_CREDENTIALS } from "../../lib/storage/local-s3.js";
 import { createS3Client } from "../../lib/storage/s3.js";
-import { archiveBodies, headMetadata } from "./backfill-helpers.js";
-import { BUCKET, startTestStack, TEST_MODEL_DIR, type TestStack, testDeriver } from "./upload-helpers.js";
+import { headMetadata, startStackWith } from "./backfill-helpers.js";
+import { BUCKET, TEST_MODEL_DIR, type TestStack, testDeriver } from "./upload-helpers.js";
 
 let stack: TestStack;
 before(async () => {
-  stack = await startTestStack();
-  const bodies = await archiveBodies();
-  const put = (Key: string, Body: Uint8Array) =>
-    stack.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body }));
-  await put("batch/high.jpg", bodies.high[0]!);
-  await put("batch/low one.jpg", bodies.low[0]!);
-  await put("batch/low2.jpg", bodies.low[1]!);
-  await put("batch/broken.jpg", bodies.broken[0]!);
+  stack = await startStackWith((bodies) => [
+    ["batch/high.jpg", bodies.high[0]!],
+    ["batch/low one.jpg", bodies.low[0]!],
+    ["batch/low2.jpg", bodies.low[1]!],
+    ["batch/broken.jpg", bodies.broken[0]!],
+  ]);
 });
 after(() => stack?.close());
 

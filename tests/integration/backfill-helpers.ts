@@ -10,6 +10,7 @@ import { forEachConcurrent } from "../../lib/backfill/pool.js";
 import { LOCAL_CREDENTIALS } from "../../lib/storage/local-s3.js";
 import { REPO_ROOT } from "./cli-helpers.js";
 import { BUCKET, makeJpeg, TEST_MODEL_DIR } from "./s3rver-helpers.js";
+import { startTestStack, type TestStack } from "./upload-helpers.js";
 
 export { REPO_ROOT } from "./cli-helpers.js";
 
@@ -45,6 +46,21 @@ export async function archiveBodies(): Promise<Record<Kind, Uint8Array[]>> {
   // restore, and the decoder fails).
   const broken = low.map((bytes) => bytes.subarray(0, bytes.length - 10));
   return { high, low, "not-jpeg": [png, new TextEncoder().encode("not an image, named .jpg")], broken };
+}
+
+/** A fresh test stack holding the objects `pick` names, each body chosen from archiveBodies(). */
+export async function startStackWith(
+  pick: (bodies: Record<Kind, Uint8Array[]>) => Iterable<readonly [key: string, body: Uint8Array]>,
+): Promise<TestStack> {
+  const stack = await startTestStack();
+  try {
+    for (const [key, body] of pick(await archiveBodies()))
+      await stack.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+    return stack;
+  } catch (error) {
+    await stack.close();
+    throw error;
+  }
 }
 
 /** Uploads `count` objects under `prefix` (16 at a time). */

@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Context, SQSEvent } from "aws-lambda";
 import { createQueueHandler } from "../../handlers/queue-worker.js";
 import { enqueueObjects, objectCreatedMessage } from "../../lib/queue/enqueue.js";
@@ -15,20 +14,18 @@ import { runWorker } from "../../lib/queue/worker.js";
 import { isDerivativeKey } from "../../lib/storage/keys.js";
 import { listObjects } from "../../lib/storage/listing.js";
 import { fakeSqs } from "../unit/queue-fake-sqs.js";
-import { archiveBodies, headMetadata, listKeys, spawnCli } from "./backfill-helpers.js";
-import { BUCKET, startTestStack, type TestStack, testDeriver } from "./upload-helpers.js";
+import { headMetadata, listKeys, spawnCli, startStackWith } from "./backfill-helpers.js";
+import { BUCKET, type TestStack, testDeriver } from "./upload-helpers.js";
 
 const QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/unjpeg-backfill";
 let stack: TestStack;
 before(async () => {
-  stack = await startTestStack();
-  const bodies = await archiveBodies();
-  const put = (Key: string, Body: Uint8Array) =>
-    stack.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body }));
-  for (let i = 0; i < 6; i++) await put(`queue/high-${i}.jpg`, bodies.high[i % 4]!);
-  for (let i = 0; i < 3; i++) await put(`queue/low ${i}.jpg`, bodies.low[i]!);
-  await put("queue/broken.jpg", bodies.broken[0]!);
-  await put("queue/notes.txt", bodies["not-jpeg"][1]!);
+  stack = await startStackWith(function* (bodies) {
+    for (let i = 0; i < 6; i++) yield [`queue/high-${i}.jpg`, bodies.high[i % 4]!] as const;
+    for (let i = 0; i < 3; i++) yield [`queue/low ${i}.jpg`, bodies.low[i]!] as const;
+    yield ["queue/broken.jpg", bodies.broken[0]!] as const;
+    yield ["queue/notes.txt", bodies["not-jpeg"][1]!] as const;
+  });
 });
 after(() => stack?.close());
 
