@@ -82,6 +82,41 @@ async function oslsPackage(stubUrl: string, outDir: string, params: string[]): P
   return output;
 }
 
+interface Packaged {
+  readonly template: Template;
+  /** What the CloudFormation stub was asked for. */
+  readonly actions: string[];
+  /** Stops the stub, removes the layer and output folders. */
+  close(): void;
+}
+
+/**
+ * `osls package` against a fresh stub with `bucket`, `params` and a stand-in layer folder
+ * (layers/build/<layerName>-<pid>); the packaged CloudFormation template, read back.
+ */
+async function packageWith(layerName: string, params: string[]): Promise<Packaged> {
+  const stub = await startCloudFormationStub();
+  const outDir = mkdtempSync(join(tmpdir(), "unjpeg-package-"));
+  const layerDir = `layers/build/${layerName}-${process.pid}`;
+  const close = () => {
+    stub.server.close();
+    rmSync(join(root, layerDir), { recursive: true, force: true });
+    rmSync(outDir, { recursive: true, force: true });
+  };
+  try {
+    mkdirSync(join(root, layerDir, "nodejs"), { recursive: true });
+    writeFileSync(join(root, layerDir, "nodejs/package.json"), '{"type":"module"}\n');
+    await oslsPackage(stub.url, outDir, [`bucket=${bucket}`, ...params, `layerDir=${layerDir}`]);
+    const template = JSON.parse(
+      readFileSync(join(outDir, "cloudformation-template-update-stack.json"), "utf8"),
+    );
+    return { template, actions: stub.actions, close };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
+
 /** Evaluates the intrinsic functions this template uses, as CloudFormation would on deploy. */
 function evaluate(value: Json, conditions: Record<string, boolean>): Json | undefined {
   if (Array.isArray(value)) {
@@ -154,36 +189,24 @@ function resourcesFor(all: Statement[], action: string): string[] {
 }
 
 describe("serverless.yml packaged offline (s3 trigger, two prefixes, KMS, signing keys)", () => {
-  let stub: Awaited<ReturnType<typeof startCloudFormationStub>>;
+  let packaged: Packaged | undefined;
   let template: Template;
   let conditions: Record<string, boolean>;
-  let outDir: string;
-  const layerDir = `layers/build/ci-layer-${process.pid}`;
 
   before(async () => {
-    stub = await startCloudFormationStub();
-    outDir = mkdtempSync(join(tmpdir(), "unjpeg-package-"));
-    mkdirSync(join(root, layerDir, "nodejs"), { recursive: true });
-    writeFileSync(join(root, layerDir, "nodejs/package.json"), '{"type":"module"}\n');
-    await oslsPackage(stub.url, outDir, [
-      `bucket=${bucket}`,
+    packaged = await packageWith("ci-layer", [
       "sourcePrefixes=photos/,uploads/",
       `kmsKeyArn=${kmsKey}`,
       `signingKeysSecretArn=${secret}`,
-      `layerDir=${layerDir}`,
     ]);
-    template = JSON.parse(readFileSync(join(outDir, "cloudformation-template-update-stack.json"), "utf8"));
+    template = packaged.template;
     conditions = conditionsOf(template);
   });
 
-  after(() => {
-    stub?.server.close();
-    rmSync(join(root, layerDir), { recursive: true, force: true });
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
-  });
+  after(() => packaged?.close());
 
   it("asked AWS for nothing but the stack lookup", () => {
-    assert.deepEqual([...new Set(stub.actions)], ["DescribeStacks"]);
+    assert.deepEqual([...new Set(packaged?.actions)], ["DescribeStacks"]);
   });
 
   it("runs every function on Node 22, x86_64, from the layer, with deliberate limits", () => {
@@ -370,29 +393,15 @@ describe("serverless.yml packaged offline (s3 trigger, two prefixes, KMS, signin
 });
 
 describe("serverless.yml packaged offline (eventbridge trigger, whole bucket, no KMS)", () => {
-  let stub: Awaited<ReturnType<typeof startCloudFormationStub>>;
+  let packaged: Packaged | undefined;
   let template: Template;
-  let outDir: string;
-  const layerDir = `layers/build/ci-layer-eb-${process.pid}`;
 
   before(async () => {
-    stub = await startCloudFormationStub();
-    outDir = mkdtempSync(join(tmpdir(), "unjpeg-package-"));
-    mkdirSync(join(root, layerDir, "nodejs"), { recursive: true });
-    writeFileSync(join(root, layerDir, "nodejs/package.json"), '{"type":"module"}\n');
-    await oslsPackage(stub.url, outDir, [
-      `bucket=${bucket}`,
-      "uploadTrigger=eventbridge",
-      `layerDir=${layerDir}`,
-    ]);
-    template = JSON.parse(readFileSync(join(outDir, "cloudformation-template-update-stack.json"), "utf8"));
+    packaged = await packageWith("ci-layer-eb", ["uploadTrigger=eventbridge"]);
+    template = packaged.template;
   });
 
-  after(() => {
-    stub?.server.close();
-    rmSync(join(root, layerDir), { recursive: true, force: true });
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
-  });
+  after(() => packaged?.close());
 
   it("routes uploads through EventBridge to the queue, with no bucket notifications", () => {
     const conditions = conditionsOf(template);
