@@ -30,6 +30,10 @@ export interface S3rverStack {
   /** The s3rver started here; undefined when an endpoint was given. */
   readonly local: LocalS3 | undefined;
   readonly config: Config;
+  /** putBytes, getBytes and listKeys on this stack's client. */
+  put(key: string, body: Uint8Array, contentType?: string): Promise<unknown>;
+  get(key: string): Promise<Uint8Array>;
+  keys(prefix?: string): Promise<string[]>;
   /** Stops s3rver, the client, and removes the temp folder. */
   close(): Promise<void>;
 }
@@ -73,6 +77,9 @@ export async function startS3rver(
     s3,
     local,
     config,
+    put: (key, body, contentType) => putBytes(s3, key, body, contentType),
+    get: (key) => getBytes(s3, key),
+    keys: (prefix) => listKeys(s3, prefix),
     async close() {
       await local?.close();
       s3.destroy();

@@ -25,16 +25,7 @@ import {
   StorageError,
 } from "../../lib/storage/s3.js";
 import { handleUploadEvent } from "../../lib/storage/upload.js";
-import {
-  BUCKET,
-  getBytes,
-  listKeys,
-  makeJpeg,
-  putBytes,
-  startTestStack,
-  type TestStack,
-  testDeriver,
-} from "./upload-helpers.js";
+import { BUCKET, makeJpeg, startTestStack, type TestStack, testDeriver } from "./upload-helpers.js";
 
 const MIB = 1024 * 1024;
 
@@ -109,7 +100,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
 
   it("refuses an object over the limit on its length, before reading its body; the original is untouched", async () => {
     const big = randomBytes(24 * MIB);
-    await putBytes(stack.s3, "big/over.bin", big, "application/octet-stream");
+    await stack.put("big/over.bin", big, "application/octet-stream");
     const started = performance.now();
     const error = await getObjectRange(stack.s3, BUCKET, "big/over.bin", { start: 0, maxBytes: MIB }).catch(
       (e: unknown) => e,
@@ -121,7 +112,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     assert.equal(error.announced, 24 * MIB);
     assert.match(error.message, /s3:\/\/media\/big\/over\.bin is 25165824 bytes, over the limit of 1048576/);
     assert.ok(ms < 5000, `took ${ms} ms`);
-    assert.deepEqual(await getBytes(stack.s3, "big/over.bin"), new Uint8Array(big));
+    assert.deepEqual(await stack.get("big/over.bin"), new Uint8Array(big));
   });
 
   it("a source over UNJPEG_MAX_BYTES gets no derivative and costs no body read (HEAD decides)", async () => {
@@ -130,7 +121,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
       { s3: stack.s3, model: deriver.model },
     );
     const big = randomBytes(3 * MIB);
-    await putBytes(stack.s3, "big/huge.jpg", big);
+    await stack.put("big/huge.jpg", big);
     const capture = captureRequests(stack.s3);
     let outcome: Awaited<ReturnType<typeof deriveObject>>;
     try {
@@ -143,13 +134,13 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     assert.ok(
       !capture.sent.some((s) => s.command === "GetObjectCommand" || s.command === "PutObjectCommand"),
     );
-    assert.ok(!(await listKeys(stack.s3, "big/")).includes("big/huge.restored.jpg"));
-    assert.deepEqual(await getBytes(stack.s3, "big/huge.jpg"), new Uint8Array(big));
+    assert.ok(!(await stack.keys("big/")).includes("big/huge.restored.jpg"));
+    assert.deepEqual(await stack.get("big/huge.jpg"), new Uint8Array(big));
   });
 
   it("stops reading as soon as the bytes pass the limit when no length is announced", async () => {
     const big = randomBytes(24 * MIB);
-    await putBytes(stack.s3, "big/unannounced.bin", big, "application/octet-stream");
+    await stack.put("big/unannounced.bin", big, "application/octet-stream");
     // A server that streams without a Content-Length (or a proxy that drops it): removed from the answer.
     const name = "drop-content-length";
     stack.s3.middlewareStack.add(
@@ -173,7 +164,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     } finally {
       stack.s3.middlewareStack.remove(name);
     }
-    assert.deepEqual(await getBytes(stack.s3, "big/unannounced.bin"), new Uint8Array(big));
+    assert.deepEqual(await stack.get("big/unannounced.bin"), new Uint8Array(big));
   });
 
   it("uploads a body above the multipart threshold in parts, conditionally, and it arrives intact", async () => {
@@ -205,7 +196,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     for (const other of capture.sent.filter((s) => s !== complete)) {
       assert.equal(other.headers["if-none-match"], undefined, other.command);
     }
-    assert.deepEqual(await getBytes(stack.s3, "big/cat.restored.png"), body);
+    assert.deepEqual(await stack.get("big/cat.restored.png"), body);
     const head = await stack.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "big/cat.restored.png" }));
     assert.equal(head.ContentType, "image/png");
     assert.equal(head.CacheControl, "public, max-age=86400");
@@ -284,7 +275,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
   it("sends If-None-Match: * for a first derivative and If-Match on the stale one's ETag when replacing it", async () => {
     const key = "race/cat.jpg";
     const target = "race/cat.restored.jpg";
-    await putBytes(stack.s3, key, await makeJpeg(12, 96, 64, 1));
+    await stack.put(key, await makeJpeg(12, 96, 64, 1));
     const capture = captureRequests(stack.s3);
     try {
       const first = await deriveObject(deriver, { bucket: BUCKET, key });
@@ -297,7 +288,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
       const staleETag = (await stack.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: target }))).ETag;
       assert.ok(staleETag);
       capture.sent.length = 0;
-      await putBytes(stack.s3, key, await makeJpeg(12, 96, 64, 2)); // a newer upload: the derivative is stale
+      await stack.put(key, await makeJpeg(12, 96, 64, 2)); // a newer upload: the derivative is stale
       capture.sent.length = 0;
       const second = await deriveObject(deriver, { bucket: BUCKET, key });
       assert.equal(second.action === "written" && second.replaced, true);
@@ -313,7 +304,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
   it("S3's 412 on the derivative write is a logged skip (raced) of the upload handler that writes nothing", async () => {
     const key = "race/dog.jpg";
     const source = await makeJpeg(12, 96, 64, 3);
-    await putBytes(stack.s3, key, source);
+    await stack.put(key, source);
     const restore412 = answer412(stack.s3, { winnerFirst: false });
     const lines: Record<string, unknown>[] = [];
     try {
@@ -339,13 +330,13 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     assert.equal(lines[0]!["Outcome"], "skipped");
     assert.equal(lines[0]!["Reason"], "raced");
     assert.match(String(lines[0]!["message"]), /If-None-Match: \* failed/);
-    assert.ok(!(await listKeys(stack.s3, "race/")).includes("race/dog.restored.jpg"));
-    assert.deepEqual(await getBytes(stack.s3, key), source);
+    assert.ok(!(await stack.keys("race/")).includes("race/dog.restored.jpg"));
+    assert.deepEqual(await stack.get(key), source);
   });
 
   it("the CDN origin that loses the race serves the winner's derivative", async () => {
     const key = "race/owl.jpg";
-    await putBytes(stack.s3, key, await makeJpeg(12, 96, 64, 4));
+    await stack.put(key, await makeJpeg(12, 96, 64, 4));
     const store = createS3OriginStore(deriver, BUCKET);
     const restore412 = answer412(stack.s3, { winnerFirst: true });
     let outcome: Awaited<ReturnType<typeof store.derive>>;
@@ -356,7 +347,7 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     }
     assert.equal(restore412.answered(), 1); // its write lost the race...
     assert.equal(outcome.action, "restored"); // ...and it serves what the winner stored
-    const stored = await getBytes(stack.s3, "race/owl.restored.jpg");
+    const stored = await stack.get("race/owl.restored.jpg");
     assert.deepEqual(outcome.action === "restored" && outcome.body, stored);
   });
 });

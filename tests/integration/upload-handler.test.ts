@@ -9,16 +9,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createUploadHandler } from "../../handlers/s3-upload.js";
 import type { Deriver } from "../../lib/storage/derive.js";
 import { encodeEventKey } from "../../lib/storage/keys.js";
-import {
-  BUCKET,
-  getBytes,
-  listKeys,
-  makeJpeg,
-  putBytes,
-  startTestStack,
-  type TestStack,
-  testDeriver,
-} from "./upload-helpers.js";
+import { BUCKET, makeJpeg, startTestStack, type TestStack, testDeriver } from "./upload-helpers.js";
 
 type Line = Record<string, unknown>;
 
@@ -40,14 +31,14 @@ describe("restore on upload (s3rver + handler + real restore)", () => {
   after(async () => {
     // Originals are byte-identical after every test.
     for (const [key, bytes] of originals) {
-      assert.deepEqual(await getBytes(stack.s3, key), bytes, `original ${key} changed`);
+      assert.deepEqual(await stack.get(key), bytes, `original ${key} changed`);
     }
     await stack?.close();
   });
 
   const upload = async (key: string, bytes: Uint8Array, contentType?: string) => {
     originals.set(key, bytes);
-    await putBytes(stack.s3, key, bytes, contentType);
+    await stack.put(key, bytes, contentType);
     await stack.local.idle();
   };
   const head = (key: string) => stack.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
@@ -66,7 +57,7 @@ describe("restore on upload (s3rver + handler + real restore)", () => {
     assert.equal(meta["unjpeg-quality"], "10");
     assert.equal(meta["unjpeg-model"], deriver.model);
     assert.ok(Number(meta["unjpeg-ms"]) >= 0);
-    const restored = await getBytes(stack.s3, "photos/cat.restored.jpg");
+    const restored = await stack.get("photos/cat.restored.jpg");
     assert.deepEqual([...restored.subarray(0, 2)], [0xff, 0xd8], "a JPEG");
     const [decision] = decisionsFor("photos/cat.jpg");
     assert.equal(decision?.["Outcome"], "written");
@@ -85,7 +76,7 @@ describe("restore on upload (s3rver + handler + real restore)", () => {
       decisionsFor("photos/sharp.jpg").map((l) => [l["Outcome"], l["Reason"], l["quality"]]),
       [["skipped", "high-quality", 95]],
     );
-    assert.ok(!(await listKeys(stack.s3)).includes("photos/sharp.restored.jpg"));
+    assert.ok(!(await stack.keys()).includes("photos/sharp.restored.jpg"));
   });
 
   test("an upload marked as a derivative by metadata only is not derived from", async () => {
@@ -105,13 +96,13 @@ describe("restore on upload (s3rver + handler + real restore)", () => {
       decisionsFor("odd/name.jpg").map((l) => l["Reason"]),
       ["derivative"],
     );
-    assert.ok(!(await listKeys(stack.s3)).includes("odd/name.restored.jpg"));
+    assert.ok(!(await stack.keys()).includes("odd/name.restored.jpg"));
   });
 
   test("an object unjpeg did not write at the derivative's key is never overwritten", async () => {
     const theirs = new TextEncoder().encode("someone else's file");
     originals.set("mine/pic.restored.jpg", theirs);
-    await putBytes(stack.s3, "mine/pic.restored.jpg", theirs);
+    await stack.put("mine/pic.restored.jpg", theirs);
     await upload("mine/pic.jpg", await makeJpeg(10, 48, 32, 8));
     assert.equal(decisionsFor("mine/pic.jpg").at(-1)?.["Reason"], "key-taken");
   });
@@ -155,7 +146,7 @@ describe("restore on upload (s3rver + handler + real restore)", () => {
   test("keys with spaces, plus signs and unicode", async () => {
     const keys = ["my photos/cat 1.jpg", "c++/a+b.jpg", "fotos/Kätzchen 🐈.jpeg"];
     for (const [i, key] of keys.entries()) await upload(key, await makeJpeg(15, 48, 40, i + 10));
-    const all = await listKeys(stack.s3);
+    const all = await stack.keys();
     for (const derivative of [
       "my photos/cat 1.restored.jpg",
       "c++/a+b.restored.jpg",
@@ -178,7 +169,7 @@ describe("restore on upload (s3rver + handler + real restore)", () => {
     // Written without events reaching the handler: the batch below is what delivers them.
     const quiet = await startTestStack();
     try {
-      for (const [key, bytes] of batch) await putBytes(quiet.s3, key, bytes);
+      for (const [key, bytes] of batch) await quiet.put(key, bytes);
       const quietDeriver = await testDeriver(quiet);
       const quietHandler = createUploadHandler(quietDeriver, {
         sink: (l) => lines.push(JSON.parse(l) as Line),
@@ -215,10 +206,10 @@ describe("restore on upload (s3rver + handler + real restore)", () => {
         ],
       );
       for (const [key, bytes] of batch) {
-        assert.deepEqual(await getBytes(quiet.s3, key), bytes, `original ${key} changed`);
+        assert.deepEqual(await quiet.get(key), bytes, `original ${key} changed`);
       }
       assert.deepEqual(
-        (await listKeys(quiet.s3)).filter((k) => k.includes(".restored.")),
+        (await quiet.keys()).filter((k) => k.includes(".restored.")),
         ["batch/good.restored.jpg"],
       );
     } finally {
@@ -242,7 +233,7 @@ describe("restore on upload (s3rver + handler + real restore)", () => {
     await stack.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "photos/cat.jpg" }));
     originals.delete("photos/cat.jpg");
     await stack.local.idle();
-    const keys = await listKeys(stack.s3);
+    const keys = await stack.keys();
     assert.ok(!keys.includes("photos/cat.restored.jpg"), keys.join(", "));
     assert.deepEqual(decisionsFor("photos/cat.jpg").at(-1)?.["deleted"], ["photos/cat.restored.jpg"]);
   });

@@ -7,15 +7,7 @@ import { test } from "node:test";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { createUploadHandler } from "../../handlers/s3-upload.js";
 import type { Decision } from "../../lib/storage/report.js";
-import {
-  BUCKET,
-  getBytes,
-  listKeys,
-  makeJpeg,
-  putBytes,
-  startTestStack,
-  testDeriver,
-} from "./upload-helpers.js";
+import { BUCKET, makeJpeg, startTestStack, testDeriver } from "./upload-helpers.js";
 
 const UPLOADS = 200;
 /** Every fifth upload is low quality and needs a derivative; the rest are skipped as high quality. */
@@ -37,11 +29,11 @@ test(`${UPLOADS} uploads at once give exactly the expected derivatives`, async (
         restore: needsRestore(i),
       })),
     );
-    await Promise.all(sources.map((s) => putBytes(stack.s3, s.key, s.bytes)));
+    await Promise.all(sources.map((s) => stack.put(s.key, s.bytes)));
     await stack.local.idle();
 
     const expected = sources.filter((s) => s.restore).map((s) => s.key.replace(/\.jpg$/, ".restored.jpg"));
-    const keys = await listKeys(stack.s3);
+    const keys = await stack.keys();
     assert.deepEqual(keys, [...sources.map((s) => s.key), ...expected].sort());
 
     const failed = decisions.filter((d) => d.action === "failed");
@@ -64,8 +56,7 @@ test(`${UPLOADS} uploads at once give exactly the expected derivatives`, async (
       assert.equal(`"${derivative.Metadata?.["unjpeg-source-etag"]}"`, sourceHead.ETag);
       assert.equal(decodeURIComponent(derivative.Metadata?.["unjpeg-source-key"] ?? ""), source.key);
     }
-    for (const source of sources.slice(0, 20))
-      assert.deepEqual(await getBytes(stack.s3, source.key), source.bytes);
+    for (const source of sources.slice(0, 20)) assert.deepEqual(await stack.get(source.key), source.bytes);
   } finally {
     await stack.close();
   }
