@@ -11,6 +11,7 @@ import { type HandOff, queueHandOff } from "./hand-off.js";
 import { createOrigin, type Origin, type OriginOptions } from "./origin.js";
 import { createPageRoutes, loadPageAssets } from "./page-routes.js";
 import { createS3OriginStore, createS3PageStore, requireBucket } from "./s3-store.js";
+import { createSourceTriage } from "./source-triage.js";
 import type { ModelStatus } from "./types.js";
 
 export interface OriginAppOptions {
@@ -45,7 +46,7 @@ export interface OriginApp {
 export async function createOriginApp(config: Config, options: OriginAppOptions): Promise<OriginApp> {
   const { deriver } = options;
   const bucket = requireBucket(config);
-  const store = createS3OriginStore(deriver, bucket);
+  const store = { ...createS3OriginStore(deriver, bucket), triage: createSourceTriage(deriver, bucket) };
   const extraRoutes =
     options.page === true
       ? createPageRoutes(createS3PageStore(deriver, bucket, store), await loadPageAssets(), config.maxBytes)
@@ -110,6 +111,12 @@ function logPending(event: Parameters<NonNullable<OriginOptions["onPending"]>>[0
     key: event.key,
     format: event.format,
     state: event.state,
+    ...(event.estimatedMs === undefined
+      ? {}
+      : {
+          estimatedMs: Math.round(event.estimatedMs),
+          decidedUpfront: "estimated over the time left: handed off without starting",
+        }),
     ...(event.state === "not-queued"
       ? {
           why:

@@ -19,6 +19,7 @@ import { createHotCache, type HotEntry } from "./hot-cache.js";
 import { createLimiter, freshShared, type Limiter, singleFlight } from "./limiter.js";
 import { negotiateFormat } from "./negotiate.js";
 import { errorResponse, jsonResponse, redirect } from "./respond.js";
+import { judgeRestore, observeRestore, type RestoreRate, SEEDED_RATE } from "./restore-estimate.js";
 import { checkPrefix, type ImageRequest, type Route, route } from "./route.js";
 import { derivativeEtag, describeStored, serveBody, withoutBodyForHead } from "./serve.js";
 import { verifySignature } from "./signing.js";
@@ -59,13 +60,19 @@ export interface OriginOptions {
   readonly background?: boolean;
   /** Longest a request waits for a restore before the original is served as pending (default: no limit). */
   readonly pendingAfterMs?: number;
-  /** Told of each restore that missed its answer: where it went, and why not the queue when it did not. */
+  /**
+   * Told of each restore that missed its answer: where it went, why not the queue when it did not, and
+   * the estimate when it was handed off before starting because it would not have finished in time.
+   */
   readonly onPending?: (event: {
     key: string;
     format: OutputFormat;
     state: PendingState;
     error?: unknown;
+    estimatedMs?: number;
   }) => void;
+  /** Restore speed assumed until this process has measured its own (default SEEDED_RATE). */
+  readonly restoreRate?: RestoreRate;
   /** Milliseconds, for the revalidation window (`config.revalidateSeconds`; tests move the clock). */
   readonly clockMs?: () => number;
 }
@@ -112,12 +119,15 @@ export function createOrigin(options: OriginOptions): Origin {
   const pendingMemory = createPendingMemory(PENDING_RETRY_MS);
   const flightKey = (key: string, source: ObjectHead, format: OutputFormat): string =>
     `${format}\u0000${source.etag}\u0000${key}`;
+  /** This process's restore speed: seeded, then learnt from each restore it completes. */
+  let rate: RestoreRate = options.restoreRate ?? SEEDED_RATE;
 
   const derive = (
     key: string,
     source: ObjectHead,
     format: OutputFormat,
     signal?: AbortSignal,
+    pixels?: number,
   ): Promise<DeriveOutcome> => {
     const flight = flightKey(key, source, format);
     return shared(flight, async () => {
@@ -128,7 +138,12 @@ export function createOrigin(options: OriginOptions): Origin {
           const deadline = AbortSignal.timeout(restoreTimeoutMs);
           const combined = AbortSignal.any([deadline, controller.signal, ...(signal ? [signal] : [])]);
           try {
-            return await store.derive(key, format, combined);
+            // Timed in its slot, end to end (source read, restore, write): what an answer must wait for.
+            const startedMs = performance.now();
+            const outcome = await store.derive(key, format, combined);
+            if (outcome.action === "restored" && pixels !== undefined)
+              rate = observeRestore(rate, pixels, performance.now() - startedMs);
+            return outcome;
           } catch (error) {
             if (combined.aborted) throw timedOut(5, error);
             throw error;
@@ -145,6 +160,7 @@ export function createOrigin(options: OriginOptions): Origin {
     key: string,
     source: ObjectHead,
     format: OutputFormat,
+    estimatedMs?: number,
   ): Promise<PendingState> {
     const flight = flightKey(key, source, format);
     let state: PendingState = "restoring";
@@ -162,7 +178,11 @@ export function createOrigin(options: OriginOptions): Origin {
       }
       pendingMemory.set(flight, state, clockMs());
     }
-    options.onPending?.({ key, format, state, ...(error === undefined ? {} : { error }) });
+    const extra = {
+      ...(error === undefined ? {} : { error }),
+      ...(estimatedMs === undefined ? {} : { estimatedMs }),
+    };
+    options.onPending?.({ key, format, state, ...extra });
     return state;
   }
 
@@ -312,18 +332,28 @@ export function createOrigin(options: OriginOptions): Origin {
 
     const known = pendingMemory.get(flightKey(key, source, format), clockMs());
     if (known !== undefined) return servePending(request, wanted, source, format, known, common, timing);
-    const waitMs = Math.min(
-      options.pendingAfterMs ?? Number.POSITIVE_INFINITY,
-      request.answerBy === undefined ? Number.POSITIVE_INFINITY : request.answerBy - clockMs(),
+    const dueAt = Math.min(
+      clockMs() + (options.pendingAfterMs ?? Number.POSITIVE_INFINITY),
+      request.answerBy ?? Number.POSITIVE_INFINITY,
     );
+    // Decided upfront: a restore estimated (from its pixels) to outlast the wait is handed off now rather
+    // than after the whole wait. The wait below stays the backstop for estimates that were too low.
+    const triage =
+      store.triage !== undefined && Number.isFinite(dueAt) && dueAt > clockMs()
+        ? await store.triage(source, format).catch(() => null)
+        : null;
+    const { pixels, estimatedMs } = judgeRestore(triage, rate, dueAt - clockMs());
     let outcome: DeriveOutcome | undefined;
-    if (waitMs > 0) {
-      const flight = derive(key, source, format, request.signal);
-      outcome = await within(flight, waitMs);
+    if (estimatedMs !== undefined) {
+      // A long-running process restores it anyway, in the background (the request does not wait).
+      if (options.background === true) derive(key, source, format, undefined, pixels).catch(() => {});
+    } else if (dueAt - clockMs() > 0) {
+      const flight = derive(key, source, format, request.signal, pixels);
+      outcome = await within(flight, dueAt - clockMs());
       if (outcome === undefined) flight.catch(() => {}); // its end is no longer this request's business
     }
     if (outcome === undefined) {
-      const state = await handOffRestore(key, source, format);
+      const state = await handOffRestore(key, source, format, estimatedMs);
       return servePending(request, wanted, source, format, state, common, timing);
     }
     if (outcome.action === "restored") {

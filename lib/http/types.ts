@@ -3,7 +3,7 @@
  * to and from. Header names are lower case.
  */
 import type { OutputFormat } from "../config.js";
-import type { SkipReason } from "../restore/types.js";
+import type { SkipReason, TriageDecision } from "../restore/types.js";
 
 export interface OriginRequest {
   readonly method: string;
@@ -86,6 +86,11 @@ export interface OriginStore {
   isDerivative(head: ObjectHead): boolean;
   /** A stored derivative is current for this source ETag and the running model. */
   isCurrent(derivative: ObjectHead, source: ObjectHead): boolean;
+  /**
+   * The restore's triage from the source's headers alone (a ranged GET): whether it would run, and on how
+   * many pixels. null: no answer (the restore then decides). Absent: the origin does not estimate.
+   */
+  triage?(source: ObjectHead, format: OutputFormat): Promise<TriageDecision | null>;
   /** GET the source, restore it, PUT the derivative (nothing written on failure or abort). */
   derive(sourceKey: string, format: OutputFormat, signal: AbortSignal): Promise<DeriveOutcome>;
 }
