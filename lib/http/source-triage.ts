@@ -4,6 +4,7 @@
  * before it starts one.
  */
 import type { OutputFormat } from "../config.js";
+import { restoreOptionsFromConfig } from "../restore/options.js";
 import type { TriageDecision } from "../restore/types.js";
 import type { Deriver } from "../storage/derive.js";
 import { getObjectRange } from "../storage/s3.js";
@@ -29,16 +30,7 @@ export function createSourceTriage(deriver: Deriver, bucket: string): SourceTria
       eTag,
       maxBytes: limit,
     });
-    const options = {
-      format,
-      skipQuality: config.skipQuality,
-      maxPixels: config.maxPixels,
-      maxBytes: config.maxBytes,
-      modelDir: config.modelDir,
-      threads: config.threads,
-      executionProvider: config.executionProvider,
-      totalBytes: source.size,
-    };
+    const options = { ...restoreOptionsFromConfig(config, format), totalBytes: source.size };
     for (;;) {
       if (input === null) return null;
       const decision = await deriver.decide(input, options);

@@ -9,6 +9,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Config, OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
+import { restoreOptionsFromConfig } from "../restore/options.js";
 import type { RestoreOptions, RestoreOutcome, SkipReason, TriageDecision } from "../restore/types.js";
 import { allDerivativeKeys, derivativeKey, isDerivativeKey } from "./keys.js";
 import {
@@ -202,14 +203,8 @@ async function deriveOnce(
     return skip("outside-prefixes", `key is not under ${config.sourcePrefixes.join(", ")}`);
   }
   const options: RestoreOptions = {
-    format,
+    ...restoreOptionsFromConfig(config, format),
     force: request.force,
-    skipQuality: config.skipQuality,
-    maxPixels: config.maxPixels,
-    maxBytes: config.maxBytes,
-    modelDir: config.modelDir,
-    threads: config.threads,
-    executionProvider: config.executionProvider,
     signal,
   };
   // The listed object's first bytes, when the early triage read them: reused below if it is still that object.
