@@ -11,33 +11,21 @@ import { createOriginApp } from "../../lib/http/app.js";
 import { queueHandOff } from "../../lib/http/hand-off.js";
 import { estimateRestoreMs, SAFETY_FACTOR, SEEDED_RATE } from "../../lib/http/restore-estimate.js";
 import { fakeSqs } from "../unit/queue-fake-sqs.js";
-import { type CdnStack, makeJpeg, startCdnStack } from "./cdn-stack.js";
+import {
+  bodyOf,
+  type CdnStack,
+  contextWith,
+  functionUrlEvent as event,
+  type LambdaResult,
+  makeJpeg,
+  startCdnStack,
+} from "./cdn-stack.js";
 import { listKeys } from "./s3rver-helpers.js";
 
 const QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/unjpeg-restore";
-/** handlers/cdn-origin.ts answers a pending restore this long before Lambda's deadline. */
-const ANSWER_RESERVE_MS = 5_000;
 /** Time the origin has for a restore in these tests. */
 const BUDGET_MS = 2_500;
 const BIG = { width: 2500, height: 2000 };
-
-interface LambdaResult {
-  statusCode: number;
-  headers: Record<string, string>;
-  body?: string;
-}
-
-const event = (rawPath: string) => ({
-  version: "2.0",
-  rawPath,
-  rawQueryString: "",
-  headers: { accept: "*/*" },
-  isBase64Encoded: false,
-  requestContext: { http: { method: "GET", path: rawPath } },
-});
-const contextWith = (msBeforeHandOff: number) =>
-  ({ getRemainingTimeInMillis: () => ANSWER_RESERVE_MS + msBeforeHandOff }) as never;
-const bodyOf = (result: LambdaResult): Uint8Array => new Uint8Array(Buffer.from(result.body ?? "", "base64"));
 
 describe("CDN origin: restores estimated over the time left are handed off upfront", () => {
   let stack: CdnStack;

@@ -10,7 +10,7 @@ import sharp from "sharp";
 import { createCdnOriginHandler } from "../../handlers/cdn-origin.js";
 import { createOriginApp } from "../../lib/http/app.js";
 import { signUrl } from "../../lib/http/signing.js";
-import { BUCKET, type CdnStack, makeJpeg, startCdnStack } from "./cdn-stack.js";
+import { BUCKET, type CdnStack, functionUrlEvent, makeJpeg, startCdnStack } from "./cdn-stack.js";
 
 /** A GET with the path exactly as given (no URL normalisation). */
 function rawGet(url: string): Promise<{ status: number; body: string }> {
@@ -206,17 +206,9 @@ describe("CDN origin on s3rver", () => {
   });
 
   it("runs as a Lambda handler: base64 body in payload 2.0, presigned redirect over the size limit", async () => {
-    const event = (rawPath: string) => ({
-      version: "2.0",
-      rawPath,
-      rawQueryString: "",
-      headers: { accept: "*/*" },
-      isBase64Encoded: false,
-      requestContext: { http: { method: "GET", path: rawPath } },
-    });
     const context = { getRemainingTimeInMillis: () => 30_000 } as never;
     const handler = createCdnOriginHandler(stack.app);
-    const result = (await handler(event("/photos/cat.jpg"), context)) as {
+    const result = (await handler(functionUrlEvent("/photos/cat.jpg"), context)) as {
       statusCode: number;
       body: string;
       isBase64Encoded: boolean;
@@ -228,7 +220,7 @@ describe("CDN origin on s3rver", () => {
     assert.deepEqual(new Uint8Array(Buffer.from(result.body, "base64")), stored);
 
     const small = createCdnOriginHandler(stack.app, { maxBodyBytes: 1000 });
-    const redirect = (await small(event("/photos/cat.jpg"), context)) as {
+    const redirect = (await small(functionUrlEvent("/photos/cat.jpg"), context)) as {
       statusCode: number;
       headers: Record<string, string>;
     };

@@ -13,33 +13,18 @@ import { queueHandOff } from "../../lib/http/hand-off.js";
 import { handleMessageBody } from "../../lib/queue/handle.js";
 import { runWorker } from "../../lib/queue/worker.js";
 import { fakeSqs } from "../unit/queue-fake-sqs.js";
-import { type CdnStack, makeJpeg, startCdnStack } from "./cdn-stack.js";
+import {
+  bodyOf,
+  type CdnStack,
+  contextWith,
+  functionUrlEvent as event,
+  type LambdaResult,
+  makeJpeg,
+  startCdnStack,
+} from "./cdn-stack.js";
 import { listKeys } from "./s3rver-helpers.js";
 
 const QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/unjpeg-restore";
-/** handlers/cdn-origin.ts answers a pending restore this long before Lambda's deadline. */
-const ANSWER_RESERVE_MS = 5_000;
-
-interface LambdaResult {
-  statusCode: number;
-  headers: Record<string, string>;
-  body?: string;
-  isBase64Encoded?: boolean;
-}
-
-const event = (rawPath: string, headers: Record<string, string> = {}, rawQueryString = "") => ({
-  version: "2.0",
-  rawPath,
-  rawQueryString,
-  headers: { accept: "*/*", ...headers },
-  isBase64Encoded: false,
-  requestContext: { http: { method: "GET", path: rawPath } },
-});
-/** A Lambda context with `msBeforeHandOff` left before the origin must answer. */
-const contextWith = (msBeforeHandOff: number) =>
-  ({ getRemainingTimeInMillis: () => ANSWER_RESERVE_MS + msBeforeHandOff }) as never;
-const bodyOf = (result: LambdaResult): Uint8Array => new Uint8Array(Buffer.from(result.body ?? "", "base64"));
-
 describe("CDN origin: restores that outlast the answer", () => {
   let stack: CdnStack;
   let large: Uint8Array;

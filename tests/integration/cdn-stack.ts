@@ -17,6 +17,38 @@ import { BUCKET, putBytes, startS3rver, TEST_MODEL_DIR } from "./s3rver-helpers.
 
 export { BUCKET, makeJpeg, TEST_MODEL_DIR } from "./s3rver-helpers.js";
 
+/** handlers/cdn-origin.ts answers a pending restore this long before Lambda's deadline. */
+export const ANSWER_RESERVE_MS = 5_000;
+
+/** What the CDN-origin Lambda handler returns (payload 2.0). */
+export interface LambdaResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body?: string;
+  isBase64Encoded?: boolean;
+}
+
+/** A Function URL / HTTP API payload 2.0 GET event. */
+export const functionUrlEvent = (
+  rawPath: string,
+  headers: Record<string, string> = {},
+  rawQueryString = "",
+) => ({
+  version: "2.0",
+  rawPath,
+  rawQueryString,
+  headers: { accept: "*/*", ...headers },
+  isBase64Encoded: false,
+  requestContext: { http: { method: "GET", path: rawPath } },
+});
+
+/** A Lambda context with `msBeforeHandOff` left before the origin must answer. */
+export const contextWith = (msBeforeHandOff: number) =>
+  ({ getRemainingTimeInMillis: () => ANSWER_RESERVE_MS + msBeforeHandOff }) as never;
+
+export const bodyOf = (result: LambdaResult): Uint8Array =>
+  new Uint8Array(Buffer.from(result.body ?? "", "base64"));
+
 export interface CdnStack {
   readonly url: string;
   readonly s3: S3Client;
