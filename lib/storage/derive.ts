@@ -210,7 +210,7 @@ async function deriveOnce(
   // The listed object's first bytes, when the early triage read them: reused below if it is still that object.
   let listedPrefix: { readonly eTag: string; readonly bytes: Uint8Array } | undefined;
   if (request.listed !== undefined && request.force !== true) {
-    const early = await triageListed(deriver, bucket, key, request.listed, options);
+    const early = await triageHeaders(deriver, bucket, key, request.listed, options);
     bytesRead += early.bytesRead;
     if (early.decision?.action === "skip") {
       quality = early.decision.quality;
@@ -350,16 +350,19 @@ function derivativeState(existing: ObjectHead | null, source: ObjectHead, model:
 }
 
 /**
- * Triage with a listed ETag and size, without HEADs. A changed or vanished object gives no decision
- * (the full path then sees it as it is now); an empty one is no JPEG. `input`: the bytes read, which the
- * full path reuses when the object still has the listed ETag.
+ * Triage from an object's first bytes, given its ETag (from a listing or a HEAD) and size, without HEADs
+ * of its own: ranged GETs under If-Match, more only when the decision needs it, at most `maxRead` bytes.
+ * A changed or vanished object, or headers longer than `maxRead`, give no decision (the full path then
+ * sees the object as it is now); an empty one is no JPEG. `input`: the bytes read, which the full path
+ * reuses when the object still has that ETag.
  */
-async function triageListed(
+export async function triageHeaders(
   deriver: Deriver,
   bucket: string,
   key: string,
-  listed: { readonly eTag: string; readonly size: number },
+  listed: { readonly eTag: string | undefined; readonly size: number },
   options: RestoreOptions,
+  maxRead: number = listed.size,
 ): Promise<{ decision: TriageDecision | null; bytesRead: number; input: Uint8Array | null }> {
   if (listed.size === 0) {
     return {
@@ -378,11 +381,13 @@ async function triageListed(
     return bytes;
   };
   try {
-    let input = await read(0, Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, listed.size) - 1);
+    const first = Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, listed.size, maxRead);
+    let input = await read(0, first - 1);
     if (input === null) return { decision: null, bytesRead, input: null };
     let decision = await deriver.decide(input, { ...options, totalBytes: listed.size });
     while (decision.action === "need-more-bytes" && input.byteLength < listed.size) {
       const want = Math.min(listed.size, Math.max(decision.atLeast, input.byteLength * 2));
+      if (want > maxRead) return { decision: null, bytesRead, input: null };
       const more = await read(input.byteLength, want - 1);
       if (more === null) return { decision: null, bytesRead, input: null };
       input = concat(input, more, want);
