@@ -33,6 +33,9 @@ const PASSED_THROUGH = new Set<string>([
   "key-taken",
 ]);
 
+/** Skip reasons that mean another writer stored the derivative: the origin serves theirs. */
+const STORED_BY_OTHER: ReadonlySet<string> = new Set(["current", "duplicate", "raced"]);
+
 export function createS3OriginStore(deriver: Deriver, bucket: string): OriginStore {
   const { s3, config } = deriver;
   // A stored derivative may outgrow the source limit (a PNG is several times its JPEG): serve up to 512 MiB.
@@ -148,8 +151,7 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
           }),
         };
       }
-      const storedByOther = new Set(["current", "duplicate", "raced"]);
-      if (outcome.action === "skipped" && storedByOther.has(outcome.reason)) {
+      if (outcome.action === "skipped" && STORED_BY_OTHER.has(outcome.reason)) {
         // Another writer (the upload handler, a twin request, a won write race) stored it: serve theirs.
         const stored = await storedAsRestored(sourceKey, format);
         if (stored !== null) return stored;
