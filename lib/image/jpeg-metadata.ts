@@ -5,8 +5,7 @@
  * from a corner of the source, and only the image size recorded in its EXIF is corrected. Pure functions.
  */
 
-const SOI = 0xd8;
-const COM = 0xfe;
+import { COM, SOI } from "../jpeg/markers.js";
 
 /** Whether `marker` starts a metadata segment (APP0..APP15 or COM) of the kind that precede the tables. */
 function isMetadataMarker(marker: number): boolean {
