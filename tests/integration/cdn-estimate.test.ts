@@ -18,11 +18,11 @@ import {
   functionUrlEvent as event,
   type LambdaResult,
   makeJpeg,
+  TEST_QUEUE_URL as QUEUE,
   startCdnStack,
 } from "./cdn-stack.js";
 import { listKeys } from "./s3rver-helpers.js";
 
-const QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/unjpeg-restore";
 /** Time the origin has for a restore in these tests. */
 const BUDGET_MS = 2_500;
 const BIG = { width: 2500, height: 2000 };

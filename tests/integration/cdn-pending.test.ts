@@ -20,11 +20,11 @@ import {
   functionUrlEvent as event,
   type LambdaResult,
   makeJpeg,
+  TEST_QUEUE_URL as QUEUE,
   startCdnStack,
 } from "./cdn-stack.js";
 import { listKeys } from "./s3rver-helpers.js";
 
-const QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/unjpeg-restore";
 describe("CDN origin: restores that outlast the answer", () => {
   let stack: CdnStack;
   let large: Uint8Array;

@@ -17,6 +17,9 @@ import { BUCKET, putBytes, startS3rver, TEST_MODEL_DIR } from "./s3rver-helpers.
 
 export { BUCKET, makeJpeg, TEST_MODEL_DIR } from "./s3rver-helpers.js";
 
+/** The restore queue the hand-off tests send to (a fake SQS client stands behind it). */
+export const TEST_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/unjpeg-restore";
+
 /** handlers/cdn-origin.ts answers a pending restore this long before Lambda's deadline. */
 export const ANSWER_RESERVE_MS = 5_000;
 
