@@ -9,7 +9,8 @@
  * 12 MP within 1.3× of 1 MP; everything that is not a model run ≤ 15 % of the model runs' time. "Not a
  * model run" is the whole restore's time less its model runs (decode, tensors, x0, blend, encode, and any
  * gap between steps), so nothing escapes it. Run with nothing else on the cores.
- *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold]
+ * `--in-thread` runs the model in the calling thread instead of the model worker (no overlap), to compare.
+ *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread]
  */
 import { execFileSync } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -29,13 +30,14 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     child: { type: "string" },
     cold: { type: "boolean" },
+    "in-thread": { type: "boolean" },
     help: { type: "boolean" },
   },
 });
 
 if (values.help === true) {
   process.stdout.write(
-    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold]\n" +
+    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread]\n" +
       "Restores a JPEG of each size (MP) in its own process, once to warm up and N times timed (the median run);\n" +
       "prints MP/s, CPU time, peak RSS, model vs non-model time (wall and CPU) and the time per step. Compare\n" +
       "CPU columns when other work shares the cores.\n",
@@ -77,6 +79,7 @@ async function child(mp: number): Promise<void> {
     modelDir: values.model ?? shippedModelDir(),
     threads: values.threads === undefined ? undefined : Number(values.threads),
     force: true,
+    modelInWorker: values["in-thread"] !== true,
   };
   const quality = Number(values.quality);
   const { bytes, width, height } = await sourceJpeg(mp, quality);
@@ -158,6 +161,7 @@ function main(): void {
     if (values.threads !== undefined) args.push("--threads", values.threads);
     if (values.image !== undefined) args.push("--image", values.image);
     if (values.cold === true) args.push("--cold");
+    if (values["in-thread"] === true) args.push("--in-thread");
     const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 20 });
     rows.push(JSON.parse(out.trim().split("\n").at(-1)!) as Row);
   }

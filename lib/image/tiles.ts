@@ -96,7 +96,7 @@ export function extractPlanar(
   paddedHeight: number,
   scale = 1 / 255,
   offset = 0,
-  scratch?: { data?: Float32Array },
+  scratch?: Scratch,
 ): Float32Array {
   const w = rect.x.end - rect.x.start;
   const h = rect.y.end - rect.y.start;
@@ -129,11 +129,16 @@ export function extractPlanar(
   return out;
 }
 
+/** A float buffer reused from tile to tile (lent to the model worker while a model runs on it). */
+export interface Scratch {
+  data?: Float32Array;
+}
+
 /**
  * `length` floats: a view of `scratch.data` when it is long enough, else a buffer from the pool (the
  * shorter one goes back) kept there. Without a scratch, a new array.
  */
-export function takeScratch(scratch: { data?: Float32Array } | undefined, length: number): Float32Array {
+export function takeScratch(scratch: Scratch | undefined, length: number): Float32Array {
   if (scratch === undefined) return new Float32Array(length);
   const data = scratch.data;
   if (data !== undefined && data.length >= length)

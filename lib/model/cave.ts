@@ -8,13 +8,13 @@
  * cross-attention costs the same per tile at 12 MP as at 1 MP. The predicted quality of tiled runs is the
  * mean of the tiles' predictions, weighted by their token counts.
  */
-import { extractPlanar, padTo } from "../image/tiles.js";
+import { extractPlanar, padTo, type Scratch } from "../image/tiles.js";
 import { ModelError } from "./errors.js";
-import { expectDims, runStage, type Value } from "./run-stage.js";
+import { expectDims, type StepLike, stageStep, type Value, type Values } from "./run-stage.js";
 import type { ModelSessions } from "./sessions.js";
 
 /** Runs a named step (lib/model/step.ts); the default runs it untimed. */
-export type Step = <T>(name: string, run: () => T | Promise<T>) => Promise<T>;
+export type Step = StepLike;
 
 export interface CaveOptions {
   /** Default 4 MP (padded size); above it, CaVE runs tiled. */
@@ -55,8 +55,11 @@ export async function computeTokens(
   tableQuality: number | null,
   options: CaveOptions = {},
   step: Step = (_name, run) => Promise.resolve(run()),
-  /** Input buffer reused by every tile (and handed on to the caller's next use). */
-  scratch: { data?: Float32Array } = {},
+  /**
+   * Input buffers, used in turn (and handed on to the caller's next use). With two, the next tile is cut
+   * out while CaVE runs on this one (in the model worker); with one, each waits for the last run.
+   */
+  scratches: readonly Scratch[] = [{}, {}],
 ): Promise<CaveResult> {
   const { manifest } = sessions.model;
   const multiple = caveMultiple(sessions);
@@ -77,19 +80,45 @@ export async function computeTokens(
   let qualityWeight = 0;
   const tiled = pw * ph > wholeMax;
   const tileSide = tiled ? side : Math.max(pw, ph);
+  const tiles: { x0: number; y0: number; tw: number; th: number }[] = [];
   for (let y0 = 0; y0 < ph; y0 += tileSide) {
     for (let x0 = 0; x0 < pw; x0 += tileSide) {
-      // Tiles cover the padded grid; the image's own pixels end earlier and the rest is edge-padded.
-      const tw = Math.min(tileSide, pw - x0);
-      const th = Math.min(tileSide, ph - y0);
-      const rect = {
-        x: { start: Math.min(x0, width - 1), end: Math.min(x0 + tw, width) },
-        y: { start: Math.min(y0, height - 1), end: Math.min(y0 + th, height) },
-      };
-      const data = await step("tensors", () => extractPlanar(rgb, width, rect, tw, th, 1 / 255, 0, scratch));
-      const out = await step("cave", () =>
-        runStage(sessions, "cave", { rgb01: { data, dims: [1, 3, th, tw] }, quality }),
-      );
+      tiles.push({ x0, y0, tw: Math.min(tileSide, pw - x0), th: Math.min(tileSide, ph - y0) });
+    }
+  }
+  const cut = (k: number) => {
+    const { x0, y0, tw, th } = tiles[k]!;
+    // Tiles cover the padded grid; the image's own pixels end earlier and the rest is edge-padded.
+    const rect = {
+      x: { start: Math.min(x0, width - 1), end: Math.min(x0 + tw, width) },
+      y: { start: Math.min(y0, height - 1), end: Math.min(y0 + th, height) },
+    };
+    return step("tensors", () =>
+      extractPlanar(rgb, width, rect, tw, th, 1 / 255, 0, scratches[k % scratches.length]),
+    );
+  };
+  const run = (k: number, data: Float32Array): Promise<Values> => {
+    const { tw, th } = tiles[k]!;
+    const scratch = scratches[k % scratches.length];
+    const job = stageStep(
+      sessions,
+      "cave",
+      { rgb01: { data, dims: [1, 3, th, tw] }, quality },
+      step,
+      scratch,
+    );
+    job.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
+    return job;
+  };
+  // The next tile is cut out while CaVE runs only where it runs elsewhere (the model worker).
+  const overlap = scratches.length > 1 && sessions.remote !== undefined && "record" in step;
+  let job = run(0, await cut(0));
+  try {
+    for (let k = 0; k < tiles.length; k++) {
+      const next = overlap && k + 1 < tiles.length ? await cut(k + 1) : undefined;
+      const out = await job;
+      if (next !== undefined) job = run(k + 1, next);
+      const { x0, y0, tw, th } = tiles[k]!;
       const tgw = tw / down;
       const tgh = th / down;
       const tokens = expectDims("cave", "tokens", out.tokens, [1, tgh * tgw, dim]);
@@ -102,7 +131,11 @@ export async function computeTokens(
         qualitySum += out.quality.data[0]! * tgh * tgw;
         qualityWeight += tgh * tgw;
       }
+      if (!overlap && k + 1 < tiles.length) job = run(k + 1, await cut(k + 1));
     }
+  } finally {
+    // No input buffer goes back to anyone while a run may still read it.
+    await job.catch(() => undefined);
   }
   if (qualityWeight > 0 && !Number.isFinite(qualitySum)) {
     throw new ModelError("MODEL_RUN_FAILED", "stage cave: predicted quality is not a number");

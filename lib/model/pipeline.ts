@@ -5,7 +5,9 @@
  *   cave (whole image) → per tile: tensors → encoder → unet → x0 → decoder → blend → colour fix → rgb
  *
  * Tiles overlap and are blended with weights that sum to one (lib/image/tiles.ts), so memory holds the
- * image's own buffers (8-bit input, one float accumulator) plus one tile's tensors, whatever the size.
+ * image's own buffers (8-bit input, one float accumulator) plus two tiles' tensors, whatever the size.
+ * With the sessions in the model worker (the default), the next tile is cut out and the last one blended
+ * here while the model runs there.
  */
 import { createBandedBlender } from "../image/blend-bands.js";
 import { giveBack } from "../image/buffer-pool.js";
@@ -17,13 +19,17 @@ import {
   padTo,
   planAxis,
   planarToInterleaved,
-  type Span,
+  type Scratch,
 } from "../image/tiles.js";
-import { type CaveOptions, type CaveResult, computeTokens, type Step } from "./cave.js";
+import { type CaveOptions, type CaveResult, computeTokens } from "./cave.js";
 import type { ColorFix } from "./manifest.js";
-import { expectDims, runStage, type Value } from "./run-stage.js";
+import { recordMeasured, type Value } from "./run-stage.js";
 import type { ModelSessions } from "./sessions.js";
-import { stepper } from "./step.js";
+import { type Stepper, stepper } from "./step.js";
+import { processCpuMs, threadClock } from "./thread-cpu.js";
+import { runTileChain } from "./tile-chain.js";
+
+export { x0FromEps } from "./tile-chain.js";
 
 export interface PipelineInput {
   /** Interleaved 8-bit RGB, `width * height * 3`. */
@@ -53,7 +59,10 @@ export interface PipelineResult {
   readonly predictedQuality: number | null;
   /** Milliseconds per step, summed over tiles. */
   readonly timings: Readonly<Record<string, number>>;
-  /** CPU milliseconds per step (every thread of the process), which contention for the cores does not inflate. */
+  /**
+   * CPU milliseconds per step, which contention for the cores does not inflate: model runs, the model's
+   * threads; other steps, this thread (with the sessions in this thread: the whole process's).
+   */
   readonly cpuTimings: Readonly<Record<string, number>>;
   readonly tiles: number;
   readonly cave: Pick<CaveResult, "mode" | "grid" | "pooledGrid">;
@@ -70,57 +79,91 @@ export async function runPipeline(
     throw new RangeError(`rgb has ${rgb.length} bytes for ${width}×${height}`);
   const timings: Record<string, number> = {};
   const cpuTimings: Record<string, number> = {};
-  const step = stepper(timings, cpuTimings, options.signal);
+  // With the model in the worker, this thread's steps overlap model runs: their CPU time is this thread's.
+  const remote = sessions.remote !== undefined;
+  const step = stepper(timings, cpuTimings, options.signal, remote ? threadClock() : processCpuMs);
 
-  // One input buffer for CaVE and then every tile (each a view of it): fresh memory is slow to touch.
-  const scratch: { data?: Float32Array } = {};
-  const cave =
-    options.tokens ??
-    (await computeTokens(sessions, rgb, width, height, input.tableQuality, options.cave, step, scratch));
-
+  // Two input buffers, used in turn by CaVE and then every tile (each a view of one): the next tile is cut
+  // out while the model runs on the last. Fresh memory is slow to touch: they come from the pool.
+  const scratches: Scratch[] = [{}, {}];
   const tiling = options.tiling ?? manifest.tiling;
   const xs = planAxis(width, tiling.tile, tiling.overlap);
   const ys = planAxis(height, tiling.tile, tiling.overlap);
   const weightsX = xs.map((span, i) => axisWeights(span, xs[i - 1], xs[i + 1]));
   const weightsY = ys.map((span, i) => axisWeights(span, ys[i - 1], ys[i + 1]));
   const colorFix = options.colorFix ?? manifest.colorFix;
-  // Without a colour fix, tiles blend straight into the 8-bit output and only the overlaps are summed in
-  // float (lib/image/blend-bands.ts). A colour fix is global: it needs the whole image in float first.
-  const banded =
-    colorFix === "none" ? createBandedBlender(width, height, xs, ys, weightsX, weightsY) : undefined;
-  const accumulator = banded === undefined ? new Float32Array(width * height * 3) : undefined;
-  const scratchTiles = scratch;
   const tiles = xs.length * ys.length;
-  let done = 0;
+  let banded: ReturnType<typeof createBandedBlender> | undefined;
+  let accumulator: Float32Array | undefined;
+  let cave: CaveResult;
   try {
-    for (let j = 0; j < ys.length; j++) {
-      for (let i = 0; i < xs.length; i++) {
-        const rect = { x: xs[i]!, y: ys[j]! };
-        const restored = await restoreTile(sessions, rgb, width, rect, cave.tokens, scratchTiles, step);
-        const plane = restored.width * restored.height;
-        await step("blend", () =>
-          banded !== undefined
-            ? banded.add(i, j, restored.data, restored.width, plane)
-            : blendInto(
-                accumulator!,
-                width,
-                height,
-                restored.data,
-                restored.width,
-                plane,
-                rect,
-                weightsX[i]!,
-                weightsY[j]!,
-                true,
-              ),
-        );
-        done++;
-        options.onProgress?.({ tile: done, tiles });
+    cave =
+      options.tokens ??
+      (await computeTokens(sessions, rgb, width, height, input.tableQuality, options.cave, step, scratches));
+    // Without a colour fix, tiles blend straight into the 8-bit output and only the overlaps are summed in
+    // float (lib/image/blend-bands.ts). A colour fix is global: it needs the whole image in float first.
+    banded = colorFix === "none" ? createBandedBlender(width, height, xs, ys, weightsX, weightsY) : undefined;
+    accumulator = banded === undefined ? new Float32Array(width * height * 3) : undefined;
+    const tokens = cave.tokens;
+    const blend = (k: number, restored: Value) => {
+      const i = k % xs.length;
+      const j = Math.floor(k / xs.length);
+      const [, , ph, pw] = restored.dims as [number, number, number, number];
+      const plane = pw * ph;
+      return step("blend", () =>
+        banded !== undefined
+          ? banded.add(i, j, restored.data, pw, plane)
+          : blendInto(
+              accumulator!,
+              width,
+              height,
+              restored.data,
+              pw,
+              plane,
+              { x: xs[i]!, y: ys[j]! },
+              weightsX[i]!,
+              weightsY[j]!,
+              true,
+            ),
+      );
+    };
+    const cut = (k: number) => {
+      const rect = { x: xs[k % xs.length]!, y: ys[Math.floor(k / xs.length)]! };
+      const pw = padTo(rect.x.end - rect.x.start, manifest.padMultiple);
+      const ph = padTo(rect.y.end - rect.y.start, manifest.padMultiple);
+      return step(
+        "tensors",
+        (): Value => ({
+          data: extractPlanar(rgb, width, rect, pw, ph, 2 / 255, -1, scratches[k % 2]),
+          dims: [1, 3, ph, pw],
+        }),
+      );
+    };
+    if (!remote) {
+      // Sessions in this thread: one thing at a time.
+      for (let k = 0; k < tiles; k++) {
+        await blend(k, await runTileChain(sessions, await cut(k), tokens, step));
+        options.onProgress?.({ tile: k + 1, tiles });
+      }
+    } else {
+      // In the model worker: tile k+1 is cut out, and tile k−1 blended, while the model runs on tile k.
+      let job = runTile(sessions, await cut(0), tokens, step, scratches[0]!);
+      try {
+        for (let k = 0; k < tiles; k++) {
+          const next = k + 1 < tiles ? await cut(k + 1) : undefined;
+          const restored = await job;
+          if (next !== undefined) job = runTile(sessions, next, tokens, step, scratches[(k + 1) % 2]!);
+          await blend(k, restored);
+          options.onProgress?.({ tile: k + 1, tiles });
+        }
+      } finally {
+        // No input buffer goes back to the pool while a run may still read it.
+        await job.catch(() => undefined);
       }
     }
   } finally {
     // The tensors and bands go back to the pool; the output is the caller's (restore() gives it back).
-    if (scratch.data !== undefined) giveBack(scratch.data.buffer);
+    for (const scratch of scratches) if (scratch.data !== undefined) giveBack(scratch.data.buffer);
     banded?.release();
   }
 
@@ -143,57 +186,24 @@ export async function runPipeline(
   };
 }
 
-/** Encoder → UNet → x0 → decoder on one tile, padded to the model's multiple; returns planar rgb_pm1. */
-async function restoreTile(
-  sessions: ModelSessions,
-  rgb: Uint8Array,
-  width: number,
-  rect: { x: Span; y: Span },
-  tokens: Value,
-  scratch: { data?: Float32Array },
-  step: Step,
-): Promise<{ data: Float32Array; width: number; height: number }> {
-  const { manifest } = sessions.model;
-  const pw = padTo(rect.x.end - rect.x.start, manifest.padMultiple);
-  const ph = padTo(rect.y.end - rect.y.start, manifest.padMultiple);
-  const lw = pw / manifest.latent.downscale;
-  const lh = ph / manifest.latent.downscale;
-  const latentDims = [1, manifest.latent.channels, lh, lw];
-
-  // The scratch buffer is free again: the previous tile's runs are over.
-  const lq = await step("tensors", () => ({
-    data: extractPlanar(rgb, width, rect, pw, ph, 2 / 255, -1, scratch),
-    dims: [1, 3, ph, pw],
-  }));
-  const encoded = await step("encoder", () => runStage(sessions, "vaeEncoder", { rgb_pm1: lq }));
-  const latent = expectDims("vaeEncoder", "latent", encoded.latent, latentDims);
-  const predicted = await step("unet", () => runStage(sessions, "unet", { latent, tokens }));
-  const eps = expectDims("unet", "eps", predicted.eps, latentDims);
-  // Into eps's own array (the UNet's output, ours and not needed after this).
-  const x0Unscaled = await step("x0", () =>
-    x0FromEps(latent.data, eps.data, manifest.diffusion.alphaBar, manifest.latent.scalingFactor, eps.data),
-  );
-  const decoded = await step("decoder", () =>
-    runStage(sessions, "vaeDecoder", { x0_unscaled: { data: x0Unscaled, dims: latentDims }, rgb_pm1: lq }),
-  );
-  const image = expectDims("vaeDecoder", "image", decoded.rgb_pm1, [1, 3, ph, pw]);
-  // Still rgb_pm1: the clamp and the map to [0, 1] happen in the blend, in the same pass.
-  return { data: image.data, width: pw, height: ph };
-}
-
 /**
- * x0 = (z − √(1 − ᾱ)·eps) / √ᾱ, then divided by the VAE scaling factor for the decoder. `out` may be
- * `latent` or `eps` itself (each element is read before it is written).
+ * Encoder → UNet → x0 → decoder on one tile in the model worker, measured there: `lq`, a view of
+ * `scratch`, is lent to it, and `scratch.data` set again when it comes back. Started at once; a failure
+ * is seen where the result is awaited.
  */
-export function x0FromEps(
-  latent: Float32Array,
-  eps: Float32Array,
-  alphaBar: number,
-  scalingFactor: number,
-  out: Float32Array = new Float32Array(latent.length),
-): Float32Array {
-  const a = Math.sqrt(1 - alphaBar);
-  const b = 1 / (Math.sqrt(alphaBar) * scalingFactor);
-  for (let k = 0; k < latent.length; k++) out[k] = (latent[k]! - a * eps[k]!) * b;
-  return out;
+function runTile(
+  sessions: ModelSessions,
+  lq: Value,
+  tokens: Value,
+  step: Stepper,
+  scratch: Scratch,
+): Promise<Value> {
+  step.check("encoder");
+  const job = sessions.remote!.tile(lq, tokens).then(({ image, measured, lent }) => {
+    scratch.data = new Float32Array(lent, 0, lent.byteLength >> 2);
+    recordMeasured(step, measured);
+    return image;
+  });
+  job.catch(() => undefined); // awaited by the caller; not unhandled meanwhile
+  return job;
 }

@@ -6,7 +6,9 @@ import type ort from "onnxruntime-node";
 import { ModelError } from "./errors.js";
 import type { StageName, ValueName } from "./manifest.js";
 import type { ModelSessions } from "./sessions.js";
+import type { Stepper } from "./step.js";
 import { makeTensor, readFloat32 } from "./tensors.js";
+import type { Measured } from "./worker-protocol.js";
 
 export interface Value {
   readonly data: Float32Array;
@@ -15,7 +17,11 @@ export interface Value {
 
 export type Values = Partial<Record<ValueName, Value>>;
 
-export async function runStage(sessions: ModelSessions, name: StageName, values: Values): Promise<Values> {
+export async function runStage(
+  sessions: Pick<ModelSessions, "model" | "stages">,
+  name: StageName,
+  values: Values,
+): Promise<Values> {
   const spec = sessions.model.manifest.stages[name];
   const stage = sessions.stages[name];
   const feeds: Record<string, ort.Tensor> = {};
@@ -55,4 +61,38 @@ export function expectDims(
     );
   }
   return value;
+}
+
+/** A step runner (lib/model/step.ts): plain, or a Stepper that can also record steps measured elsewhere. */
+export type StepLike = Stepper | (<T>(name: string, run: () => T | Promise<T>) => Promise<T>);
+
+/**
+ * Runs a stage as the named step `name`. Where the sessions live in the model worker and `step` records,
+ * the run is measured there (wall, and the CPU of the model's own threads), not here, where other work
+ * may overlap it; `lend`'s buffer then goes to the worker and back, and `lend.data` is set to a view of
+ * the whole buffer again (on failure it stays detached, empty).
+ */
+export async function stageStep(
+  sessions: ModelSessions,
+  name: StageName,
+  values: Values,
+  step: StepLike,
+  lend?: { data?: Float32Array },
+): Promise<Values> {
+  const remote = sessions.remote;
+  if (remote === undefined || !("record" in step)) return step(name, () => runStage(sessions, name, values));
+  step.check(name);
+  const buffer = lend?.data?.buffer;
+  const lent = buffer instanceof ArrayBuffer ? [buffer] : [];
+  const reply = await remote.stage(name, values, lent);
+  if (lend !== undefined && reply.lent[0] !== undefined)
+    lend.data = new Float32Array(reply.lent[0], 0, reply.lent[0].byteLength >> 2);
+  recordMeasured(step, reply.measured);
+  return reply.values;
+}
+
+/** Adds steps measured in the model worker. */
+export function recordMeasured(step: Stepper, measured: Measured): void {
+  for (const [name, ms] of Object.entries(measured.timings))
+    step.record(name, ms, measured.cpuTimings[name] ?? 0);
 }

@@ -1,15 +1,24 @@
 /**
  * The one way into onnxruntime: sessions are created here, once per process per model folder, provider
- * and thread count, and reused (a warm Lambda container must not reload its graphs).
+ * and thread count, and reused (a warm Lambda container must not reload its graphs). By default they live
+ * in the model worker (lib/model/ort-worker.ts), a worker thread, so that the calling thread prepares and
+ * blends tiles while a model runs; `inWorker: false` keeps them in the calling thread.
  */
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import ort from "onnxruntime-node";
-import { ModelError } from "./errors.js";
 import { loadModelFolder, type ModelFolder, STAGE_NAMES, type StageName } from "./manifest.js";
-import type { FloatType } from "./tensors.js";
+import { callWorker, liveWorker, stopModelWorker } from "./model-worker.js";
+import {
+  createLocalSessions,
+  type ExecutionProvider,
+  type StageRunner,
+  type StageSession,
+} from "./ort-sessions.js";
+import type { Value, Values } from "./run-stage.js";
+import type { Measured, Opened, WireTensor } from "./worker-protocol.js";
 
-export type ExecutionProvider = "cpu" | "cuda";
+export type { ExecutionProvider, StageRunner, StageSession } from "./ort-sessions.js";
 
 export interface SessionOptions {
   readonly provider?: ExecutionProvider;
@@ -20,12 +29,23 @@ export interface SessionOptions {
    * memory to the system after every run, for hosts where the last few hundred MB matter more than time.
    */
   readonly memoryArena?: boolean;
+  /** Run the sessions in the model worker (default) or in the calling thread. */
+  readonly inWorker?: boolean;
 }
 
-export interface StageSession {
-  readonly session: ort.InferenceSession;
-  /** The float type each graph input expects, read from the graph (float16 exports take half inputs). */
-  readonly inputTypes: Readonly<Record<string, FloatType>>;
+/**
+ * Model runs in the model worker, each measured there (wall, and CPU of the model's own threads). Buffers
+ * in `lend` (and `lq`'s) are transferred to the worker, unusable here until they come back in `lent`, in
+ * the same order; on failure they do not come back.
+ */
+export interface RemoteModel {
+  stage(
+    name: StageName,
+    values: Values,
+    lend?: readonly ArrayBuffer[],
+  ): Promise<{ values: Values; measured: Measured; lent: readonly ArrayBuffer[] }>;
+  /** Encoder → UNet → x0 → decoder on one tile (lib/model/tile-chain.ts); `lq`'s buffer is lent. */
+  tile(lq: Value, tokens: Value): Promise<{ image: Value; measured: Measured; lent: ArrayBuffer }>;
 }
 
 export interface ModelSessions {
@@ -34,9 +54,17 @@ export interface ModelSessions {
   readonly provider: ExecutionProvider;
   readonly threads: number;
   readonly stages: Readonly<Record<StageName, StageSession>>;
+  /** Present when the sessions live in the model worker. */
+  readonly remote?: RemoteModel;
 }
 
-const cache = new Map<string, Promise<ModelSessions>>();
+interface Entry {
+  readonly pending: Promise<ModelSessions>;
+  /** The model worker the sessions were created in (undefined: this thread, or not yet known). */
+  worker?: number;
+}
+
+const cache = new Map<string, Entry>();
 
 export function defaultThreads(): number {
   return Math.max(1, availableParallelism());
@@ -47,124 +75,98 @@ export function openModel(dir: string, options: SessionOptions = {}): Promise<Mo
   const provider = options.provider ?? "cpu";
   const threads = options.threads ?? defaultThreads();
   const memoryArena = options.memoryArena ?? true;
-  const key = `${resolve(dir)}\u0000${provider}\u0000${threads}\u0000${memoryArena}`;
-  let pending = cache.get(key);
-  if (pending === undefined) {
-    pending = createSessions(dir, provider, threads, memoryArena);
-    cache.set(key, pending);
+  const inWorker = options.inWorker ?? true;
+  const key = `${resolve(dir)}\u0000${provider}\u0000${threads}\u0000${memoryArena}\u0000${inWorker}`;
+  let entry = cache.get(key);
+  // Sessions of a model worker that has stopped since are gone with it.
+  if (entry?.worker !== undefined && entry.worker !== liveWorker()) entry = undefined;
+  if (entry === undefined) {
+    const created: Entry = {
+      pending: inWorker
+        ? openRemote(dir, provider, threads, memoryArena, (worker) => {
+            created.worker = worker;
+          })
+        : openLocal(dir, provider, threads, memoryArena),
+    };
+    entry = created;
+    cache.set(key, created);
     // A failed load is not cached: the next call tries again (the folder may have been fixed).
-    pending.catch(() => cache.delete(key));
+    created.pending.catch(() => {
+      if (cache.get(key) === created) cache.delete(key);
+    });
   }
-  return pending;
+  return entry.pending;
 }
 
-/** Releases every cached session (tests, and processes that switch models). */
+/** Releases every cached session and ends the model worker (tests, and processes that switch models). */
 export async function closeAllModels(): Promise<void> {
   const all = [...cache.values()];
   cache.clear();
-  for (const pending of all) {
-    const sessions = await pending.catch(() => undefined);
-    if (sessions === undefined) continue;
+  for (const entry of all) {
+    const sessions = await entry.pending.catch(() => undefined);
+    if (sessions === undefined || sessions.remote !== undefined) continue;
     for (const name of STAGE_NAMES) await sessions.stages[name].session.release();
   }
+  await stopModelWorker();
 }
 
-function sessionOptions(
-  provider: ExecutionProvider,
-  threads: number,
-  memoryArena: boolean,
-): ort.InferenceSession.SessionOptions {
-  return {
-    executionProviders: [provider],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: "all",
-    // The arena keeps its high-water mark for the life of the process (4.6 GB against 1.8 GB measured on a
-    // whole 2048×1536 input), but tiles bound it here, and without it every run pays fresh page faults:
-    // bench/restore.ts measured 12 MP at 16 CPU-s and 1.17 GiB peak with it, 31 CPU-s and 0.62 GiB without.
-    enableCpuMemArena: memoryArena,
-    // No memory pattern: with it, the second run at each input shape still allocates (the planned block
-    // does not fit the chunks the first run left in the arena), so a warm 1 MP restore took 2.6 CPU-s and
-    // 61k page faults, against 0.7 CPU-s and 11k without it (12 MP: the same time, less memory).
-    enableMemPattern: false,
-    executionMode: "sequential",
-    // Idle pool threads sleep instead of spin-waiting after each run: on 2 shared cores the spinning
-    // burnt ~40 % of the CPU (bench/restore.ts, 12 MP: 11.8 CPU-s, 19.4 s wall with it; 7.1 and 12.8 without).
-    extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
-  };
-}
-
-async function createSessions(
+async function openLocal(
   dir: string,
-  requested: ExecutionProvider,
+  provider: ExecutionProvider,
   threads: number,
   memoryArena: boolean,
 ): Promise<ModelSessions> {
   const model = await loadModelFolder(dir);
-  if (requested === "cuda") {
-    try {
-      return await createSessionsOn(model, "cuda", threads, memoryArena);
-    } catch {
-      // CUDA requested but its provider library (or a GPU) is not there: run on CPU; `provider` says so.
-    }
-  }
-  return createSessionsOn(model, "cpu", threads, memoryArena);
+  const local = await createLocalSessions(model, provider, threads, memoryArena);
+  return { model, provider: local.provider, threads, stages: local.stages };
 }
 
-async function createSessionsOn(
-  model: ModelFolder,
+async function openRemote(
+  dir: string,
   provider: ExecutionProvider,
   threads: number,
   memoryArena: boolean,
+  createdIn: (worker: number | undefined) => void,
 ): Promise<ModelSessions> {
+  const model = await loadModelFolder(dir);
+  const call = callWorker({ op: "open", model, provider, threads, memoryArena });
+  createdIn(liveWorker());
+  const opened = (await call).result as Opened;
+  const { handle } = opened;
   const stages = {} as Record<StageName, StageSession>;
   for (const name of STAGE_NAMES) {
-    try {
-      const session = await ort.InferenceSession.create(
-        model.files[name],
-        sessionOptions(provider, threads, memoryArena),
-      );
-      stages[name] = describe(model, name, session);
-    } catch (cause) {
-      // Sessions already created for this attempt would otherwise hold their memory for the process's life.
-      for (const done of Object.values(stages)) await done.session.release().catch(() => undefined);
-      if (cause instanceof ModelError) throw cause;
-      throw new ModelError(
-        "MODEL_LOAD_FAILED",
-        `onnxruntime could not load ${model.files[name]}: ${String(cause)}`,
-        {
-          field: `stages.${name}.file`,
-          cause,
-        },
-      );
-    }
+    stages[name] = { inputTypes: opened.inputTypes[name], session: remoteSession(handle, name) };
   }
-  return { model, provider, threads, stages };
+  const remote: RemoteModel = {
+    async stage(name, values, lend = []) {
+      const reply = await callWorker({ op: "stage", handle, stage: name, values, lent: lend }, lend);
+      return { values: reply.result as Values, measured: reply.measured!, lent: reply.lent ?? [] };
+    },
+    async tile(lq, tokens) {
+      const lend = [lq.data.buffer as ArrayBuffer];
+      const reply = await callWorker({ op: "tile", handle, lq, tokens, lent: lend }, lend);
+      return { image: reply.result as Value, measured: reply.measured!, lent: reply.lent![0]! };
+    },
+  };
+  return { model, provider: opened.provider, threads, stages, remote };
 }
 
-/** Checks that the graph has the inputs and outputs the manifest names, and reads their float types. */
-function describe(model: ModelFolder, name: StageName, session: ort.InferenceSession): StageSession {
-  const spec = model.manifest.stages[name];
-  const inputTypes: Record<string, FloatType> = {};
-  for (const input of Object.keys(spec.inputs)) {
-    const meta = session.inputMetadata.find((m) => m.name === input);
-    if (meta === undefined) {
-      throw new ModelError(
-        "MODEL_MANIFEST_INVALID",
-        `${model.files[name]} has no input "${input}" (graph inputs: ${session.inputNames.join(", ")})`,
-        { field: `stages.${name}.inputs.${input}` },
-      );
-    }
-    inputTypes[input] = meta.isTensor && meta.type === "float16" ? "float16" : "float32";
-  }
-  for (const output of Object.keys(spec.outputs)) {
-    if (!session.outputNames.includes(output)) {
-      throw new ModelError(
-        "MODEL_MANIFEST_INVALID",
-        `${model.files[name]} has no output "${output}" (graph outputs: ${session.outputNames.join(", ")})`,
-        { field: `stages.${name}.outputs.${output}` },
-      );
-    }
-  }
-  return { session, inputTypes };
+/** A session's own run, on graph-named tensors, in the model worker (what runStage calls). */
+function remoteSession(handle: number, stage: StageName): StageRunner {
+  return {
+    async run(feeds) {
+      const wire: Record<string, WireTensor> = {};
+      for (const [name, t] of Object.entries(feeds)) {
+        wire[name] = { type: t.type, data: t.data as ArrayBufferView, dims: t.dims };
+      }
+      const { result } = await callWorker({ op: "run", handle, stage, feeds: wire });
+      const out: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(result as Record<string, WireTensor>)) {
+        out[name] = new ort.Tensor(t.type as "float32", t.data as Float32Array, t.dims);
+      }
+      return out;
+    },
+    // Sessions are released together, with the worker (closeAllModels).
+    release: () => Promise.resolve(),
+  };
 }

@@ -68,6 +68,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     openModel(options.modelDir ?? shippedModelDir(), {
       provider: options.executionProvider,
       threads: options.threads,
+      inWorker: options.modelInWorker,
     }),
   );
   let decoded: Awaited<ReturnType<typeof decodeImage>>;

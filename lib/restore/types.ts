@@ -27,6 +27,11 @@ export interface RestoreOptions {
   readonly modelDir?: string;
   readonly threads?: number;
   readonly executionProvider?: "cpu" | "cuda";
+  /**
+   * Run the model in the model worker thread (default), so that tiles are prepared and blended while it
+   * runs; false runs it in the calling thread.
+   */
+  readonly modelInWorker?: boolean;
   /** Checked between pipeline steps; an aborted restore throws and writes nothing. */
   readonly signal?: AbortSignal;
   /** Encoder quality 1..100 for jpeg, webp and avif (defaults 95, 90, 70); ignored for png. */
