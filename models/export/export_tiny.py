@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--weights", default=str(REPO / "models/training/runs/codiff-tiny/weights.pt"))
-    p.add_argument("--log", default=str(REPO / "models/training/runs/codiff-tiny/log.jsonl"))
+    p.add_argument("--log", nargs="+", default=[str(REPO / "models/training/runs/codiff-tiny/log.jsonl")],
+                   help="training logs in order (a warm-started run after the run it started from)")
     p.add_argument("--out", default=str(REPO / "models/codiff-tiny"))
     p.add_argument("--eval", default="", help="results JSON written by models/training/eval.py --json")
     p.add_argument("--version", default="")
@@ -52,10 +53,12 @@ def main(argv=None) -> int:
               "unet": count_params(model.gen.unet), "vae_decoder": count_params(model.gen.vae_decoder)}
     flops = flops_per_megapixel(model)
     sizes = {f: (out / f).stat().st_size for f in man["sha256"]}
-    log = [json.loads(line) for line in Path(args.log).read_text().splitlines() if line.strip()]
+    log = [json.loads(line) for path in args.log for line in Path(path).read_text().splitlines() if line.strip()]
+    log_paths = ", ".join(f"`{Path(path).resolve().relative_to(REPO)}`" for path in args.log)
     ev = json.loads(Path(args.eval).read_text()) if args.eval else None
     notes = "\n" + Path(args.runtime_notes).read_text() if args.runtime_notes else ""
-    (out / "MODEL_CARD.md").write_text(render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, notes))
+    (out / "MODEL_CARD.md").write_text(render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, notes,
+                                                       log_paths))
     print(f"exported {out} version {version}: {sum(params.values())} parameters, "
           f"{flops['total']:.1f} GFLOP/MP, {sum(sizes.values()) / 1e6:.1f} MB")
     return 0

@@ -34,7 +34,31 @@ def _refine_line(log: list[dict]) -> str:
             f"MAE on the held-out pool images (whole, ≤ 768 px) at its end: {maes}")
 
 
-def render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, runtime_notes: str = "") -> str:
+def _decoder_line(cfg) -> str:
+    blocks = cfg.extra.get("dec_blocks", 2)
+    head = (f"x0 latent + PixelUnshuffle 8 of the JPEG (`skip`) → {blocks} res block{'s' if blocks > 1 else ''} "
+            f"({cfg.dec_ch} ch) → PixelShuffle 8 residual on the JPEG, then ")
+    refine = cfg.extra.get("refine")
+    if not refine:
+        return head + f"a thin full-resolution refinement ({cfg.dec_fullres_ch} ch)"
+    s, ch, convs = refine
+    return head + (f"a refinement at ×{s}: (coarse, JPEG) PixelUnshuffle {s} → {convs} 3×3 convs ({ch} ch, "
+                   f"residual) → PixelShuffle {s} residual; it sees the pixels inside each 8×8 block "
+                   "(ringing, block edges) at a quarter of the cost of full resolution")
+
+
+def _warm_start_line(log: list[dict]) -> str:
+    w = next((r for r in log if r.get("event") == "warm_start"), None)
+    if not w:
+        return ""
+    return (f"- Decoder change at generator step {w.get('step', '?')}: warm start from {w['from']}, via "
+            f"{w.get('via', 'no trial')}; new tensors {', '.join(w.get('new_tensors', []))}, removed "
+            f"{', '.join(w.get('removed_tensors', []))}. The generator then continued "
+            "with the learning-rate schedule restarted.\n")
+
+
+def render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, runtime_notes: str = "",
+                log_paths: str = "`models/training/runs/codiff-tiny/log.jsonl`") -> str:
     start, last, wall_h = _hours(log)
     cave_end = next((r for r in log if r.get("event") == "phase_end"), None)
     vals = [r for r in log if r.get("event") in ("val", "phase_end")]
@@ -76,7 +100,7 @@ texture. Same manifest and stage contract as the official export (see `docs/CONT
 | cave | `cave.onnx` ({sizes['cave.onnx'] / 1e6:.1f} MB) | {params['cave']:,} | {flops['cave']:.1f} | 8×8-block transform (PixelUnshuffle 8 + 1×1 conv), residual conv blocks at ×8/×16/×32 (widths {'/'.join(map(str, cfg.cave_ch))}), tokens on the ×32 grid projected to {cfg.token_dim} + an embedding of the predicted quality; quality head: MLP (sigmoid·100) over pooled deep features, the log energy of the block transform, and fixed luma statistics (8×8 DCT log energy per frequency; for 16 candidate IJG qualities, how closely the DCT coefficients sit on that quality's quantisation lattice, over all coefficients and over those non-zero on it, and the share of those) |
 | vaeEncoder | `vae_encoder.onnx` ({sizes['vae_encoder.onnx'] / 1e6:.1f} MB) | {params['vae_encoder']:,} | {flops['vae_encoder']:.1f} | PixelUnshuffle 8 → {cfg.enc_ch} ch → {cfg.latent_ch}-channel latent at ×8 (one latent pixel per JPEG block), ×0.18215 |
 | unet | `unet.onnx` ({sizes['unet.onnx'] / 1e6:.1f} MB) | {params['unet']:,} | {flops['unet']:.1f} | UNet ×8→×16→×32 (widths {'/'.join(map(str, cfg.unet_ch))}), cross-attention to the CaVE tokens at ×16 and ×32 ({cfg.heads} heads, MatMul+Softmax), fixed timestep 499, ε-prediction with an in-graph skip so x0 = latent at initialisation |
-| vaeDecoder | `vae_decoder.onnx` ({sizes['vae_decoder.onnx'] / 1e6:.1f} MB) | {params['vae_decoder']:,} | {flops['vae_decoder']:.1f} | x0 latent + PixelUnshuffle 8 of the JPEG (`skip`) → res blocks → PixelShuffle 8 residual on the JPEG, then a thin full-resolution refinement ({cfg.dec_fullres_ch} ch) |
+| vaeDecoder | `vae_decoder.onnx` ({sizes['vae_decoder.onnx'] / 1e6:.1f} MB) | {params['vae_decoder']:,} | {flops['vae_decoder']:.1f} | {_decoder_line(cfg)} |
 | **total** | {mb:.1f} MB | **{total_params:,}** | **{flops['total']:.1f}** | |
 
 FLOPs count 2 × multiply-adds of convolutions, linear layers and attention at a 512×512 input
@@ -112,11 +136,11 @@ Runtime steps (pad 32 edge bottom/right, x0 formula between unet and decoder, cl
   padded like the runtime, QF 5..95 (80 % ≤ 60), L1 on the quality; features, token projection and
   quality embedding stayed frozen, and the generator then continued on the refined CaVE:
   {_refine_line(log)}.
-- Two earlier attempts were discarded (in `scratch/`, not committed): with PyTorch's default init and a
+{_warm_start_line(log)}- Two earlier attempts were discarded (in `scratch/`, not committed): with PyTorch's default init and a
   purely learned quality head, the head stayed at the mean (MAE ≈ 19) for 1000 steps.
 - Progress of this export: step {progress.get('step')} ({progress.get('phase')} phase, {progress.get('phase_step')} steps in it),
   {progress.get('train_s', 0) / 3600:.2f} h of training compute; log from {start} to {last}
-  ({wall_h:.2f} h wall-clock), `models/training/runs/codiff-tiny/log.jsonl`.
+  ({wall_h:.2f} h wall-clock), {log_paths}.
 - CaVE quality MAE on held-out training-pool crops at the end of its phase: {cave_line(cave_end)}.
 - Latest held-out crop check ({last_val.get('time') if last_val else '-'}): PSNR gain {gain_line(last_val)};
   CaVE MAE {cave_line(last_val)}.

@@ -56,6 +56,12 @@ def parse_args(argv=None):
     p.add_argument("--ckpt-every-s", type=float, default=300.0)
     p.add_argument("--max-hours", type=float, default=0.0, help="stop after this many hours of this process (0 = never)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--extra", default=None,
+                   help='JSON for Config.extra of a new run (e.g. \'{"refine": [2, 24, 3], "dec_blocks": 1}\'); '
+                        "a resumed run keeps its own")
+    p.add_argument("--init-from", default=None,
+                   help="weights.pt of another run: a new run starts from it (CaVE and every generator layer whose "
+                        "shape matches; new layers keep their init) in the generator phase")
     return p.parse_args(argv)
 
 
@@ -94,6 +100,36 @@ def validate(model: CodiffTiny, val: dict, device) -> dict:
     return out
 
 
+def run_config(args, state_path: Path, weights_path: Path) -> Config:
+    """A run keeps the config it was started with; --extra only shapes a new run."""
+    for path in (state_path, weights_path):
+        if path.exists():
+            saved = torch.load(path, map_location="cpu").get("config")
+            if saved is None:  # state.pt of runs before configs were saved there
+                continue
+            if args.extra is not None and Config.from_dict(saved).extra != json.loads(args.extra):
+                raise SystemExit(f"{path} was trained with extra={saved['extra']}: use a new --run-dir")
+            return Config.from_dict(saved)
+    return Config(extra=json.loads(args.extra)) if args.extra else Config()
+
+
+def warm_start(model: CodiffTiny, init: Path) -> tuple[dict, dict]:
+    """Load CaVE and every generator tensor whose shape matches; continue in the generator phase with a
+    fresh phase step (so the learning-rate schedule restarts) and the source's step and time counters."""
+    st = torch.load(init, map_location="cpu")
+    own = model.state_dict()
+    matched = {k: v.float() for k, v in st["model"].items() if k in own and own[k].shape == v.shape}
+    missing = [k for k in own if k not in matched]
+    if any(k.startswith("cave.") for k in missing):
+        raise SystemExit(f"--init-from: CaVE differs ({[k for k in missing if k.startswith('cave.')][:3]})")
+    model.load_state_dict(matched, strict=False)
+    progress = dict(st["progress"], phase="gen", phase_step=0)
+    dropped = sorted({k.rsplit(".", 1)[0] for k in st["model"] if k not in matched})
+    info = {"event": "warm_start", "step": progress["step"], "from": str(init), "new_tensors": missing,
+            "removed_tensors": dropped}
+    return progress, {k: st[k] for k in ("quality_refine",) if k in st}, info
+
+
 def save_atomic(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -109,10 +145,10 @@ def main(argv=None) -> int:
     (run / "scratch").mkdir(parents=True, exist_ok=True)
     state_path, weights_path, log_path = run / "scratch/state.pt", run / "weights.pt", run / "log.jsonl"
 
-    cfg = Config()
+    cfg = run_config(args, state_path, weights_path)
     model = CodiffTiny(cfg).to(device)
     progress = {"phase": "cave", "step": 0, "phase_step": 0, "train_s": 0.0, "cave_train_s": 0.0}
-    opt_state, extra = None, {}
+    opt_state, extra, warm_info = None, {}, None
     if state_path.exists():
         st = torch.load(state_path, map_location="cpu")
         model.load_state_dict(st["model"])
@@ -125,11 +161,13 @@ def main(argv=None) -> int:
         model.load_state_dict({k: v.float() for k, v in st["model"].items()})
         progress = st["progress"]
         extra = {k: st[k] for k in ("quality_refine",) if k in st}
+    elif args.init_from:
+        torch.manual_seed(args.seed)
+        model = CodiffTiny(cfg).to(device)
+        progress, extra, warm_info = warm_start(model, Path(args.init_from))
     else:
         torch.manual_seed(args.seed)
         model = CodiffTiny(cfg).to(device)
-    if cfg.to_dict() != Config().to_dict():
-        raise SystemExit("config mismatch")
 
     pool = load_pool(args.data, run / "scratch/pool.npz", min_side=args.crop + 16)
     held = [im for i, im in enumerate(pool) if i % 40 == 7]
@@ -154,13 +192,15 @@ def main(argv=None) -> int:
         print(json.dumps(rec), flush=True)
 
     def checkpoint():
-        save_atomic({"model": model.state_dict(), "progress": progress,
+        save_atomic({"model": model.state_dict(), "progress": progress, "config": cfg.to_dict(),
                      "opt": {"phase": progress["phase"], "state": opt.state_dict()},
                      "py_rng": random.getstate(), "torch_rng": torch.get_rng_state(), **extra}, state_path)
         buffers = {k for k, _ in model.named_buffers()}  # fixed constants (DCT basis): keep fp32
         save_atomic({"model": {k: v if k in buffers else v.half() for k, v in model.state_dict().items()},
                      "progress": progress, "config": cfg.to_dict(), **extra}, weights_path)
 
+    if warm_info:
+        log(warm_info)
     log({"event": "start", "device": str(device), "torch": torch.__version__, "threads": args.threads,
          "train_images": len(train_imgs), "heldout_images": len(held), **progress,
          "args": vars(args)})
