@@ -44,7 +44,7 @@ def _decoder_line(cfg) -> str:
     s, ch, convs = refine
     return head + (f"a refinement at ×{s}: (coarse, JPEG) PixelUnshuffle {s} → {convs} 3×3 convs ({ch} ch, "
                    f"residual) → PixelShuffle {s} residual; it sees the pixels inside each 8×8 block "
-                   "(ringing, block edges) at a quarter of the cost of full resolution")
+                   f"(ringing, block edges), each conv costing what a {ch // s}-channel full-resolution conv would")
 
 
 def _warm_start_line(log: list[dict]) -> str:
