@@ -60,6 +60,8 @@ export async function computeTokens(
    * out while CaVE runs on this one (in the model worker); with one, each waits for the last run.
    */
   scratches: readonly Scratch[] = [{}, {}],
+  /** Work for the caller while CaVE's last run is in flight (called only where runs overlap). */
+  whileLastRuns?: () => Promise<void>,
 ): Promise<CaveResult> {
   const { manifest } = sessions.model;
   const multiple = caveMultiple(sessions);
@@ -114,10 +116,14 @@ export async function computeTokens(
   const overlap = scratches.length > 1 && sessions.remote !== undefined && "record" in step;
   let job = run(0, await cut(0));
   try {
+    if (overlap && tiles.length === 1) await whileLastRuns?.();
     for (let k = 0; k < tiles.length; k++) {
       const next = overlap && k + 1 < tiles.length ? await cut(k + 1) : undefined;
       const out = await job;
-      if (next !== undefined) job = run(k + 1, next);
+      if (next !== undefined) {
+        job = run(k + 1, next);
+        if (k + 2 === tiles.length) await whileLastRuns?.();
+      }
       const { x0, y0, tw, th } = tiles[k]!;
       const tgw = tw / down;
       const tgh = th / down;

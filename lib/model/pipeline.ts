@@ -83,9 +83,11 @@ export async function runPipeline(
   const remote = sessions.remote !== undefined;
   const step = stepper(timings, cpuTimings, options.signal, remote ? threadClock() : processCpuMs);
 
-  // Two input buffers, used in turn by CaVE and then every tile (each a view of one): the next tile is cut
-  // out while the model runs on the last. Fresh memory is slow to touch: they come from the pool.
-  const scratches: Scratch[] = [{}, {}];
+  // Input buffers (tiles are views of them), from the pool since fresh memory is slow to touch. With the
+  // model in the worker, three in turn: the next tile is cut out while the model runs on the last (and
+  // the first tile while CaVE's last run is in flight); here, one.
+  const scratches: Scratch[] = remote ? [{}, {}, {}] : [{}];
+  const tileScratch = (k: number) => scratches[(k + 2) % scratches.length]!;
   const tiling = options.tiling ?? manifest.tiling;
   const xs = planAxis(width, tiling.tile, tiling.overlap);
   const ys = planAxis(height, tiling.tile, tiling.overlap);
@@ -95,15 +97,44 @@ export async function runPipeline(
   const tiles = xs.length * ys.length;
   let banded: ReturnType<typeof createBandedBlender> | undefined;
   let accumulator: Float32Array | undefined;
-  let cave: CaveResult;
-  try {
-    cave =
-      options.tokens ??
-      (await computeTokens(sessions, rgb, width, height, input.tableQuality, options.cave, step, scratches));
+  const cut = (k: number) => {
+    const rect = { x: xs[k % xs.length]!, y: ys[Math.floor(k / xs.length)]! };
+    const pw = padTo(rect.x.end - rect.x.start, manifest.padMultiple);
+    const ph = padTo(rect.y.end - rect.y.start, manifest.padMultiple);
+    return step(
+      "tensors",
+      (): Value => ({
+        data: extractPlanar(rgb, width, rect, pw, ph, 2 / 255, -1, tileScratch(k)),
+        dims: [1, 3, ph, pw],
+      }),
+    );
+  };
+  let first: Value | undefined;
+  let prepared = false;
+  const prepare = async () => {
+    prepared = true;
     // Without a colour fix, tiles blend straight into the 8-bit output and only the overlaps are summed in
     // float (lib/image/blend-bands.ts). A colour fix is global: it needs the whole image in float first.
     banded = colorFix === "none" ? createBandedBlender(width, height, xs, ys, weightsX, weightsY) : undefined;
     accumulator = banded === undefined ? new Float32Array(width * height * 3) : undefined;
+    if (remote) first = await cut(0);
+  };
+  let cave: CaveResult;
+  try {
+    cave =
+      options.tokens ??
+      (await computeTokens(
+        sessions,
+        rgb,
+        width,
+        height,
+        input.tableQuality,
+        options.cave,
+        step,
+        scratches.slice(0, 2),
+        prepare,
+      ));
+    if (!prepared) await prepare();
     const tokens = cave.tokens;
     const blend = (k: number, restored: Value) => {
       const i = k % xs.length;
@@ -127,18 +158,6 @@ export async function runPipeline(
             ),
       );
     };
-    const cut = (k: number) => {
-      const rect = { x: xs[k % xs.length]!, y: ys[Math.floor(k / xs.length)]! };
-      const pw = padTo(rect.x.end - rect.x.start, manifest.padMultiple);
-      const ph = padTo(rect.y.end - rect.y.start, manifest.padMultiple);
-      return step(
-        "tensors",
-        (): Value => ({
-          data: extractPlanar(rgb, width, rect, pw, ph, 2 / 255, -1, scratches[k % 2]),
-          dims: [1, 3, ph, pw],
-        }),
-      );
-    };
     if (!remote) {
       // Sessions in this thread: one thing at a time.
       for (let k = 0; k < tiles; k++) {
@@ -147,12 +166,12 @@ export async function runPipeline(
       }
     } else {
       // In the model worker: tile k+1 is cut out, and tile k−1 blended, while the model runs on tile k.
-      let job = runTile(sessions, await cut(0), tokens, step, scratches[0]!);
+      let job = runTile(sessions, first ?? (await cut(0)), tokens, step, tileScratch(0));
       try {
         for (let k = 0; k < tiles; k++) {
           const next = k + 1 < tiles ? await cut(k + 1) : undefined;
           const restored = await job;
-          if (next !== undefined) job = runTile(sessions, next, tokens, step, scratches[(k + 1) % 2]!);
+          if (next !== undefined) job = runTile(sessions, next, tokens, step, tileScratch(k + 1));
           await blend(k, restored);
           options.onProgress?.({ tile: k + 1, tiles });
         }

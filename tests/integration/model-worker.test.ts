@@ -46,6 +46,13 @@ describe("the model worker", () => {
     const inThread = await runPipeline(thread, input, { tiling: TILING });
     assert.equal(inWorker.tiles, 4 * 2);
     assert.deepEqual(inWorker.rgb, inThread.rgb);
+    // CaVE on tiles too: its next tile is cut out while it runs on one, and the first generator tile
+    // while its last run is in flight.
+    const cave = { wholeMaxPixels: 10_000, tile: 64 };
+    const cavedInWorker = await runPipeline(worker, input, { tiling: TILING, cave });
+    const cavedInThread = await runPipeline(thread, input, { tiling: TILING, cave });
+    assert.equal(cavedInWorker.cave.mode, "tiled");
+    assert.deepEqual(cavedInWorker.rgb, cavedInThread.rgb);
     for (const step of ["cave", "encoder", "unet", "x0", "decoder", "tensors", "blend"]) {
       assert.ok((inWorker.timings[step] ?? 0) > 0, `step ${step} measured`);
       assert.ok((inWorker.cpuTimings[step] ?? -1) >= 0, `step ${step}: CPU time`);
