@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-from codiff_tiny import CodiffTiny, Config, count_params, flops_per_megapixel  # noqa: E402
+from codiff_tiny import CURRENT_RUN, RUN_LOGS, CodiffTiny, Config, count_params, flops_per_megapixel  # noqa: E402
 from model_card import render_card  # noqa: E402
 from onnx_stages import REFERENCE_CASES, export_stages, manifest, write_reference  # noqa: E402
 
@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--weights", default=str(REPO / "models/training/runs/codiff-tiny/weights.pt"))
-    p.add_argument("--log", nargs="+", default=[str(REPO / "models/training/runs/codiff-tiny/log.jsonl")],
+    p.add_argument("--weights", default=str(CURRENT_RUN / "weights.pt"))
+    p.add_argument("--log", nargs="+", default=[str(p) for p in RUN_LOGS],
                    help="training logs in order (a warm-started run after the run it started from)")
     p.add_argument("--out", default=str(REPO / "models/codiff-tiny"))
     p.add_argument("--eval", default="", help="results JSON written by models/training/eval.py --json")

@@ -20,10 +20,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+RUNS = Path(__file__).resolve().parent / "runs"
+# The run the shipped model comes from, and every log of its history in order (the decoder refinement
+# started a new run, warm-started from the first; see its log's warm_start record).
+CURRENT_RUN = RUNS / "codiff-tiny-r2"
+RUN_LOGS = [RUNS / "codiff-tiny" / "log.jsonl", CURRENT_RUN / "log.jsonl"]
 
 SCALING_FACTOR = 0.18215
 TIMESTEP = 499

@@ -23,10 +23,9 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from codiff_tiny import CodiffTiny, Config, pad_to_multiple, restore_image  # noqa: E402
+from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, pad_to_multiple, restore_image  # noqa: E402
 from data import list_images  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def load_model(weights: str | Path) -> tuple[CodiffTiny, dict]:
@@ -154,7 +153,7 @@ def cave_mae(model: CodiffTiny, files: list[Path], qualities: list[int]) -> dict
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=str(REPO / "models/training/runs/codiff-tiny/weights.pt"))
+    p.add_argument("--weights", default=str(CURRENT_RUN / "weights.pt"))
     p.add_argument("--set", default="/work/shared/data/bench/LIVE1")
     p.add_argument("--qualities", default="5,10,20,30,40")
     p.add_argument("--cave-qualities", default="5,10,15,20,30,40,50,60,70,80,90",

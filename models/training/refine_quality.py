@@ -28,9 +28,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from codiff_tiny import CodiffTiny, Config, pad_to_multiple  # noqa: E402
+from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, pad_to_multiple  # noqa: E402
 from data import jpeg_roundtrip, load_pool  # noqa: E402
-from train import REPO, now_iso, save_atomic  # noqa: E402
+from train import now_iso, save_atomic  # noqa: E402
 
 SIZES = [96, 128, 160, 224, 256, 320, 384, 448, 512]  # some not multiples of 32: padded like the runtime
 VAL_QUALITIES = [5, 10, 15, 20, 30, 40, 50, 60, 80]
@@ -39,7 +39,7 @@ VAL_QUALITIES = [5, 10, 15, 20, 30, 40, 50, 60, 80]
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="/work/shared/data/train")
-    p.add_argument("--run-dir", default=str(REPO / "models/training/runs/codiff-tiny"))
+    p.add_argument("--run-dir", default=str(CURRENT_RUN))
     p.add_argument("--seconds", type=float, default=1200.0)
     p.add_argument("--pixels", type=int, default=4 * 256 * 256, help="pixels per batch (batch = pixels / size^2)")
     p.add_argument("--lr", type=float, default=3e-4)
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     run = Path(args.run_dir)
     state_path, weights_path, log_path = run / "scratch/state.pt", run / "weights.pt", run / "log.jsonl"
     st = torch.load(state_path, map_location="cpu")
-    cfg = Config()
+    cfg = Config.from_dict(st["config"]) if "config" in st else Config()  # older state.pt files had none
     model = CodiffTiny(cfg)
     own = model.state_dict()
     # A head whose input features changed starts afresh (only qmlp's first layer can differ in shape).

@@ -1,7 +1,7 @@
 """Resumable training of the compact CODiff: CaVE alone first (dual learning), then the generator.
 
 Run (and rerun to continue from the last checkpoint):
-  nohup /usr/bin/python3 models/training/train.py >> models/training/runs/codiff-tiny/scratch/stdout.txt 2>&1 &
+  nohup /usr/bin/python3 models/training/train.py >> models/training/runs/codiff-tiny-r2/scratch/stdout.txt 2>&1 &
 
 Phase "cave": CaVE + a training-only decoder; loss = L1(reconstruction, clean) + w_q * |q_pred - q| / 100.
 Phase "gen":  CaVE frozen; vae_encoder + unet + vae_decoder trained end to end through the x0 formula
@@ -32,17 +32,16 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from codiff_tiny import CodiffTiny, Config  # noqa: E402
+from codiff_tiny import CURRENT_RUN, CodiffTiny, Config  # noqa: E402
 from data import Batches, load_pool, validation_set  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 VAL_QUALITIES = [5, 10, 20, 30, 40, 60, 80]
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="/work/shared/data/train")
-    p.add_argument("--run-dir", default=str(REPO / "models/training/runs/codiff-tiny"))
+    p.add_argument("--run-dir", default=str(CURRENT_RUN))
     p.add_argument("--cave-seconds", type=float, default=2400.0, help="training time spent on CaVE alone")
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--batch", type=int, default=8)
