@@ -9,14 +9,20 @@
  * 12 MP within 1.3× of 1 MP; everything that is not a model run ≤ 15 % of the model runs' time. "Not a
  * model run" is the whole restore's time less its model runs (decode, tensors, x0, blend, encode, and any
  * gap between steps), so nothing escapes it. Run with nothing else on the cores.
- * `--in-thread` runs the model in the calling thread instead of the model worker (no overlap), to compare.
- *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread]
+ * The model runs where restore() puts it by default (lib/model/sessions.ts defaultInWorker: the model worker
+ * when onnxruntime's threads leave a core free, else the calling thread); `--in-worker` / `--in-thread`
+ * force one, to compare. In the worker, a model run's CPU time is that of the worker's thread and
+ * onnxruntime's (Linux /proc); the rest of the process's (this thread's steps, decoding and encoding,
+ * garbage collection, messages) is not a model run, and steps here that overlap model runs count this
+ * thread's CPU only.
+ *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread | --in-worker]
  */
 import { execFileSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import sharp, { type Sharp } from "sharp";
 import { shippedModelDir } from "../lib/model/default-model.js";
+import { defaultInWorker } from "../lib/model/sessions.js";
 import { restore } from "../lib/restore/restore.js";
 import type { RestoreDescription } from "../lib/restore/types.js";
 
@@ -31,13 +37,14 @@ const { values } = parseArgs({
     child: { type: "string" },
     cold: { type: "boolean" },
     "in-thread": { type: "boolean" },
+    "in-worker": { type: "boolean" },
     help: { type: "boolean" },
   },
 });
 
 if (values.help === true) {
   process.stdout.write(
-    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread]\n" +
+    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread | --in-worker]\n" +
       "Restores a JPEG of each size (MP) in its own process, once to warm up and N times timed (the median run);\n" +
       "prints MP/s, CPU time, peak RSS, model vs non-model time (wall and CPU) and the time per step. Compare\n" +
       "CPU columns when other work shares the cores.\n",
@@ -79,7 +86,7 @@ async function child(mp: number): Promise<void> {
     modelDir: values.model ?? shippedModelDir(),
     threads: values.threads === undefined ? undefined : Number(values.threads),
     force: true,
-    modelInWorker: values["in-thread"] !== true,
+    modelInWorker: values["in-worker"] === true ? true : values["in-thread"] === true ? false : undefined,
   };
   const quality = Number(values.quality);
   const { bytes, width, height } = await sourceJpeg(mp, quality);
@@ -151,6 +158,11 @@ function table(header: string[], lines: string[][]): string {
   return [fmt(header), ...lines.map(fmt)].join("\n");
 }
 
+function where(threads: number): string {
+  const inWorker = values["in-worker"] === true || (values["in-thread"] !== true && defaultInWorker(threads));
+  return inWorker ? "model worker" : "calling thread";
+}
+
 function main(): void {
   const sizes = values.sizes.split(",").map(Number);
   const rows: Row[] = [];
@@ -162,6 +174,7 @@ function main(): void {
     if (values.image !== undefined) args.push("--image", values.image);
     if (values.cold === true) args.push("--cold");
     if (values["in-thread"] === true) args.push("--in-thread");
+    if (values["in-worker"] === true) args.push("--in-worker");
     const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 20 });
     rows.push(JSON.parse(out.trim().split("\n").at(-1)!) as Row);
   }
@@ -218,7 +231,7 @@ function main(): void {
   );
   const first = rows[0]!;
   process.stdout.write(
-    `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, CaVE ${rows.map((r) => r.cave).join("/")}, the median of ${first.runs} timed run(s)\n`,
+    `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, model in the ${where(first.threads)}, CaVE ${rows.map((r) => r.cave).join("/")}, the median of ${first.runs} timed run(s)\n`,
   );
   process.stdout.write(
     `${summary}\ntime per step, wall/CPU ms; model runs: ${MODEL_STEPS.join(", ")}; the rest is not a model run ("between": time outside named steps):\n${perStep}\n`,

@@ -1,8 +1,8 @@
 /**
  * The one way into onnxruntime: sessions are created here, once per process per model folder, provider
- * and thread count, and reused (a warm Lambda container must not reload its graphs). By default they live
- * in the model worker (lib/model/ort-worker.ts), a worker thread, so that the calling thread prepares and
- * blends tiles while a model runs; `inWorker: false` keeps them in the calling thread.
+ * and thread count, and reused (a warm Lambda container must not reload its graphs). They live in the
+ * model worker (lib/model/ort-worker.ts), a worker thread, so that the calling thread prepares and blends
+ * tiles while a model runs, or in the calling thread (the default where no core is left over for that).
  */
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
@@ -29,7 +29,10 @@ export interface SessionOptions {
    * memory to the system after every run, for hosts where the last few hundred MB matter more than time.
    */
   readonly memoryArena?: boolean;
-  /** Run the sessions in the model worker (default) or in the calling thread. */
+  /**
+   * Run the sessions in the model worker or in the calling thread; default: in the worker when a core is
+   * left over for this thread's work (`threads` below the cores), see defaultInWorker.
+   */
   readonly inWorker?: boolean;
 }
 
@@ -70,12 +73,22 @@ export function defaultThreads(): number {
   return Math.max(1, availableParallelism());
 }
 
+/**
+ * Whether the model runs in the model worker by default: only where onnxruntime leaves a core free.
+ * Without one, the tile work that would overlap the model slows its threads as much as it hides
+ * (bench/restore.ts, 2 cores, 2 threads, 4 MP, restores alternating in one process: 2.24 s a restore
+ * in the worker against 2.03 s in the calling thread).
+ */
+export function defaultInWorker(threads: number = defaultThreads()): boolean {
+  return threads < availableParallelism();
+}
+
 /** Sessions for a model folder, created on first use and cached for the life of the process. */
 export function openModel(dir: string, options: SessionOptions = {}): Promise<ModelSessions> {
   const provider = options.provider ?? "cpu";
   const threads = options.threads ?? defaultThreads();
   const memoryArena = options.memoryArena ?? true;
-  const inWorker = options.inWorker ?? true;
+  const inWorker = options.inWorker ?? defaultInWorker(threads);
   const key = `${resolve(dir)}\u0000${provider}\u0000${threads}\u0000${memoryArena}\u0000${inWorker}`;
   let entry = cache.get(key);
   // Sessions of a model worker that has stopped since are gone with it.

@@ -28,8 +28,8 @@ export interface RestoreOptions {
   readonly threads?: number;
   readonly executionProvider?: "cpu" | "cuda";
   /**
-   * Run the model in the model worker thread (default), so that tiles are prepared and blended while it
-   * runs; false runs it in the calling thread.
+   * Run the model in the model worker thread, so that tiles are prepared and blended while it runs, or
+   * (false) in the calling thread. Default: the worker when `threads` leaves a core free.
    */
   readonly modelInWorker?: boolean;
   /** Checked between pipeline steps; an aborted restore throws and writes nothing. */

@@ -39,7 +39,7 @@ describe("the model worker", () => {
   it("gives the same bytes as sessions in the calling thread, on many overlapping tiles", async () => {
     const { rgb, info } = await decodeImage(await jpeg(333, 217));
     const input = { rgb, width: info.width, height: info.height, tableQuality: 15 };
-    const worker = await openModel(MODEL, { threads: 2 });
+    const worker = await openModel(MODEL, { threads: 2, inWorker: true });
     const thread = await openModel(MODEL, { threads: 2, inWorker: false });
     assert.ok(worker.remote !== undefined && thread.remote === undefined);
     const inWorker = await runPipeline(worker, input, { tiling: TILING });
@@ -62,7 +62,8 @@ describe("the model worker", () => {
   it("fails a run whose worker dies with a ModelError, and the next restore works", async () => {
     const source = await jpeg(333, 217);
     const { rgb, info } = await decodeImage(source);
-    const before = await openModel(MODEL, { threads: 2 });
+    const inWorker = { threads: 2, inWorker: true };
+    const before = await openModel(MODEL, inWorker);
     const running = runPipeline(
       before,
       { rgb, width: info.width, height: info.height, tableQuality: 15 },
@@ -74,10 +75,10 @@ describe("the model worker", () => {
       assert.match(error.message, /model worker stopped/);
       return true;
     });
-    const again = await restore(source, { modelDir: MODEL, threads: 2, force: true });
+    const again = await restore(source, { modelDir: MODEL, threads: 2, force: true, modelInWorker: true });
     assert.equal(again.action, "restored");
-    const after = await openModel(MODEL, { threads: 2 });
+    const after = await openModel(MODEL, inWorker);
     assert.notEqual(after, before, "sessions created again in the new worker");
-    assert.equal(await openModel(MODEL, { threads: 2 }), after, "and reused");
+    assert.equal(await openModel(MODEL, inWorker), after, "and reused");
   });
 });
