@@ -81,6 +81,8 @@ function byteTable(scale: number, offset: number): Float32Array {
 
 const tables = new Map<string, Float32Array>();
 
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /**
  * Cuts `rect` out of interleaved 8-bit RGB as planar float RGB (NCHW, batch 1), each value mapped
  * `v · scale + offset` (default: [0, 1]; `2/255, −1` gives rgb_pm1 directly), edge-padded on the right and
@@ -107,10 +109,39 @@ export function extractPlanar(
   tables.set(key, lut);
   const g0 = plane;
   const b0 = 2 * plane;
+  // Four pixels are three aligned 32-bit words: one load each instead of one per byte (~1/3 faster).
+  const words = LITTLE_ENDIAN ? new Uint32Array(rgb.buffer, 0, rgb.buffer.byteLength >> 2) : undefined;
   for (let y = 0; y < h; y++) {
     let s = ((rect.y.start + y) * width + rect.x.start) * 3;
     const o = y * paddedWidth;
-    for (let x = o, end = o + w; x < end; x++, s += 3) {
+    const end = o + w;
+    let x = o;
+    if (words !== undefined) {
+      // Up to three pixels one by one, until the row's bytes reach a word boundary.
+      for (; x < end && ((rgb.byteOffset + s) & 3) !== 0; x++, s += 3) {
+        out[x] = lut[rgb[s]!]!;
+        out[g0 + x] = lut[rgb[s + 1]!]!;
+        out[b0 + x] = lut[rgb[s + 2]!]!;
+      }
+      for (let k = (rgb.byteOffset + s) >> 2; x + 4 <= end; x += 4, s += 12, k += 3) {
+        const a = words[k]!;
+        const b = words[k + 1]!;
+        const c = words[k + 2]!;
+        out[x] = lut[a & 255]!;
+        out[g0 + x] = lut[(a >>> 8) & 255]!;
+        out[b0 + x] = lut[(a >>> 16) & 255]!;
+        out[x + 1] = lut[a >>> 24]!;
+        out[g0 + x + 1] = lut[b & 255]!;
+        out[b0 + x + 1] = lut[(b >>> 8) & 255]!;
+        out[x + 2] = lut[(b >>> 16) & 255]!;
+        out[g0 + x + 2] = lut[b >>> 24]!;
+        out[b0 + x + 2] = lut[c & 255]!;
+        out[x + 3] = lut[(c >>> 8) & 255]!;
+        out[g0 + x + 3] = lut[(c >>> 16) & 255]!;
+        out[b0 + x + 3] = lut[c >>> 24]!;
+      }
+    }
+    for (; x < end; x++, s += 3) {
       out[x] = lut[rgb[s]!]!;
       out[g0 + x] = lut[rgb[s + 1]!]!;
       out[b0 + x] = lut[rgb[s + 2]!]!;

@@ -213,4 +213,37 @@ describe("extractPlanar", () => {
     assert.deepEqual(r, [255, 255, 40, 40, 40, 40]);
     assert.equal(Math.round(out[plane * 2]! * 255), 253);
   });
+
+  it("gives what a byte-by-byte cut gives, at any width, rectangle and buffer offset (word-read fast path)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 23 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.nat(),
+        (width, height, byteOffset, seed) => {
+          const backing = new Uint8Array(byteOffset + width * height * 3 + 5);
+          for (let k = 0; k < backing.length; k++) backing[k] = (k * 73 + seed * 31) & 255;
+          const rgb = backing.subarray(byteOffset, byteOffset + width * height * 3);
+          const x0 = seed % width;
+          const y0 = (seed >> 3) % height;
+          const rect = { x: { start: x0, end: width }, y: { start: y0, end: height } };
+          const w = width - x0;
+          const h = height - y0;
+          const pw = w + (seed % 3);
+          const ph = h + (seed % 2);
+          const out = extractPlanar(rgb, width, rect, pw, ph, 2 / 255, -1);
+          for (let c = 0; c < 3; c++) {
+            for (let y = 0; y < ph; y++) {
+              for (let x = 0; x < pw; x++) {
+                const v = rgb[((y0 + Math.min(y, h - 1)) * width + x0 + Math.min(x, w - 1)) * 3 + c]!;
+                assert.equal(out[c * pw * ph + y * pw + x], Math.fround(v * (2 / 255) - 1));
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
