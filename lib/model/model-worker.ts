@@ -103,8 +103,19 @@ function fromWire(error: WireError): ModelError {
   return new ModelError(code, error.message, { field: error.field, cause });
 }
 
-/** Sends a job to the worker (starting one if none runs); `transfer` lists buffers handed over. */
-export function callWorker(request: Request, transfer: readonly ArrayBuffer[] = []): Promise<Reply> {
+/**
+ * Sends a job to the worker (starting one if none runs); `transfer` lists buffers handed over. `to`: the
+ * worker that must run it (its sessions are there); when that one has stopped, the job fails at once.
+ */
+export function callWorker(
+  request: Request,
+  transfer: readonly ArrayBuffer[] = [],
+  to?: number,
+): Promise<Reply> {
+  if (to !== undefined && live?.number !== to) {
+    const error = new ModelError("MODEL_RUN_FAILED", "the model worker stopped (its sessions went with it)");
+    return Promise.reject(error);
+  }
   live ??= start();
   const { worker, pending } = live;
   const id = nextId++;

@@ -143,21 +143,22 @@ async function openRemote(
 ): Promise<ModelSessions> {
   const model = await loadModelFolder(dir);
   const call = callWorker({ op: "open", model, provider, threads, memoryArena });
-  createdIn(liveWorker());
+  const worker = liveWorker();
+  createdIn(worker);
   const opened = (await call).result as Opened;
   const { handle } = opened;
   const stages = {} as Record<StageName, StageSession>;
   for (const name of STAGE_NAMES) {
-    stages[name] = { inputTypes: opened.inputTypes[name], session: remoteSession(handle, name) };
+    stages[name] = { inputTypes: opened.inputTypes[name], session: remoteSession(handle, name, worker) };
   }
   const remote: RemoteModel = {
     async stage(name, values, lend = []) {
-      const reply = await callWorker({ op: "stage", handle, stage: name, values, lent: lend }, lend);
+      const reply = await callWorker({ op: "stage", handle, stage: name, values, lent: lend }, lend, worker);
       return { values: reply.result as Values, measured: reply.measured!, lent: reply.lent ?? [] };
     },
     async tile(lq, tokens) {
       const lend = [lq.data.buffer as ArrayBuffer];
-      const reply = await callWorker({ op: "tile", handle, lq, tokens, lent: lend }, lend);
+      const reply = await callWorker({ op: "tile", handle, lq, tokens, lent: lend }, lend, worker);
       return { image: reply.result as Value, measured: reply.measured!, lent: reply.lent![0]! };
     },
   };
@@ -165,14 +166,14 @@ async function openRemote(
 }
 
 /** A session's own run, on graph-named tensors, in the model worker (what runStage calls). */
-function remoteSession(handle: number, stage: StageName): StageRunner {
+function remoteSession(handle: number, stage: StageName, worker: number | undefined): StageRunner {
   return {
     async run(feeds) {
       const wire: Record<string, WireTensor> = {};
       for (const [name, t] of Object.entries(feeds)) {
         wire[name] = { type: t.type, data: t.data as ArrayBufferView, dims: t.dims };
       }
-      const { result } = await callWorker({ op: "run", handle, stage, feeds: wire });
+      const { result } = await callWorker({ op: "run", handle, stage, feeds: wire }, [], worker);
       const out: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(result as Record<string, WireTensor>)) {
         out[name] = new ort.Tensor(t.type as "float32", t.data as Float32Array, t.dims);
