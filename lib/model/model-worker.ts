@@ -134,7 +134,25 @@ export function callWorker(
 
 /** Ends the worker (its sessions with it); the next job starts a new one. */
 export async function stopModelWorker(): Promise<void> {
+  await endWorker("stop");
+}
+
+/** Makes the worker throw outside any job, as a bug would (tests: a worker that dies). */
+export async function crashModelWorker(): Promise<void> {
+  await endWorker("crash");
+}
+
+/**
+ * Never worker.terminate() while onnxruntime may be running there: ending the thread inside a native
+ * run aborts the whole process (onnxruntime-node throws a C++ exception nothing catches). The worker ends
+ * itself, after the jobs already sent; jobs sent to it later fail at once (callWorker `to`).
+ */
+async function endWorker(op: "stop" | "crash"): Promise<void> {
   const current = live;
+  if (current === undefined) return;
   live = undefined;
-  if (current !== undefined) await current.worker.terminate();
+  const ended = new Promise<void>((resolve) => current.worker.once("exit", () => resolve()));
+  current.worker.ref();
+  current.worker.postMessage({ id: 0, request: { op } });
+  await ended;
 }

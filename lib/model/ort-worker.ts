@@ -103,6 +103,19 @@ async function handle(request: Request): Promise<Done> {
       );
       return { result: value, measured, views: [value.data], lent: request.lent };
     }
+    case "stop": {
+      for (const sessions of opened.values()) {
+        for (const stage of Object.values(sessions.stages)) await stage.session.release();
+      }
+      opened.clear();
+      setImmediate(() => port!.close()); // after the reply: the worker ends when its port is closed
+      return { result: null };
+    }
+    case "crash":
+      setImmediate(() => {
+        throw new Error("model worker crash (test)");
+      });
+      return { result: null };
     case "release": {
       const sessions = opened.get(request.handle);
       opened.delete(request.handle);

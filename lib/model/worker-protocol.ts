@@ -44,7 +44,11 @@ export type Request =
       readonly tokens: Value;
       readonly lent: readonly ArrayBuffer[];
     }
-  | { readonly op: "release"; readonly handle: number };
+  | { readonly op: "release"; readonly handle: number }
+  /** After the jobs before it: release every session and end the worker. */
+  | { readonly op: "stop" }
+  /** Tests only: throw outside any job, as a bug would, so that the worker dies. */
+  | { readonly op: "crash" };
 
 export interface Opened {
   readonly handle: number;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import sharp from "sharp";
 import { decodeImage } from "../../lib/image/decode.js";
-import { stopModelWorker } from "../../lib/model/model-worker.js";
+import { crashModelWorker } from "../../lib/model/model-worker.js";
 import { runPipeline } from "../../lib/model/pipeline.js";
 import { closeAllModels, openModel } from "../../lib/model/sessions.js";
 import { restore } from "../../lib/restore/restore.js";
@@ -67,8 +67,9 @@ describe("the model worker", () => {
     const running = runPipeline(
       before,
       { rgb, width: info.width, height: info.height, tableQuality: 15 },
-      // The worker is stopped as soon as the first tile is in: the other tiles cannot run.
-      { tiling: TILING, onProgress: () => void stopModelWorker() },
+      // The worker dies as soon as the first tile is in (after the job already sent to it): the later
+      // tiles cannot run.
+      { tiling: TILING, onProgress: () => void crashModelWorker() },
     );
     await assert.rejects(running, (error: Error & { code?: string }) => {
       assert.equal(error.code, "MODEL_RUN_FAILED");
