@@ -1,0 +1,85 @@
+"""How much each part of the generator adds: held-out PSNR gain with a part switched off.
+
+  /usr/bin/python3 models/training/ablate.py [--weights runs/<run>/weights.pt] [--qualities 10,30]
+
+Switching off = zeroing the part's output layer, which the architecture turns into identity: UNet off
+gives x0 = latent, refinement off passes the coarse decoder output through, tokens zero removes CaVE's
+conditioning (cross-attention sees zero tokens). Uses the held-out crops of train.py's split (never the
+benchmark sets); the sample differs from the training log's validation, so compare rows with each other.
+Shows where the FLOPs pay off, before moving them between stages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, flops_per_megapixel  # noqa: E402
+from data import load_pool, validation_set  # noqa: E402
+from train import validate  # noqa: E402
+
+
+def zero_(layer: torch.nn.Module) -> None:
+    layer.weight.zero_()
+    layer.bias.zero_()
+
+
+def zero_tokens(model: CodiffTiny) -> None:
+    forward = model.cave.forward
+
+    def no_tokens(rgb01):
+        tokens, quality = forward(rgb01)
+        return torch.zeros_like(tokens), quality
+
+    model.cave.forward = no_tokens
+
+
+PARTS = {
+    "unet off (x0 = latent)": lambda m: zero_(m.gen.unet.out),
+    "refinement off": lambda m: zero_(m.gen.vae_decoder.refine.out if m.gen.vae_decoder.refine is not None
+                                      else m.gen.vae_decoder.ref2),
+    "CaVE tokens zero": zero_tokens,
+}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default=str(CURRENT_RUN / "weights.pt"))
+    p.add_argument("--data", default="/work/shared/data/train")
+    p.add_argument("--qualities", default="10,30")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    st = torch.load(args.weights, map_location="cpu")
+    cfg = Config.from_dict(st["config"])
+    run = Path(args.weights).parent
+    pool = load_pool(args.data, run / "scratch/pool.npz", min_side=144)
+    held = [im for i, im in enumerate(pool) if i % 40 == 7]
+    val = validation_set(held, 128, [int(q) for q in args.qualities.split(",")], per_q=16, seed=123)
+
+    def model() -> CodiffTiny:
+        m = CodiffTiny(cfg)
+        m.load_state_dict({k: v.float() for k, v in st["model"].items()})
+        return m
+
+    flops = flops_per_megapixel(model())
+    print(f"{args.weights} step {st['progress']['step']}; GFLOP/MP: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in flops.items()))
+    qs = args.qualities.split(",")
+    print("| variant | " + " | ".join(f"gain QF {q}, dB" for q in qs) + " |")
+    print("|---|" + "---|" * len(qs))
+    for name, edit in [("full model", lambda m: None), *PARTS.items()]:
+        m = model()
+        with torch.no_grad():
+            edit(m)
+        res = validate(m, val, "cpu")
+        print(f"| {name} | " + " | ".join(f"{res[f'psnr_gain_q{q}']:+.3f}" for q in qs) + " |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
