@@ -48,13 +48,22 @@ def _decoder_line(cfg) -> str:
 
 
 def _warm_start_line(log: list[dict]) -> str:
-    w = next((r for r in log if r.get("event") == "warm_start"), None)
-    if not w:
-        return ""
-    return (f"- Decoder change at generator step {w.get('step', '?')}: warm start from {w['from']}, via "
-            f"{w.get('via', 'no trial')}; new tensors {', '.join(w.get('new_tensors', []))}, removed "
-            f"{', '.join(w.get('removed_tensors', []))}. The generator then continued "
-            "with the learning-rate schedule restarted.\n")
+    lines = []
+    for w in (r for r in log if r.get("event") == "warm_start"):
+        via = f", via {w['via']}" if w.get("via") and w["via"] != "no trial" else ""
+        lines.append(f"- Architecture change at generator step {w.get('step', '?'):,}: {w.get('change', '')}. Warm "
+                     f"start from {w['from']}{via}; new tensors: {', '.join(w.get('new_tensors', [])) or 'none'}; "
+                     f"removed: {', '.join(w.get('removed_tensors', [])) or 'none'}. The generator then continued "
+                     "with its learning-rate schedule restarted.\n")
+    return "".join(lines)
+
+
+def _activation_line(cfg) -> str:
+    slope = cfg.extra.get("leaky", 0.0)
+    if not slope:
+        return "Activations: ReLU throughout.\n\n"
+    return (f"Activations: ReLU in CaVE; leaky ReLU (slope {slope}) in the generator, because a ReLU in front of a "
+            "projection can go silent on every input and then never learns again (see Training).\n\n")
 
 
 def render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, runtime_notes: str = "",
@@ -103,7 +112,7 @@ texture. Same manifest and stage contract as the official export (see `docs/CONT
 | vaeDecoder | `vae_decoder.onnx` ({sizes['vae_decoder.onnx'] / 1e6:.1f} MB) | {params['vae_decoder']:,} | {flops['vae_decoder']:.1f} | {_decoder_line(cfg)} |
 | **total** | {mb:.1f} MB | **{total_params:,}** | **{flops['total']:.1f}** | |
 
-FLOPs count 2 × multiply-adds of convolutions, linear layers and attention at a 512×512 input
+{_activation_line(cfg)}FLOPs count 2 × multiply-adds of convolutions, linear layers and attention at a 512×512 input
 (`flops_per_megapixel` in `models/training/codiff_tiny.py`); the attention term grows with the token
 count (whole image's tokens for every tile). No normalisation layer uses image-wide statistics
 (LayerNorm per token only), so a tile's result depends only on its neighbourhood and the tokens.

@@ -6,7 +6,9 @@ Switching off = zeroing the part's output layer, which the architecture turns in
 gives x0 = latent, refinement off passes the coarse decoder output through, tokens zero removes CaVE's
 conditioning (cross-attention sees zero tokens). Uses the held-out crops of train.py's split (never the
 benchmark sets); the sample differs from the training log's validation, so compare rows with each other.
-Shows where the FLOPs pay off, before moving them between stages.
+Shows where the FLOPs pay off, before moving them between stages. Then, for every generator layer
+that follows an activation, the share of its inputs that are non-zero: a layer near 0 % is fed by silent
+units, which get no gradient (how the first run lost its whole latent path).
 """
 
 from __future__ import annotations
@@ -78,7 +80,29 @@ def main(argv=None) -> int:
             edit(m)
         res = validate(m, val, "cpu")
         print(f"| {name} | " + " | ".join(f"{res[f'psnr_gain_q{q}']:+.3f}" for q in qs) + " |", flush=True)
+    print_activity(model(), val[int(qs[0])][1])
     return 0
+
+
+@torch.no_grad()
+def print_activity(model: CodiffTiny, jpg) -> None:
+    """Share of positive inputs of each generator conv/linear (meaningful where an activation feeds it)."""
+    shares: dict[str, float] = {}
+
+    def hook(name):
+        def h(mod, inp, out):
+            shares[name] = float((inp[0] > 0).float().mean())
+        return h
+
+    for name, mod in model.gen.named_modules():
+        if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
+            mod.register_forward_hook(hook(name))
+    x = torch.from_numpy(jpg)
+    tokens, _ = model.cave(x)
+    model.gen(x, tokens)
+    print("\n| generator layer | inputs > 0 |\n|---|---|")
+    for name, share in shares.items():
+        print(f"| {name} | {share * 100:.1f} %{' (silent?)' if share < 0.05 else ''} |")
 
 
 if __name__ == "__main__":

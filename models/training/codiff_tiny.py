@@ -27,10 +27,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 RUNS = Path(__file__).resolve().parent / "runs"
-# The run the shipped model comes from, and every log of its history in order (the decoder refinement
-# started a new run, warm-started from the first; see its log's warm_start record).
-CURRENT_RUN = RUNS / "codiff-tiny-r2"
-RUN_LOGS = [RUNS / "codiff-tiny" / "log.jsonl", CURRENT_RUN / "log.jsonl"]
+# The run the shipped model comes from, and every log of its history in order (each architecture change
+# started a new run, warm-started from the previous one; see each log's warm_start record).
+CURRENT_RUN = RUNS / "codiff-tiny-r3"
+RUN_LOGS = [RUNS / "codiff-tiny" / "log.jsonl", RUNS / "codiff-tiny-r2" / "log.jsonl", CURRENT_RUN / "log.jsonl"]
 
 SCALING_FACTOR = 0.18215
 TIMESTEP = 499
@@ -96,14 +96,21 @@ def small_init_(layer: nn.Module, scale: float = 0.1) -> nn.Module:
     return layer
 
 
+def act(x: torch.Tensor, slope: float) -> torch.Tensor:
+    """ReLU, or leaky ReLU when slope > 0: a ReLU in front of a projection can go silent on every input
+    (the first run's decoder trunk and UNet did: dead units get no gradient and never recover)."""
+    return F.leaky_relu(x, slope) if slope > 0 else F.relu(x)
+
+
 class ResBlock(nn.Module):
-    def __init__(self, ch: int):
+    def __init__(self, ch: int, slope: float = 0.0):
         super().__init__()
+        self.slope = slope
         self.c1 = kaiming_(conv3(ch, ch))
         self.c2 = small_init_(kaiming_(conv3(ch, ch)), 0.2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.c2(F.relu(self.c1(x)))
+        return x + self.c2(act(self.c1(x), self.slope))
 
 
 class CrossAttention(nn.Module):
@@ -248,13 +255,14 @@ class VaeEncoder(nn.Module):
 
     def __init__(self, cfg: Config):
         super().__init__()
+        self.a = cfg.extra.get("leaky", 0.0)
         self.inp = nn.Conv2d(3 * 64, cfg.enc_ch, 1)
-        self.body = ResBlock(cfg.enc_ch)
+        self.body = ResBlock(cfg.enc_ch, self.a)
         self.out = conv3(cfg.enc_ch, cfg.latent_ch)
 
     def forward(self, rgb_pm1: torch.Tensor) -> torch.Tensor:
-        x = self.body(F.relu(self.inp(F.pixel_unshuffle(rgb_pm1, 8))))
-        return self.out(F.relu(x)) * SCALING_FACTOR
+        x = self.body(act(self.inp(F.pixel_unshuffle(rgb_pm1, 8)), self.a))
+        return self.out(act(x, self.a)) * SCALING_FACTOR
 
 
 class UNet(nn.Module):
@@ -266,21 +274,22 @@ class UNet(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         c8, c16, c32 = cfg.unet_ch
+        a = self.a = cfg.extra.get("leaky", 0.0)
         self.inp = conv3(cfg.latent_ch, c8)
-        self.e8 = ResBlock(c8)
+        self.e8 = ResBlock(c8, a)
         self.down16 = conv3(c8, c16, 2)
-        self.e16 = ResBlock(c16)
+        self.e16 = ResBlock(c16, a)
         self.down32 = conv3(c16, c32, 2)
-        self.m1 = ResBlock(c32)
+        self.m1 = ResBlock(c32, a)
         self.att32 = CrossAttention(c32, cfg.token_dim, cfg.heads)
-        self.m2 = ResBlock(c32)
+        self.m2 = ResBlock(c32, a)
         self.up16 = nn.Conv2d(c32, c16 * 4, 1)
         self.d16 = conv3(2 * c16, c16)
         self.att16 = CrossAttention(c16, cfg.token_dim, cfg.heads)
-        self.r16 = ResBlock(c16)
+        self.r16 = ResBlock(c16, a)
         self.up8 = nn.Conv2d(c16, c8 * 4, 1)
         self.d8 = conv3(2 * c8, c8)
-        self.r8 = ResBlock(c8)
+        self.r8 = ResBlock(c8, a)
         self.out = small_init_(conv3(c8, cfg.latent_ch), 0.1)
         s0, s1 = math.sqrt(ALPHA_BAR), math.sqrt(1.0 - ALPHA_BAR)
         # eps that makes x0 == sample: eps = sample * (1 - s0) / s1
@@ -289,15 +298,15 @@ class UNet(nn.Module):
 
     def forward(self, sample: torch.Tensor, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
         t = encoder_hidden_states
-        h8 = self.e8(F.relu(self.inp(sample)))
-        h16 = self.e16(F.relu(self.down16(F.relu(h8))))
-        h32 = F.relu(self.down32(F.relu(h16)))
+        h8 = self.e8(act(self.inp(sample), self.a))
+        h16 = self.e16(act(self.down16(act(h8, self.a)), self.a))
+        h32 = act(self.down32(act(h16, self.a)), self.a)
         h32 = self.m2(self.att32(self.m1(h32), t))
-        u16 = F.pixel_shuffle(self.up16(F.relu(h32)), 2)
-        u16 = self.r16(self.att16(F.relu(self.d16(torch.cat([u16, h16], 1))), t))
-        u8 = F.pixel_shuffle(self.up8(F.relu(u16)), 2)
-        u8 = self.r8(F.relu(self.d8(torch.cat([u8, h8], 1))))
-        delta = self.out(F.relu(u8))
+        u16 = F.pixel_shuffle(self.up16(act(h32, self.a)), 2)
+        u16 = self.r16(self.att16(act(self.d16(torch.cat([u16, h16], 1)), self.a), t))
+        u8 = F.pixel_shuffle(self.up8(act(u16, self.a)), 2)
+        u8 = self.r8(act(self.d8(torch.cat([u8, h8], 1)), self.a))
+        delta = self.out(act(u8, self.a))
         return sample * self.identity_eps + delta * self.delta_eps
 
 
@@ -306,43 +315,45 @@ class SubpixelRefine(nn.Module):
     `ch` channels, shuffled back. Sees the pixels inside each 8x8 block (ringing, block edges) at a cost
     of 9 ch^2 / s^2 multiply-adds per pixel per conv, instead of a full-resolution conv's 9 ch^2."""
 
-    def __init__(self, s: int, ch: int, convs: int):
+    def __init__(self, s: int, ch: int, convs: int, slope: float = 0.0):
         super().__init__()
-        self.s = s
+        self.s, self.a = s, slope
         self.inp = conv3(6 * s * s, ch)
         self.body = nn.ModuleList(conv3(ch, ch) for _ in range(convs - 2))
         self.out = small_init_(conv3(ch, 3 * s * s), 0.1)
 
     def forward(self, coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.inp(F.pixel_unshuffle(torch.cat([coarse, skip], 1), self.s)))
+        x = act(self.inp(F.pixel_unshuffle(torch.cat([coarse, skip], 1), self.s)), self.a)
         for conv in self.body:
-            x = x + F.relu(conv(x))
+            x = x + act(conv(x), self.a)
         return coarse + F.pixel_shuffle(self.out(x), self.s)
 
 
 class VaeDecoder(nn.Module):
     """x0_unscaled (+ skip = rgb_pm1 of the JPEG) -> rgb_pm1 = skip + residual.
 
+    cfg.extra["leaky"] = slope makes the generator's activations leaky (see `act`);
     cfg.extra["refine"] = [s, ch, convs] replaces the 8-channel full-resolution refinement by a
     SubpixelRefine at 1/s; cfg.extra["dec_blocks"] sets the number of /8 ResBlocks (default 2)."""
 
     def __init__(self, cfg: Config):
         super().__init__()
         c, cf = cfg.dec_ch, cfg.dec_fullres_ch
+        self.a = cfg.extra.get("leaky", 0.0)
         self.inp = conv3(cfg.latent_ch + 3 * 64, c)
-        self.b1 = ResBlock(c)
-        self.b2 = ResBlock(c) if cfg.extra.get("dec_blocks", 2) >= 2 else nn.Identity()
+        self.b1 = ResBlock(c, self.a)
+        self.b2 = ResBlock(c, self.a) if cfg.extra.get("dec_blocks", 2) >= 2 else nn.Identity()
         self.to_px = small_init_(nn.Conv2d(c, 3 * 64, 1), 0.1)
         refine = cfg.extra.get("refine")
-        self.refine = SubpixelRefine(*refine) if refine else None
+        self.refine = SubpixelRefine(*refine, slope=self.a) if refine else None
         if self.refine is None:
             self.ref1 = conv3(6, cf)
             self.ref2 = small_init_(conv3(cf, 3), 0.1)
 
     def forward(self, latent: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = torch.cat([latent, F.pixel_unshuffle(skip, 8)], 1)
-        x = self.b2(self.b1(F.relu(self.inp(x))))
-        coarse = skip + F.pixel_shuffle(self.to_px(F.relu(x)), 8)
+        x = self.b2(self.b1(act(self.inp(x), self.a)))
+        coarse = skip + F.pixel_shuffle(self.to_px(act(x, self.a)), 8)
         if self.refine is not None:
             return self.refine(coarse, skip)
         return coarse + self.ref2(F.relu(self.ref1(torch.cat([coarse, skip], 1))))
