@@ -58,6 +58,16 @@ def _warm_start_line(log: list[dict]) -> str:
     return "".join(lines)
 
 
+def _refine_gflop(cfg) -> float:
+    """GFLOP per megapixel of the sub-pixel refinement: 3x3 convs at 1/s of 6 s^2 -> ch -> ... -> 3 s^2."""
+    refine = cfg.extra.get("refine")
+    if not refine:
+        return 0.0
+    s, ch, convs = refine
+    macs_per_px = 9 * (6 * s * s * ch + (convs - 2) * ch * ch + ch * 3 * s * s) / (s * s)
+    return 2 * macs_per_px * 1e6 / 1e9
+
+
 def _activation_line(cfg) -> str:
     slope = cfg.extra.get("leaky", 0.0)
     if not slope:
@@ -131,12 +141,13 @@ Runtime steps (pad 32 edge bottom/right, x0 formula between unet and decoder, cl
   plasma-workspace-wallpapers, palapeli-data, python3-skimage; authors in the lomiri file names). Users
   redistributing these weights should carry these attributions.
 - Degradation on the fly: random crops (flips, rotations; 128² in batches of 8, from generator step
-  22.4 k 192² in batches of 4), PIL/libjpeg standard tables at quality 5..95 (75 % in 5..50), 4:2:0
+  22.4 k 192² in batches of 4, from step 67.0 k (the ×2 refinement) 128² in batches of 8 again), PIL/libjpeg standard tables at quality 5..95 (75 % in 5..50), 4:2:0
   colour or greyscale (15 %), random 0..7 px content shift against the block grid.
 - Schedule: CaVE alone first (dual learning: L1 reconstruction through a training-only decoder + 2 ×
   L1 quality error on a 0..1 scale) for 40 min of training time (lr cosine-annealed to a tenth over it), then CaVE frozen and the generator
   trained end to end through the x0 formula with L1 on RGB. Adam, lr 4e-4 (100-step warm-up, halved
-  every 20 k steps of the phase; every 40 k before step 22.4 k), gradient clip 1, He init, output layers started small (not zero). Torch 1.13
+  every 20 k steps of the phase; every 40 k before step 22.4 k; the warm-started runs from 2e-4, the last
+  part from 1e-4, see the logs' `lr`), gradient clip 1, He init, output layers started small (not zero). Torch 1.13
   CPU, 2 threads (`OMP_WAIT_POLICY=PASSIVE`) on a 2-core machine shared with other work.
 - Second CaVE phase (`models/training/refine_quality.py`, after generator step 35.1 k): the first phase
   saw only 128-px crops, where every ×32 feature touches a border, and on whole photos the head
@@ -173,6 +184,10 @@ other jobs loaded it. The runtime's benchmark in `bench/` is the reference figur
 
 - Trained for hours on a 2-core CPU, from scratch, on 326 images: far from FBCNN (70 M parameters)
   and from the official CODiff; gains are largest at low qualities and small at QF ≥ 40.
+- Compute: {flops['total']:.1f} GFLOP per megapixel, {'within' if flops['total'] <= 30.5 else 'above'} the budget of about 30
+  set for it; the ×2 refinement costs {_refine_gflop(cfg):.1f} of the decoder's {flops['vae_decoder']:.1f}, the UNet (×8..×32)
+  {flops['unet']:.1f}. `models/training/ablate.py` shows what each stage adds (below the results); moving FLOPs from the
+  UNet to the refinement is the next thing to try.
 - Fidelity-trained (L1): outputs are smoother than the originals; no perceptual/GAN loss.
 - CaVE's quality estimate comes from content statistics; for IJG-scaled tables the table estimate of
   `lib/jpeg` is exact and should be preferred for reporting.
