@@ -58,16 +58,6 @@ def _warm_start_line(log: list[dict]) -> str:
     return "".join(lines)
 
 
-def _refine_gflop(cfg) -> float:
-    """GFLOP per megapixel of the sub-pixel refinement: 3x3 convs at 1/s of 6 s^2 -> ch -> ... -> 3 s^2."""
-    refine = cfg.extra.get("refine")
-    if not refine:
-        return 0.0
-    s, ch, convs = refine
-    macs_per_px = 9 * (6 * s * s * ch + (convs - 2) * ch * ch + ch * 3 * s * s) / (s * s)
-    return 2 * macs_per_px * 1e6 / 1e9
-
-
 def _activation_line(cfg) -> str:
     slope = cfg.extra.get("leaky", 0.0)
     if not slope:
@@ -185,7 +175,7 @@ other jobs loaded it. The runtime's benchmark in `bench/` is the reference figur
 - Trained for hours on a 2-core CPU, from scratch, on 326 images: far from FBCNN (70 M parameters)
   and from the official CODiff; gains are largest at low qualities and small at QF ≥ 40.
 - Compute: {flops['total']:.1f} GFLOP per megapixel, {'within' if flops['total'] <= 30.5 else 'above'} the budget of about 30
-  set for it; the ×2 refinement costs {_refine_gflop(cfg):.1f} of the decoder's {flops['vae_decoder']:.1f}, the UNet (×8..×32)
+  set for it; the ×2 refinement costs {flops.get('vae_decoder.refine', 0.0):.1f} of the decoder's {flops['vae_decoder']:.1f}, the UNet (×8..×32)
   {flops['unet']:.1f}. `models/training/ablate.py` shows what each stage adds (below the results); moving FLOPs from the
   UNet to the refinement is the next thing to try.
 - Fidelity-trained (L1): outputs are smoother than the originals; no perceptual/GAN loss.

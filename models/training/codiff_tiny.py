@@ -416,7 +416,9 @@ def count_params(m: nn.Module) -> int:
 
 
 def flops_per_megapixel(model: CodiffTiny, side: int = 512) -> dict:
-    """Multiply-adds x2 of convs, linears and attention matmuls at an input of side x side, scaled to 1 MP."""
+    """Multiply-adds x2 of convs, linears and attention matmuls at an input of side x side, scaled to 1 MP:
+    per stage, their total, and the decoder's refinement on its own ("vae_decoder.refine", when present;
+    part of vae_decoder, not added to the total again)."""
     counts: dict[str, float] = {}
 
     def hook_for(stage: str):
@@ -434,8 +436,10 @@ def flops_per_megapixel(model: CodiffTiny, side: int = 512) -> dict:
         return hook
 
     handles = []
-    for stage, mod in (("cave", model.cave), ("vae_encoder", model.gen.vae_encoder),
-                       ("unet", model.gen.unet), ("vae_decoder", model.gen.vae_decoder)):
+    stages = [("cave", model.cave), ("vae_encoder", model.gen.vae_encoder),
+              ("unet", model.gen.unet), ("vae_decoder", model.gen.vae_decoder)]
+    parts = [("vae_decoder.refine", model.gen.vae_decoder.refine)] if model.gen.vae_decoder.refine else []
+    for stage, mod in stages + parts:
         for sub in mod.modules():
             handles.append(sub.register_forward_hook(hook_for(stage)))
     x = torch.rand(1, 3, side, side)
@@ -445,5 +449,5 @@ def flops_per_megapixel(model: CodiffTiny, side: int = 512) -> dict:
         h.remove()
     mp = side * side / 1e6
     out = {k: v / mp / 1e9 for k, v in counts.items()}
-    out["total"] = sum(out.values())
+    out["total"] = sum(out[stage] for stage, _ in stages)
     return out

@@ -27,7 +27,6 @@ from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, pad_to_multiple, restor
 from data import list_images  # noqa: E402
 
 
-
 def load_model(weights: str | Path) -> tuple[CodiffTiny, dict]:
     st = torch.load(weights, map_location="cpu")
     model = CodiffTiny(Config.from_dict(st["config"]))

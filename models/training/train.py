@@ -1,7 +1,7 @@
 """Resumable training of the compact CODiff: CaVE alone first (dual learning), then the generator.
 
 Run (and rerun to continue from the last checkpoint):
-  nohup /usr/bin/python3 models/training/train.py >> models/training/runs/codiff-tiny-r2/scratch/stdout.txt 2>&1 &
+  nohup /usr/bin/python3 models/training/train.py >> models/training/runs/codiff-tiny-r3/scratch/stdout.txt 2>&1 &
 
 Phase "cave": CaVE + a training-only decoder; loss = L1(reconstruction, clean) + w_q * |q_pred - q| / 100.
 Phase "gen":  CaVE frozen; vae_encoder + unet + vae_decoder trained end to end through the x0 formula
@@ -99,20 +99,20 @@ def validate(model: CodiffTiny, val: dict, device) -> dict:
     return out
 
 
-def run_config(args, state_path: Path, weights_path: Path) -> Config:
-    """A run keeps the config it was started with; --extra only shapes a new run."""
-    for path in (state_path, weights_path):
-        if path.exists():
-            saved = torch.load(path, map_location="cpu").get("config")
-            if saved is None:  # state.pt of runs before configs were saved there
-                continue
-            if args.extra is not None and Config.from_dict(saved).extra != json.loads(args.extra):
-                raise SystemExit(f"{path} was trained with extra={saved['extra']}: use a new --run-dir")
-            return Config.from_dict(saved)
-    return Config(extra=json.loads(args.extra)) if args.extra else Config()
+def run_config(args, st: dict | None, path: Path | None) -> Config:
+    """A run keeps the config it was started with (checkpoint `st`, read from `path`); --extra only shapes
+    a new run."""
+    requested = json.loads(args.extra) if args.extra is not None else None
+    if st is None:
+        return Config(extra=requested or {})
+    # Checkpoints from before configs were saved in them all had the default config.
+    saved = Config.from_dict(st["config"]) if "config" in st else Config()
+    if requested is not None and saved.extra != requested:
+        raise SystemExit(f"{path} was trained with extra={saved.extra}: use a new --run-dir")
+    return saved
 
 
-def warm_start(model: CodiffTiny, init: Path) -> tuple[dict, dict]:
+def warm_start(model: CodiffTiny, init: Path) -> tuple[dict, dict, dict]:
     """Load CaVE and every generator tensor whose shape matches; continue in the generator phase with a
     fresh phase step (so the learning-rate schedule restarts) and the source's step and time counters."""
     st = torch.load(init, map_location="cpu")
@@ -144,29 +144,26 @@ def main(argv=None) -> int:
     (run / "scratch").mkdir(parents=True, exist_ok=True)
     state_path, weights_path, log_path = run / "scratch/state.pt", run / "weights.pt", run / "log.jsonl"
 
-    cfg = run_config(args, state_path, weights_path)
-    model = CodiffTiny(cfg).to(device)
+    # The full state (with the optimizer), else the committed weights (e.g. a fresh clone), else a new run.
+    ckpt_path = next((p for p in (state_path, weights_path) if p.exists()), None)
+    st = torch.load(ckpt_path, map_location="cpu") if ckpt_path is not None else None
+    cfg = run_config(args, st, ckpt_path)
     progress = {"phase": "cave", "step": 0, "phase_step": 0, "train_s": 0.0, "cave_train_s": 0.0}
     opt_state, extra, warm_info = None, {}, None
-    if state_path.exists():
-        st = torch.load(state_path, map_location="cpu")
-        model.load_state_dict(st["model"])
-        extra = {k: st[k] for k in ("quality_refine",) if k in st}  # refine_quality.py's progress
-        progress, opt_state = st["progress"], st["opt"]
-        random.setstate(st["py_rng"])
-        torch.set_rng_state(st["torch_rng"])
-    elif weights_path.exists():  # e.g. a fresh clone: weights only, new optimizer
-        st = torch.load(weights_path, map_location="cpu")
-        model.load_state_dict({k: v.float() for k, v in st["model"].items()})
-        progress = st["progress"]
-        extra = {k: st[k] for k in ("quality_refine",) if k in st}
-    elif args.init_from:
+    if st is None:
         torch.manual_seed(args.seed)
         model = CodiffTiny(cfg).to(device)
-        progress, extra, warm_info = warm_start(model, Path(args.init_from))
+        if args.init_from:
+            progress, extra, warm_info = warm_start(model, Path(args.init_from))
     else:
-        torch.manual_seed(args.seed)
         model = CodiffTiny(cfg).to(device)
+        model.load_state_dict({k: v.float() for k, v in st["model"].items()})  # weights.pt holds fp16
+        extra = {k: st[k] for k in ("quality_refine",) if k in st}  # refine_quality.py's progress
+        progress = st["progress"]
+        if ckpt_path == state_path:
+            opt_state = st["opt"]
+            random.setstate(st["py_rng"])
+            torch.set_rng_state(st["torch_rng"])
 
     pool = load_pool(args.data, run / "scratch/pool.npz", min_side=args.crop + 16)
     held = [im for i, im in enumerate(pool) if i % 40 == 7]
