@@ -11,7 +11,9 @@
  * gap between steps), so nothing escapes it. Run with nothing else on the cores.
  * The model runs where restore() puts it by default (lib/model/sessions.ts defaultInWorker: the model worker
  * when onnxruntime's threads leave a core free, else the calling thread); `--in-worker` / `--in-thread`
- * force one, to compare. In the worker, a model run's CPU time is that of the worker's thread and
+ * force one, to compare. The children run with glibc's allocator tuned as the CLI and Lambda run
+ * (lib/allocator.ts), unless GLIBC_TUNABLES is set: `GLIBC_TUNABLES= node ...` measures glibc's defaults.
+ * In the worker, a model run's CPU time is that of the worker's thread and
  * onnxruntime's (Linux /proc); the rest of the process's (this thread's steps, decoding and encoding,
  * garbage collection, messages) is not a model run, and steps here that overlap model runs count this
  * thread's CPU only.
@@ -21,6 +23,7 @@ import { execFileSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import sharp, { type Sharp } from "sharp";
+import { tunedEnvironment } from "../lib/allocator.js";
 import { shippedModelDir } from "../lib/model/default-model.js";
 import { defaultInWorker } from "../lib/model/sessions.js";
 import { restore } from "../lib/restore/restore.js";
@@ -46,7 +49,7 @@ if (values.help === true) {
   process.stdout.write(
     "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread | --in-worker]\n" +
       "Restores a JPEG of each size (MP) in its own process, once to warm up and N times timed (the median run);\n" +
-      "prints MP/s, CPU time, peak RSS, model vs non-model time (wall and CPU) and the time per step. Compare\n" +
+      "prints MP/s, CPU time, peak RSS, page faults, model vs non-model time (wall and CPU) and the time per step. Compare\n" +
       "CPU columns when other work shares the cores.\n",
   );
   process.exit(0);
@@ -95,19 +98,23 @@ async function child(mp: number): Promise<void> {
   const runs: {
     totalMs: number;
     cpuMs: number;
+    pageFaults: number;
     timings: Record<string, number>;
     cpu: Record<string, number>;
   }[] = [];
   let description: RestoreDescription | undefined;
   for (let k = 0; k < Math.max(1, Number(values.runs)); k++) {
     const cpuBefore = process.cpuUsage();
+    const faultsBefore = process.resourceUsage().minorPageFault;
     const outcome = await restore(bytes, options);
     const cpu = process.cpuUsage(cpuBefore);
+    const pageFaults = process.resourceUsage().minorPageFault - faultsBefore;
     if (outcome.action !== "restored") throw new Error(`not restored: ${outcome.reason}`);
     description = outcome.description;
     runs.push({
       totalMs: description.totalMs - (description.timings["load"] ?? 0),
       cpuMs: (cpu.user + cpu.system) / 1000,
+      pageFaults,
       timings: { ...description.timings },
       cpu: { ...description.cpuTimings },
     });
@@ -126,6 +133,7 @@ async function child(mp: number): Promise<void> {
       cpuTimings: run.cpu,
       peakRssMiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20,
       cpuMs: run.cpuMs,
+      pageFaults: run.pageFaults,
       tiles: d.run?.tiles,
       cave: d.run?.cave,
       threads: d.run?.threads,
@@ -144,6 +152,7 @@ interface Row {
   cpuTimings: Record<string, number>;
   peakRssMiB: number;
   cpuMs: number;
+  pageFaults: number;
   tiles: number;
   cave: string;
   threads: number;
@@ -163,6 +172,9 @@ function where(threads: number): string {
   return inWorker ? "model worker" : "calling thread";
 }
 
+// The children run as the CLI and Lambda do: with glibc's allocator tuned, unless GLIBC_TUNABLES is set.
+const childEnv = tunedEnvironment(process.env) ?? process.env;
+
 function main(): void {
   const sizes = values.sizes.split(",").map(Number);
   const rows: Row[] = [];
@@ -175,7 +187,7 @@ function main(): void {
     if (values.cold === true) args.push("--cold");
     if (values["in-thread"] === true) args.push("--in-thread");
     if (values["in-worker"] === true) args.push("--in-worker");
-    const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 20 });
+    const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 20, env: childEnv });
     rows.push(JSON.parse(out.trim().split("\n").at(-1)!) as Row);
   }
   const wall = (r: Row, step: string) => r.timings[step] ?? 0;
@@ -196,6 +208,7 @@ function main(): void {
       "CPU s",
       "MP/CPU-s",
       "peak RSS MiB",
+      "page faults",
       "output KiB",
       "model wall s",
       "other wall s",
@@ -211,6 +224,7 @@ function main(): void {
       (r.cpuMs / 1000).toFixed(2),
       (r.mp / (r.cpuMs / 1000)).toFixed(3),
       r.peakRssMiB.toFixed(0),
+      String(r.pageFaults),
       (r.outputBytes / 1024).toFixed(0),
       (model(r, wall) / 1000).toFixed(2),
       (nonModelWall(r) / 1000).toFixed(2),
@@ -231,7 +245,7 @@ function main(): void {
   );
   const first = rows[0]!;
   process.stdout.write(
-    `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, model in the ${where(first.threads)}, CaVE ${rows.map((r) => r.cave).join("/")}, the median of ${first.runs} timed run(s)\n`,
+    `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, model in the ${where(first.threads)}, CaVE ${rows.map((r) => r.cave).join("/")}, the median of ${first.runs} timed run(s), GLIBC_TUNABLES ${childEnv["GLIBC_TUNABLES"] ? childEnv["GLIBC_TUNABLES"] : "unset (glibc's defaults)"}\n`,
   );
   process.stdout.write(
     `${summary}\ntime per step, wall/CPU ms; model runs: ${MODEL_STEPS.join(", ")}; the rest is not a model run ("between": time outside named steps):\n${perStep}\n`,

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { checkDockerfile, parseDockerfile } from "../../container/check.js";
+import { ALLOCATOR_TUNABLES } from "../../lib/allocator.js";
 
 const root = resolve(import.meta.dirname, "../..");
 const dockerfile = join(root, "container/Dockerfile");
@@ -52,6 +53,9 @@ describe("container/Dockerfile", () => {
       '["node", "--enable-source-maps", "/app/dist/lib/cli/main.js", "worker"]',
     ]);
     assert.ok(text("ENV").some((env) => /UNJPEG_EXECUTION_PROVIDER=cuda/.test(env)));
+    // Both images run with glibc keeping freed memory (lib/allocator.ts), the worker without re-executing.
+    const tuned = text("ENV").filter((env) => env.includes(`GLIBC_TUNABLES=${ALLOCATOR_TUNABLES}`));
+    assert.equal(tuned.length, 2);
   });
 });
 

@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { ALLOCATOR_TUNABLES } from "../../lib/allocator.js";
 
 const root = resolve(import.meta.dirname, "../..");
 const bucket = "media-test";
@@ -229,6 +230,7 @@ describe("serverless.yml packaged offline (s3 trigger, two prefixes, KMS, signin
       assert.deepEqual(p.Layers, [{ Ref: "InferenceLambdaLayer" }]);
       assert.equal(p.Environment.Variables.UNJPEG_BUCKET, bucket);
       assert.equal(p.Environment.Variables.UNJPEG_MODEL_DIR, "/opt/nodejs/models/codiff-tiny");
+      assert.equal(p.Environment.Variables.GLIBC_TUNABLES, ALLOCATOR_TUNABLES);
     }
     // The three above, plus osls's own helper that attaches notifications to an existing bucket.
     assert.deepEqual(functions.map(([id]) => id).sort(), [
