@@ -3,8 +3,11 @@
  * so its value is final as soon as that tile is decoded: it is rounded into the output at once. Only the
  * overlaps need float sums: the rows shared with the next tile row (one band, the width of the image,
  * carried over as the next row's top band) and, between those, the columns shared by neighbouring tiles
- * (one small band per tile border). Same order of additions as a whole-image accumulator, so the same
- * result to the bit, with a fraction of the float memory (fresh memory is slow to touch).
+ * (one small band per tile border). Tiles come in raster order, so for every overlap pixel it is known
+ * which tile is the first to cover it (it stores its share, so no band is ever cleared) and which the
+ * last (it adds its share and rounds the sum into the output, so no band is read twice). Same order of
+ * additions as a whole-image accumulator, so the same result to the bit, with a fraction of the float
+ * memory (fresh memory is slow to touch) and one pass over it.
  */
 import { giveBack, takeBuffer } from "./buffer-pool.js";
 import type { Span } from "./tiles.js";
@@ -16,11 +19,6 @@ export interface BandedBlender {
   readonly output: Uint8Array;
   /** Gives the band buffers back to the pool (lib/image/buffer-pool.ts); `output` stays the caller's. */
   release(): void;
-}
-
-/** `length` zeros from the pool. */
-function zeros(length: number): Float32Array {
-  return new Float32Array(takeBuffer(length * 4), 0, length).fill(0);
 }
 
 /** A blend in progress; the functions below are module-level so that V8 optimises them once per process. */
@@ -35,7 +33,8 @@ interface BlendState {
   readonly rowPlane: number;
   readonly colPlane: number;
   // top: rows shared with the tile row above; bottom: with the one below. left/right: the column band at
-  // the current tile's left and right border (the right one becomes the next tile's left).
+  // the current tile's left and right border (the right one becomes the next tile's left). Pooled buffers
+  // as their last user left them: every value is stored before it is read.
   top: Float32Array;
   bottom: Float32Array;
   left: Float32Array;
@@ -57,6 +56,7 @@ export function createBandedBlender(
   const stripRows = Math.max(...ys.map((s) => s.end - s.start));
   const rowPlane = overlapRows * width;
   const colPlane = stripRows * overlapCols;
+  const band = (length: number) => new Float32Array(takeBuffer(length * 4), 0, length);
   const state: BlendState = {
     width,
     xs,
@@ -67,36 +67,26 @@ export function createBandedBlender(
     overlapCols,
     rowPlane,
     colPlane,
-    top: zeros(3 * rowPlane),
-    bottom: zeros(3 * rowPlane),
-    left: zeros(3 * colPlane),
-    right: zeros(3 * colPlane),
+    top: band(3 * rowPlane),
+    bottom: band(3 * rowPlane),
+    left: band(3 * colPlane),
+    right: band(3 * colPlane),
   };
   return {
     add: (i, j, tile, stride, plane) => addTile(state, i, j, tile, stride, plane),
     release: () => {
-      for (const band of [state.top, state.bottom, state.left, state.right]) giveBack(band.buffer);
+      for (const b of [state.top, state.bottom, state.left, state.right]) giveBack(b.buffer);
     },
     output: new Uint8Array(out.buffer, out.byteOffset, out.length),
   };
 }
 
-/** Float band row → 8-bit output row (Uint8ClampedArray: rounded half to even, clamped). */
-function flush(
-  out: Uint8ClampedArray,
-  band: Float32Array,
-  plane: number,
-  index: number,
-  n: number,
-  outIndex: number,
-): void {
-  for (let x = 0, k = outIndex * 3; x < n; x++, k += 3) {
-    out[k] = band[index + x]! * 255;
-    out[k + 1] = band[plane + index + x]! * 255;
-    out[k + 2] = band[2 * plane + index + x]! * 255;
-  }
-}
-
+/**
+ * Tile (i, j). In tile coordinates, columns [0, leftEnd) are shared with the tile to the left (already
+ * added), [rightStart, w) with the one to the right (to come); rows [0, topEnd) with the row above (done),
+ * [bottomStart, h) with the row below (to come). This tile is the last to cover the shared pixels above
+ * and to the left of its right overlap, and the first to cover those below and in its right overlap.
+ */
 function addTile(
   state: BlendState,
   i: number,
@@ -105,64 +95,53 @@ function addTile(
   stride: number,
   plane: number,
 ): void {
-  const { width, xs, ys, out, overlapCols, rowPlane, colPlane } = state;
+  const { width, xs, ys, out, overlapCols, rowPlane, colPlane, top, bottom, left, right } = state;
   const sx = xs[i]!;
   const sy = ys[j]!;
   const wx = state.weightsX[i]!;
   const wy = state.weightsY[j]!;
   const w = sx.end - sx.start;
   const h = sy.end - sy.start;
-  const topEnd = j > 0 ? ys[j - 1]!.end - sy.start : 0; // rows [0, topEnd) are shared with the row above
-  const bottomStart = j + 1 < ys.length ? ys[j + 1]!.start - sy.start : h; // [bottomStart, h): below
+  const topEnd = j > 0 ? ys[j - 1]!.end - sy.start : 0;
+  const bottomStart = j + 1 < ys.length ? ys[j + 1]!.start - sy.start : h;
   const leftEnd = i > 0 ? xs[i - 1]!.end - sx.start : 0;
   const rightStart = i + 1 < xs.length ? xs[i + 1]!.start - sx.start : w;
-  const { top, bottom, left, right } = state;
   for (let y = 0; y < h; y++) {
     const wyy = wy[y]!;
-    if (y < topEnd || y >= bottomStart) {
-      if (wyy === 0) continue;
-      const band = y < topEnd ? top : bottom;
-      const bandRow = y < topEnd ? y : y - bottomStart;
+    const outRow = (sy.start + y) * width + sx.start;
+    if (y < topEnd) {
+      // Shared with the row above: last for [0, rightStart), and adding its share to the right overlap.
       for (let c = 0; c < 3; c++) {
-        accumulate(
-          band,
-          c * rowPlane + bandRow * width + sx.start,
-          tile,
-          c * plane + y * stride,
-          wx,
-          0,
-          w,
-          wyy,
-        );
+        const bandAt = c * rowPlane + y * width + sx.start;
+        const src = c * plane + y * stride;
+        finish(out, outRow * 3 + c, top, bandAt, tile, src, wx, 0, rightStart, wyy);
+        accumulate(top, bandAt, tile, src, wx, rightStart, w, wyy);
       }
-      continue;
+    } else if (y >= bottomStart) {
+      // Shared with the row below: first for [leftEnd, w), adding to the left overlap.
+      for (let c = 0; c < 3; c++) {
+        const bandAt = c * rowPlane + (y - bottomStart) * width + sx.start;
+        const src = c * plane + y * stride;
+        accumulate(bottom, bandAt, tile, src, wx, 0, leftEnd, wyy);
+        store(bottom, bandAt, tile, src, wx, leftEnd, w, wyy);
+      }
+    } else {
+      // A middle row: weight 1 in y. Last for the left overlap, alone in the middle, first for the right.
+      for (let c = 0; c < 3; c++) {
+        const src = c * plane + y * stride;
+        const bandAt = c * colPlane + y * overlapCols;
+        finish(out, outRow * 3 + c, left, bandAt, tile, src, wx, 0, leftEnd, 1);
+        store(right, bandAt - rightStart, tile, src, wx, rightStart, w, 1);
+      }
+      storeRow(out, (outRow + leftEnd) * 3, tile, y * stride + leftEnd, plane, rightStart - leftEnd);
     }
-    // A middle row: weight 1 in y; the borders go to the column bands, the rest is final.
-    for (let c = 0; c < 3; c++) {
-      const src = c * plane + y * stride;
-      if (leftEnd > 0) accumulate(left, c * colPlane + y * overlapCols, tile, src, wx, 0, leftEnd, 1);
-      if (rightStart < w)
-        accumulate(right, c * colPlane + y * overlapCols - rightStart, tile, src, wx, rightStart, w, 1);
-    }
-    const row = (sy.start + y) * width + sx.start;
-    storeRow(out, (row + leftEnd) * 3, tile, y * stride + leftEnd, plane, rightStart - leftEnd);
-  }
-  // The left band is complete now (both of its tiles are in): its middle rows go out.
-  if (leftEnd > 0) {
-    for (let y = topEnd; y < bottomStart; y++) {
-      flush(out, left, colPlane, y * overlapCols, leftEnd, (sy.start + y) * width + sx.start);
-    }
-    left.fill(0);
   }
   state.left = right;
   state.right = left;
   if (i + 1 < xs.length) return;
-  // The last tile of the row: the band shared with the row above is complete.
-  for (let y = 0; y < topEnd; y++) flush(out, top, rowPlane, y * width, width, (sy.start + y) * width);
-  top.fill(0);
+  // The last tile of the row: the band shared with the row below becomes the next row's top.
   state.top = bottom;
   state.bottom = top;
-  state.left.fill(0);
 }
 
 /** `n` pixels of one tile row where it alone covers the image: final at once, into the 8-bit output. */
@@ -185,7 +164,29 @@ function storeRow(
   }
 }
 
-/** band[base + x] += wy · wx[x] · map(v), x in [from, to), map = clamp to [−1, 1] then to [0, 1]. */
+/** The share of one decoder value at weight `weight`: clamped to [−1, 1], mapped to [0, 1]. */
+function share(weight: number, v: number): number {
+  return weight * (Math.min(1, Math.max(-1, v)) * 0.5 + 0.5);
+}
+
+/** band[base + x] = wy · wx[x] · map(v) for x in [from, to): the first tile over these pixels. */
+function store(
+  band: Float32Array,
+  base: number,
+  tile: Float32Array,
+  src: number,
+  wx: Float32Array,
+  from: number,
+  to: number,
+  wy: number,
+): void {
+  for (let x = from; x < to; x++) {
+    const weight = wy * wx[x]!;
+    band[base + x] = weight === 0 ? 0 : share(weight, tile[src + x]!);
+  }
+}
+
+/** band[base + x] += wy · wx[x] · map(v) for x in [from, to): a tile neither first nor last here. */
 function accumulate(
   band: Float32Array,
   base: number,
@@ -198,8 +199,33 @@ function accumulate(
 ): void {
   for (let x = from; x < to; x++) {
     const weight = wx[x]!;
-    if (weight === 0) continue;
-    const v = tile[src + x]!;
-    band[base + x]! += wy * weight * (Math.min(1, Math.max(-1, v)) * 0.5 + 0.5);
+    if (weight === 0 || wy === 0) continue;
+    band[base + x]! += wy * weight * (Math.min(1, Math.max(-1, tile[src + x]!)) * 0.5 + 0.5);
+  }
+}
+
+/**
+ * The last tile over these pixels: (band + its share) rounded into channel `k % 3` of the interleaved
+ * output from byte `k` on, for x in [from, to) (band index `base + x`).
+ */
+function finish(
+  out: Uint8ClampedArray,
+  k: number,
+  band: Float32Array,
+  base: number,
+  tile: Float32Array,
+  src: number,
+  wx: Float32Array,
+  from: number,
+  to: number,
+  wy: number,
+): void {
+  for (let x = from, o = k + 3 * from; x < to; x++, o += 3) {
+    const weight = wx[x]!;
+    const sum = band[base + x]!;
+    out[o] =
+      (weight === 0 || wy === 0
+        ? sum
+        : Math.fround(sum + wy * weight * (Math.min(1, Math.max(-1, tile[src + x]!)) * 0.5 + 0.5))) * 255;
   }
 }
