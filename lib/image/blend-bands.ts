@@ -111,11 +111,10 @@ function addTile(
     const outRow = (sy.start + y) * width + sx.start;
     if (y < topEnd) {
       // Shared with the row above: last for [0, rightStart), and adding its share to the right overlap.
+      const bandAt = y * width + sx.start;
+      finish(out, outRow * 3, top, bandAt, rowPlane, tile, y * stride, plane, wx, 0, rightStart, wyy);
       for (let c = 0; c < 3; c++) {
-        const bandAt = c * rowPlane + y * width + sx.start;
-        const src = c * plane + y * stride;
-        finish(out, outRow * 3 + c, top, bandAt, tile, src, wx, 0, rightStart, wyy);
-        accumulate(top, bandAt, tile, src, wx, rightStart, w, wyy);
+        accumulate(top, c * rowPlane + bandAt, tile, c * plane + y * stride, wx, rightStart, w, wyy);
       }
     } else if (y >= bottomStart) {
       // Shared with the row below: first for [leftEnd, w), adding to the left overlap.
@@ -127,11 +126,10 @@ function addTile(
       }
     } else {
       // A middle row: weight 1 in y. Last for the left overlap, alone in the middle, first for the right.
+      const bandAt = y * overlapCols;
+      finish(out, outRow * 3, left, bandAt, colPlane, tile, y * stride, plane, wx, 0, leftEnd, 1);
       for (let c = 0; c < 3; c++) {
-        const src = c * plane + y * stride;
-        const bandAt = c * colPlane + y * overlapCols;
-        finish(out, outRow * 3 + c, left, bandAt, tile, src, wx, 0, leftEnd, 1);
-        store(right, bandAt - rightStart, tile, src, wx, rightStart, w, 1);
+        store(right, c * colPlane + bandAt - rightStart, tile, c * plane + y * stride, wx, rightStart, w, 1);
       }
       storeRow(out, (outRow + leftEnd) * 3, tile, y * stride + leftEnd, plane, rightStart - leftEnd);
     }
@@ -205,27 +203,40 @@ function accumulate(
 }
 
 /**
- * The last tile over these pixels: (band + its share) rounded into channel `k % 3` of the interleaved
- * output from byte `k` on, for x in [from, to) (band index `base + x`).
+ * The last tile over these pixels: (band + its share) rounded into the interleaved output from pixel byte
+ * `k` on, for x in [from, to); band planes of `bandPlane` from index `base`, tile planes of `plane` from `src`.
  */
 function finish(
   out: Uint8ClampedArray,
   k: number,
   band: Float32Array,
   base: number,
+  bandPlane: number,
   tile: Float32Array,
   src: number,
+  plane: number,
   wx: Float32Array,
   from: number,
   to: number,
   wy: number,
 ): void {
+  const g = base + bandPlane;
+  const b = g + bandPlane;
+  const sg = src + plane;
+  const sb = sg + plane;
   for (let x = from, o = k + 3 * from; x < to; x++, o += 3) {
-    const weight = wx[x]!;
-    const sum = band[base + x]!;
-    out[o] =
-      (weight === 0 || wy === 0
-        ? sum
-        : Math.fround(sum + wy * weight * (Math.min(1, Math.max(-1, tile[src + x]!)) * 0.5 + 0.5))) * 255;
+    const weight = wy * wx[x]!;
+    if (weight === 0) {
+      out[o] = band[base + x]! * 255;
+      out[o + 1] = band[g + x]! * 255;
+      out[o + 2] = band[b + x]! * 255;
+    } else {
+      out[o] =
+        Math.fround(band[base + x]! + weight * (Math.min(1, Math.max(-1, tile[src + x]!)) * 0.5 + 0.5)) * 255;
+      out[o + 1] =
+        Math.fround(band[g + x]! + weight * (Math.min(1, Math.max(-1, tile[sg + x]!)) * 0.5 + 0.5)) * 255;
+      out[o + 2] =
+        Math.fround(band[b + x]! + weight * (Math.min(1, Math.max(-1, tile[sb + x]!)) * 0.5 + 0.5)) * 255;
+    }
   }
 }

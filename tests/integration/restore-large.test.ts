@@ -1,7 +1,8 @@
 /**
  * A 4000×3000 photo, sliced: decoding, triage, CaVE (tiled at full resolution, tokens pooled) run on the
- * whole image; the generator runs on a 4000×256 slice with those tokens, so the tiling path at this width
- * is exercised in CI time. Peak memory stays far below the 1.5 GB budget.
+ * whole image; the generator runs on a 4000×288 slice with those tokens (more pixels than one tile, so
+ * tiled), so the tiling path at this width is exercised in CI time. Peak memory stays far below the 1.5 GB
+ * budget.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -51,10 +52,10 @@ describe("4000×3000, sliced", () => {
     assert.equal(cave.tokens.dims[1], cave.pooledGrid[0] * cave.pooledGrid[1]);
     assert.ok(cave.predictedQuality !== null);
 
-    const slice = rgb.subarray(0, W * 256 * 3);
+    const slice = rgb.subarray(0, W * 288 * 3);
     const result = await runPipeline(
       sessions,
-      { rgb: slice, width: W, height: 256, tableQuality: 20 },
+      { rgb: slice, width: W, height: 288, tableQuality: 20 },
       { tokens: cave },
     );
     assert.equal(result.tiles, 5);

@@ -135,6 +135,21 @@ describe("restore() with the random fixture model", () => {
     assert.notEqual(a, await openModel(MODEL, { threads: 1 }), "another thread count is another session set");
   });
 
+  it("runs an image of no more pixels than a tile whole, whatever its shape", async () => {
+    const sessions = await openModel(MODEL, { threads: 2 });
+    const tiling = { tile: 128, overlap: 32 };
+    const run = async (w: number, h: number, options = { tiling }) => {
+      const { rgb } = await decodeImage(await jpeg(w, h));
+      return runPipeline(sessions, { rgb, width: w, height: h, tableQuality: 10 }, options);
+    };
+    // 300×50 is 15,000 pixels, a 128-px tile 16,384: one run, the same bytes as with a larger tile.
+    const wide = await run(300, 50);
+    assert.equal(wide.tiles, 1);
+    assert.deepEqual(wide.rgb, (await run(300, 50, { tiling: { tile: 1024, overlap: 128 } })).rgb);
+    // 200×100 is 20,000 pixels: tiled (two tiles across).
+    assert.equal((await run(200, 100)).tiles, 2);
+  });
+
   it("tiled output matches untiled (PSNR ≥ 45 dB) with no step at tile borders", async (t) => {
     const w = 333;
     const h = 217;
