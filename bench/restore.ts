@@ -1,10 +1,10 @@
 /**
  * How fast `restore()` runs and how much memory it takes, at 1, 4 and 12 MP, with the time split by step.
  * Each size runs in its own child process, so its peak RSS is its own; every child first restores the same
- * image once (session creation, JIT warm-up, onnxruntime's first run at each tile shape), then restores
- * it `--runs N` times (default 3) and reports the run of median wall time: the steady state of a warm
- * container (the first of those runs still pays some first-time page faults in sharp's threads).
- * `--cold` warms up on a small image instead.
+ * image `--warmup N` times (default 3: session creation, JIT warm-up, onnxruntime's first run at each tile
+ * shape, the heap growing to what a restore of this size needs), then restores it `--runs N` times
+ * (default 3) and reports the run of median wall time: the steady state of a warm container. `--cold`
+ * warms up once on a small image instead: the first restore of this size in a process.
  * Targets (issue 4, 2 cores): ≥ 1 MP/s with the shipped model; 12 MP peak RSS ≤ 1.5 GB; per-MP time at
  * 12 MP within 1.3× of 1 MP; everything that is not a model run ≤ 15 % of the model runs' time. "Not a
  * model run" is the whole restore's time less its model runs (decode, tensors, x0, blend, encode, and any
@@ -17,7 +17,7 @@
  * onnxruntime's (Linux /proc); the rest of the process's (this thread's steps, decoding and encoding,
  * garbage collection, messages) is not a model run, and steps here that overlap model runs count this
  * thread's CPU only.
- *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread | --in-worker]
+ *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread | --in-worker]
  */
 import { execFileSync } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     image: { type: "string" },
     quality: { type: "string", default: "20" },
     runs: { type: "string", default: "3" },
+    warmup: { type: "string", default: "3" },
     child: { type: "string" },
     cold: { type: "boolean" },
     "in-thread": { type: "boolean" },
@@ -47,8 +48,8 @@ const { values } = parseArgs({
 
 if (values.help === true) {
   process.stdout.write(
-    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread | --in-worker]\n" +
-      "Restores a JPEG of each size (MP) in its own process, once to warm up and N times timed (the median run);\n" +
+    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread | --in-worker]\n" +
+      "Restores a JPEG of each size (MP) in its own process, --warmup times to warm up and N times timed (the median run);\n" +
       "prints MP/s, CPU time, peak RSS, page faults, model vs non-model time (wall and CPU) and the time per step. Compare\n" +
       "CPU columns when other work shares the cores.\n",
   );
@@ -94,7 +95,7 @@ async function child(mp: number): Promise<void> {
   const quality = Number(values.quality);
   const { bytes, width, height } = await sourceJpeg(mp, quality);
   if (values.cold === true) await restore((await sourceJpeg(0.05, quality)).bytes, options);
-  else await restore(bytes, options);
+  else for (let k = 0; k < Math.max(1, Number(values.warmup)); k++) await restore(bytes, options);
   const runs: {
     totalMs: number;
     cpuMs: number;
@@ -180,7 +181,7 @@ function main(): void {
   const rows: Row[] = [];
   for (const mp of sizes) {
     const args = [...process.execArgv, process.argv[1]!, "--child", String(mp), "--quality", values.quality];
-    args.push("--runs", values.runs);
+    args.push("--runs", values.runs, "--warmup", values.warmup);
     if (values.model !== undefined) args.push("--model", values.model);
     if (values.threads !== undefined) args.push("--threads", values.threads);
     if (values.image !== undefined) args.push("--image", values.image);
@@ -245,7 +246,7 @@ function main(): void {
   );
   const first = rows[0]!;
   process.stdout.write(
-    `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, model in the ${where(first.threads)}, CaVE ${rows.map((r) => r.cave).join("/")}, the median of ${first.runs} timed run(s), GLIBC_TUNABLES ${childEnv["GLIBC_TUNABLES"] ? childEnv["GLIBC_TUNABLES"] : "unset (glibc's defaults)"}\n`,
+    `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, model in the ${where(first.threads)}, CaVE ${rows.map((r) => r.cave).join("/")}, ${values.cold === true ? "cold (one warm-up restore of 0.05 MP)" : `after ${values.warmup} warm-up restore(s)`}, the median of ${first.runs} timed run(s), GLIBC_TUNABLES ${childEnv["GLIBC_TUNABLES"] ? childEnv["GLIBC_TUNABLES"] : "unset (glibc's defaults)"}\n`,
   );
   process.stdout.write(
     `${summary}\ntime per step, wall/CPU ms; model runs: ${MODEL_STEPS.join(", ")}; the rest is not a model run ("between": time outside named steps):\n${perStep}\n`,

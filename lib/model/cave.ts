@@ -179,13 +179,22 @@ export function poolTokens(
       let count = 0;
       for (let y = oy * k; y < Math.min(gh, oy * k + k); y++) {
         for (let x = ox * k; x < Math.min(gw, ox * k + k); x++) {
-          const src = (y * gw + x) * dim;
-          for (let d = 0; d < dim; d++) out[dst + d] += grid[src + d]!;
+          addInto(out, dst, grid, (y * gw + x) * dim, dim);
           count++;
         }
       }
-      for (let d = 0; d < dim; d++) out[dst + d] /= count;
+      divideIn(out, dst, dim, count);
     }
   }
   return { data: out, gh: oh, gw: ow };
+}
+
+// The loops over a token's values are functions of their own: called thousands of times per restore,
+// V8 optimises them once for the process (a loop that runs once per restore is compiled again and again).
+function addInto(out: Float32Array, dst: number, grid: Float32Array, src: number, n: number): void {
+  for (let d = 0; d < n; d++) out[dst + d] += grid[src + d]!;
+}
+
+function divideIn(out: Float32Array, dst: number, n: number, divisor: number): void {
+  for (let d = 0; d < n; d++) out[dst + d] /= divisor;
 }
