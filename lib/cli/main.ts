@@ -3,13 +3,11 @@
  * The `unjpeg` command. Each subcommand lives in its own module, loaded only when used, so `inspect`
  * starts without loading sharp or onnxruntime.
  */
-import { reexecute, tunedEnvironment } from "../allocator.js";
 import { UnjpegError } from "../errors.js";
 
 type Command = (argv: string[]) => Promise<number>;
 
-/** `restores`: the command decodes, restores or encodes images, so it runs with the allocator tuned. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; restores?: true }> = {
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   inspect: {
     summary: "inspect [--json] FILE...              JPEG quality from the quantization tables",
     load: async () => (await import("./inspect.js")).main,
@@ -22,12 +20,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; 
     summary:
       "restore IN... [-o OUT | --out-dir DIR] [--format F] [--force] [--json] [--model DIR]  restore files",
     load: async () => (await import("./restore.js")).main,
-    restores: true,
   },
   backfill: {
     summary: "backfill s3://bucket/prefix [options]  restore an existing archive (resumable)",
     load: async () => (await import("./backfill.js")).main,
-    restores: true,
   },
   enqueue: {
     summary: "enqueue s3://bucket/prefix --queue-url URL  fan a listing out to an SQS queue",
@@ -36,17 +32,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command>; 
   worker: {
     summary: "worker --queue-url URL [options]       process an SQS queue of S3 events",
     load: async () => (await import("./worker.js")).main,
-    restores: true,
   },
   eval: {
     summary: "eval --set DIR [--qualities 5,10,...] [--json] [--model DIR] [--limit N]  benchmark the model",
     load: async () => (await import("./eval.js")).main,
-    restores: true,
   },
   dev: {
     summary: "dev [--data DIR] [--model DIR]            the local stack (what `npm start` runs)",
     load: async () => (await import("./dev.js")).main,
-    restores: true,
   },
 };
 
@@ -82,8 +75,4 @@ export async function run(argv: string[]): Promise<number> {
 const invokedFrom = process.env["INIT_CWD"];
 if (invokedFrom !== undefined && process.env["npm_lifecycle_event"] !== undefined) process.chdir(invokedFrom);
 
-// glibc reads its allocator settings at start-up only: a command that restores images runs again in a
-// child process that has them (lib/allocator.ts), unless GLIBC_TUNABLES is already set.
-const argv = process.argv.slice(2);
-const tuned = COMMANDS[argv[0] ?? ""]?.restores === true ? tunedEnvironment(process.env) : undefined;
-process.exitCode = tuned !== undefined ? await reexecute(tuned) : await run(argv);
+process.exitCode = await run(process.argv.slice(2));
