@@ -10,6 +10,34 @@ import { stepper } from "../model/step.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
 import type { RestoreDescription, RestoreOptions, RestoreOutcome, SkipReason } from "./types.js";
 
+/**
+ * sharp and onnxruntime load on the first image that needs them: skips (and `import "unjpeg"`) stay light.
+ * Loaded once: a dynamic import() of a loaded module still costs a round trip through any module loader
+ * hooks (tsx: 2–10 ms a restore); a failed load is tried again next time.
+ */
+let heavyModules: Promise<HeavyModules> | undefined;
+
+type HeavyModules = typeof import("../image/decode.js") &
+  typeof import("../image/encode.js") &
+  typeof import("../model/pipeline.js") &
+  typeof import("../model/sessions.js");
+
+function loadHeavyModules(): Promise<HeavyModules> {
+  heavyModules ??= Promise.all([
+    import("../image/decode.js"),
+    import("../image/encode.js"),
+    import("../model/pipeline.js"),
+    import("../model/sessions.js"),
+  ]).then(
+    ([decode, encode, pipeline, sessions]) => ({ ...decode, ...encode, ...pipeline, ...sessions }),
+    (error: unknown) => {
+      heavyModules = undefined;
+      throw error;
+    },
+  );
+  return heavyModules;
+}
+
 export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): Promise<RestoreOutcome> {
   const start = performance.now();
   const timings: Record<string, number> = {};
@@ -56,14 +84,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     return skipped("unsupported", "the JPEG ends inside its headers");
   }
 
-  // sharp and onnxruntime load on the first image that needs them: skips (and `import "unjpeg"`) stay light.
-  const [{ decodeImage }, { CONTENT_TYPES, encodeRestored }, { runPipeline }, { openModel }] =
-    await Promise.all([
-      import("../image/decode.js"),
-      import("../image/encode.js"),
-      import("../model/pipeline.js"),
-      import("../model/sessions.js"),
-    ]);
+  const { decodeImage, CONTENT_TYPES, encodeRestored, runPipeline, openModel } = await loadHeavyModules();
   const sessions = await timed("load", () =>
     openModel(options.modelDir ?? shippedModelDir(), {
       provider: options.executionProvider,
