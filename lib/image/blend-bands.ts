@@ -196,9 +196,8 @@ function accumulate(
   wy: number,
 ): void {
   for (let x = from; x < to; x++) {
-    const weight = wx[x]!;
-    if (weight === 0 || wy === 0) continue;
-    band[base + x]! += wy * weight * (Math.min(1, Math.max(-1, tile[src + x]!)) * 0.5 + 0.5);
+    const weight = wy * wx[x]!;
+    if (weight !== 0) band[base + x]! += share(weight, tile[src + x]!);
   }
 }
 
@@ -231,12 +230,9 @@ function finish(
       out[o + 1] = band[g + x]! * 255;
       out[o + 2] = band[b + x]! * 255;
     } else {
-      out[o] =
-        Math.fround(band[base + x]! + weight * (Math.min(1, Math.max(-1, tile[src + x]!)) * 0.5 + 0.5)) * 255;
-      out[o + 1] =
-        Math.fround(band[g + x]! + weight * (Math.min(1, Math.max(-1, tile[sg + x]!)) * 0.5 + 0.5)) * 255;
-      out[o + 2] =
-        Math.fround(band[b + x]! + weight * (Math.min(1, Math.max(-1, tile[sb + x]!)) * 0.5 + 0.5)) * 255;
+      out[o] = Math.fround(band[base + x]! + share(weight, tile[src + x]!)) * 255;
+      out[o + 1] = Math.fround(band[g + x]! + share(weight, tile[sg + x]!)) * 255;
+      out[o + 2] = Math.fround(band[b + x]! + share(weight, tile[sb + x]!)) * 255;
     }
   }
 }
