@@ -10,6 +10,7 @@
  */
 import { extractPlanar, padTo, type Scratch } from "../image/tiles.js";
 import { ModelError } from "./errors.js";
+import { runInTurn } from "./in-turn.js";
 import { expectDims, type StepLike, stageStep, type Value, type Values } from "./run-stage.js";
 import type { ModelSessions } from "./sessions.js";
 
@@ -101,48 +102,32 @@ export async function computeTokens(
   };
   const run = (k: number, data: Float32Array): Promise<Values> => {
     const { tw, th } = tiles[k]!;
-    const scratch = scratches[k % scratches.length];
-    const job = stageStep(
+    return stageStep(
       sessions,
       "cave",
       { rgb01: { data, dims: [1, 3, th, tw] }, quality },
       step,
-      scratch,
+      scratches[k % scratches.length],
     );
-    job.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
-    return job;
+  };
+  const use = (k: number, out: Values): void => {
+    const { x0, y0, tw, th } = tiles[k]!;
+    const tgw = tw / down;
+    const tgh = th / down;
+    const tokens = expectDims("cave", "tokens", out.tokens, [1, tgh * tgw, dim]);
+    for (let ty = 0; ty < tgh; ty++) {
+      const src = ty * tgw * dim;
+      const dst = ((y0 / down + ty) * gw + x0 / down) * dim;
+      grid.set(tokens.data.subarray(src, src + tgw * dim), dst);
+    }
+    if (out.quality !== undefined) {
+      qualitySum += out.quality.data[0]! * tgh * tgw;
+      qualityWeight += tgh * tgw;
+    }
   };
   // The next tile is cut out while CaVE runs only where it runs elsewhere (the model worker).
   const overlap = scratches.length > 1 && sessions.remote !== undefined && "record" in step;
-  let job = run(0, await cut(0));
-  try {
-    if (overlap && tiles.length === 1) await whileLastRuns?.();
-    for (let k = 0; k < tiles.length; k++) {
-      const next = overlap && k + 1 < tiles.length ? await cut(k + 1) : undefined;
-      const out = await job;
-      if (next !== undefined) {
-        job = run(k + 1, next);
-        if (k + 2 === tiles.length) await whileLastRuns?.();
-      }
-      const { x0, y0, tw, th } = tiles[k]!;
-      const tgw = tw / down;
-      const tgh = th / down;
-      const tokens = expectDims("cave", "tokens", out.tokens, [1, tgh * tgw, dim]);
-      for (let ty = 0; ty < tgh; ty++) {
-        const src = ty * tgw * dim;
-        const dst = ((y0 / down + ty) * gw + x0 / down) * dim;
-        grid.set(tokens.data.subarray(src, src + tgw * dim), dst);
-      }
-      if (out.quality !== undefined) {
-        qualitySum += out.quality.data[0]! * tgh * tgw;
-        qualityWeight += tgh * tgw;
-      }
-      if (!overlap && k + 1 < tiles.length) job = run(k + 1, await cut(k + 1));
-    }
-  } finally {
-    // No input buffer goes back to anyone while a run may still read it.
-    await job.catch(() => undefined);
-  }
+  await runInTurn(tiles.length, cut, run, use, { overlap, whileLastRuns });
   if (qualityWeight > 0 && !Number.isFinite(qualitySum)) {
     throw new ModelError("MODEL_RUN_FAILED", "stage cave: predicted quality is not a number");
   }

@@ -22,6 +22,7 @@ import {
   type Scratch,
 } from "../image/tiles.js";
 import { type CaveOptions, type CaveResult, computeTokens } from "./cave.js";
+import { runInTurn } from "./in-turn.js";
 import type { ColorFix } from "./manifest.js";
 import { recordMeasured, type Value } from "./run-stage.js";
 import type { ModelSessions } from "./sessions.js";
@@ -161,28 +162,21 @@ export async function runPipeline(
             ),
       );
     };
-    if (!remote) {
-      // Sessions in this thread: one thing at a time.
-      for (let k = 0; k < tiles; k++) {
-        await blend(k, await runTileChain(sessions, await cut(k), tokens, step));
+    // In the model worker, tile k+1 is cut out, and tile k−1 blended, while the model runs on tile k; with
+    // the sessions in this thread, one thing at a time.
+    await runInTurn(
+      tiles,
+      cut,
+      (k, lq) =>
+        remote
+          ? runTile(sessions, lq, tokens, step, tileScratch(k))
+          : runTileChain(sessions, lq, tokens, step),
+      async (k, restored) => {
+        await blend(k, restored);
         options.onProgress?.({ tile: k + 1, tiles });
-      }
-    } else {
-      // In the model worker: tile k+1 is cut out, and tile k−1 blended, while the model runs on tile k.
-      let job = runTile(sessions, first ?? (await cut(0)), tokens, step, tileScratch(0));
-      try {
-        for (let k = 0; k < tiles; k++) {
-          const next = k + 1 < tiles ? await cut(k + 1) : undefined;
-          const restored = await job;
-          if (next !== undefined) job = runTile(sessions, next, tokens, step, tileScratch(k + 1));
-          await blend(k, restored);
-          options.onProgress?.({ tile: k + 1, tiles });
-        }
-      } finally {
-        // No input buffer goes back to the pool while a run may still read it.
-        await job.catch(() => undefined);
-      }
-    }
+      },
+      { overlap: remote, first },
+    );
   } finally {
     // The tensors and bands go back to the pool; the output is the caller's (restore() gives it back).
     for (const scratch of scratches) if (scratch.data !== undefined) giveBack(scratch.data.buffer);
@@ -221,11 +215,9 @@ function runTile(
   scratch: Scratch,
 ): Promise<Value> {
   step.check("encoder");
-  const job = sessions.remote!.tile(lq, tokens).then(({ image, measured, lent }) => {
+  return sessions.remote!.tile(lq, tokens).then(({ image, measured, lent }) => {
     scratch.data = new Float32Array(lent, 0, lent.byteLength >> 2);
     recordMeasured(step, measured);
     return image;
   });
-  job.catch(() => undefined); // awaited by the caller; not unhandled meanwhile
-  return job;
 }
