@@ -62,11 +62,27 @@ export async function createLocalSessions(
   if (requested === "cuda") {
     try {
       return await createSessionsOn(model, "cuda", threads, memoryArena);
-    } catch {
+    } catch (error) {
       // CUDA requested but its provider library (or a GPU) is not there: run on CPU; `provider` says so.
+      warnCudaUnavailable(error);
     }
   }
   return createSessionsOn(model, "cpu", threads, memoryArena);
+}
+
+let cudaWarned = false;
+
+/**
+ * A Node warning (on stderr; `--no-warnings` silences it) that CUDA was asked for in vain: once per thread
+ * that creates sessions (the model worker has its own).
+ */
+function warnCudaUnavailable(error: unknown): void {
+  if (cudaWarned) return;
+  cudaWarned = true;
+  const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 300);
+  process.emitWarning(`CUDA was requested but cannot be used, so the model runs on CPU: ${reason}`, {
+    code: "UNJPEG_CUDA_UNAVAILABLE",
+  });
 }
 
 async function createSessionsOn(

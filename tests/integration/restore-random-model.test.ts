@@ -135,6 +135,24 @@ describe("restore() with the random fixture model", () => {
     assert.notEqual(a, await openModel(MODEL, { threads: 1 }), "another thread count is another session set");
   });
 
+  it("runs on CPU, and says so, when CUDA is asked for but not installed (in either thread)", async () => {
+    // onnxruntime-node is installed here without its CUDA provider (ONNXRUNTIME_NODE_INSTALL=skip).
+    const input = await jpeg(40, 30);
+    const onCpu = await restore(input, { ...options, executionProvider: "cpu", modelInWorker: false });
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => void warnings.push(w.code ?? "");
+    process.on("warning", onWarning);
+    for (const modelInWorker of [false, true]) {
+      const outcome = await restore(input, { ...options, executionProvider: "cuda", modelInWorker });
+      assert.equal(outcome.action, "restored");
+      if (outcome.action !== "restored" || onCpu.action !== "restored") return;
+      assert.equal(outcome.description.run?.provider, "cpu");
+      assert.deepEqual(outcome.output, onCpu.output);
+    }
+    process.off("warning", onWarning);
+    assert.ok(warnings.includes("UNJPEG_CUDA_UNAVAILABLE"), "warned that CUDA cannot be used");
+  });
+
   it("runs an image of no more pixels than a tile whole, whatever its shape", async () => {
     const sessions = await openModel(MODEL, { threads: 2 });
     const tiling = { tile: 128, overlap: 32 };
