@@ -50,12 +50,14 @@ export async function encodeRestored(
   width: number,
   height: number,
   options: EncodeOptions,
+  /** The JPEG carrier of the source's metadata, when the caller started it early (`jpegCarrier`). */
+  carrier?: Promise<Buffer>,
 ): Promise<Uint8Array> {
   if (rgb.length !== width * height * 3)
     throw new RangeError(`rgb has ${rgb.length} bytes, expected ${width * height * 3}`);
   try {
     return options.format === "jpeg"
-      ? await encodeJpeg(source, rgb, width, height, options)
+      ? await encodeJpeg(rgb, width, height, options, carrier ?? jpegCarrier(source, width, height, options))
       : await encodeByCompositing(source, rgb, width, height, options);
   } catch (cause) {
     throw new ImageError(
@@ -90,31 +92,42 @@ function withSourceMetadata(pipeline: Sharp, options: EncodeOptions): Sharp {
 }
 
 /**
+ * The metadata segments a JPEG derivative of `source` carries, in a carrier JPEG that sharp writes from an
+ * 8×8 corner of the source with the same metadata options (a few ms whatever the size); its EXIF image
+ * size is then set to `width` × `height`. Needs only the source: a restore starts it while the model runs.
+ */
+export async function jpegCarrier(
+  source: Uint8Array,
+  width: number,
+  height: number,
+  options: EncodeOptions,
+): Promise<Buffer> {
+  const corner = sharp(source, { limitInputPixels: false, sequentialRead: true })
+    .autoOrient()
+    .extract({ left: 0, top: 0, width: Math.min(8, width), height: Math.min(8, height) });
+  const carrier = await withSourceMetadata(corner, options).jpeg(jpegOptions(options)).toBuffer();
+  setExifPixelSize(carrier, width, height);
+  return carrier;
+}
+
+/**
  * JPEG without decoding the source again: the pixels are encoded from `rgb` alone, and the metadata
- * segments come from a carrier JPEG that sharp writes from an 8×8 corner of the source with the same
- * metadata options (a few ms whatever the size); its EXIF image size is then set to the real one. The
- * result has the same bytes as compositing onto the whole decoded source (tests/unit/image-codec.test.ts).
+ * segments come from the carrier (`jpegCarrier`). The result has the same bytes as compositing onto the
+ * whole decoded source (tests/unit/image-codec.test.ts).
  */
 async function encodeJpeg(
-  source: Uint8Array,
   rgb: Uint8Array,
   width: number,
   height: number,
   options: EncodeOptions,
+  carrier: Promise<Buffer>,
 ): Promise<Uint8Array> {
   let pixels = sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.length), {
     raw: { width, height, channels: 3 },
   });
   if (options.grey) pixels = pixels.toColourspace("b-w");
-  const corner = sharp(source, { limitInputPixels: false, sequentialRead: true })
-    .autoOrient()
-    .extract({ left: 0, top: 0, width: Math.min(8, width), height: Math.min(8, height) });
-  const [encoded, carrier] = await Promise.all([
-    pixels.jpeg(jpegOptions(options)).toBuffer(),
-    withSourceMetadata(corner, options).jpeg(jpegOptions(options)).toBuffer(),
-  ]);
-  setExifPixelSize(carrier, width, height);
-  return withMetadataOf(encoded, carrier);
+  const [encoded, metadata] = await Promise.all([pixels.jpeg(jpegOptions(options)).toBuffer(), carrier]);
+  return withMetadataOf(encoded, metadata);
 }
 
 /**

@@ -84,7 +84,8 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     return skipped("unsupported", "the JPEG ends inside its headers");
   }
 
-  const { decodeImage, CONTENT_TYPES, encodeRestored, runPipeline, openModel } = await loadHeavyModules();
+  const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel } =
+    await loadHeavyModules();
   const sessions = await timed("load", () =>
     openModel(options.modelDir ?? shippedModelDir(), {
       provider: options.executionProvider,
@@ -103,6 +104,16 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     throw error;
   }
   const { info, rgb } = decoded;
+  const format = options.format ?? "jpeg";
+  const encodeOptions = {
+    format,
+    quality: options.quality,
+    grey: info.grey,
+    modelTag: sessions.model.tag,
+  } as const;
+  // A JPEG's metadata carrier needs only the source: written by sharp's threads while the model runs.
+  const carrier = format === "jpeg" ? jpegCarrier(bytes, info.width, info.height, encodeOptions) : undefined;
+  carrier?.catch(() => undefined); // awaited by the encode; a restore that fails first never reads it
 
   const result = await runPipeline(
     sessions,
@@ -112,16 +123,10 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
   for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;
   for (const [name, ms] of Object.entries(result.cpuTimings)) cpuTimings[name] = (cpuTimings[name] ?? 0) + ms;
 
-  const format = options.format ?? "jpeg";
   let output: Uint8Array;
   try {
     output = await timed("encode", () =>
-      encodeRestored(bytes, result.rgb, info.width, info.height, {
-        format,
-        quality: options.quality,
-        grey: info.grey,
-        modelTag: sessions.model.tag,
-      }),
+      encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, carrier),
     );
   } finally {
     giveBack(result.rgb.buffer); // the next restore blends into it (fresh memory is slow to touch)
