@@ -3,7 +3,8 @@
  * Each size runs in its own child process, so its peak RSS is its own; every child first restores the same
  * image `--warmup N` times (default 3: session creation, JIT warm-up, onnxruntime's first run at each tile
  * shape, the heap growing to what a restore of this size needs), then restores it `--runs N` times
- * (default 3) and reports the run of median wall time: the steady state of a warm container. `--cold`
+ * (default 3) and reports the run of median wall time (speed, memory, steps), and the median of the runs'
+ * own shares of time outside model runs, with their range: the steady state of a warm container. `--cold`
  * warms up once on a small image instead: the first restore of this size in a process.
  * Targets (issue 4, 2 cores): ≥ 1 MP/s with the shipped model; 12 MP peak RSS ≤ 1.5 GB; per-MP time at
  * 12 MP within 1.3× of 1 MP; everything that is not a model run ≤ 15 % of the model runs' time. "Not a
@@ -11,16 +12,21 @@
  * gap between steps), so nothing escapes it. Run with nothing else on the cores.
  * The model runs where restore() puts it by default (lib/model/sessions.ts defaultInWorker: the model worker
  * when onnxruntime's threads leave a core free, else the calling thread); `--in-worker` / `--in-thread`
- * force one, to compare. The children run with glibc's allocator tuned as the CLI and Lambda run
- * (lib/allocator.ts), unless GLIBC_TUNABLES is set: `GLIBC_TUNABLES= node ...` measures glibc's defaults.
+ * force one, to compare. The children run as Lambda and the installed command do: compiled JavaScript
+ * (tsconfig.bench.json builds this script and lib/ into .bench-out/build first, a few seconds), plain
+ * node, glibc's allocator tuned (lib/allocator.ts). `--tsx` runs them from the TypeScript sources under
+ * tsx instead, as `npm run unjpeg` does (its loader costs ~3 points of the 1 MP share); `GLIBC_TUNABLES=
+ * node ...` measures glibc's defaults.
  * In the worker, a model run's CPU time is that of the worker's thread and
  * onnxruntime's (Linux /proc); the rest of the process's (this thread's steps, decoding and encoding,
  * garbage collection, messages) is not a model run, and steps here that overlap model runs count this
  * thread's CPU only.
- *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread | --in-worker]
+ *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--tsx] [--in-thread | --in-worker]
  */
 import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import sharp, { type Sharp } from "sharp";
 import { tunedEnvironment } from "../lib/allocator.js";
@@ -40,6 +46,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "3" },
     child: { type: "string" },
     cold: { type: "boolean" },
+    tsx: { type: "boolean" },
     "in-thread": { type: "boolean" },
     "in-worker": { type: "boolean" },
     help: { type: "boolean" },
@@ -48,7 +55,7 @@ const { values } = parseArgs({
 
 if (values.help === true) {
   process.stdout.write(
-    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--in-thread | --in-worker]\n" +
+    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--tsx] [--in-thread | --in-worker]\n" +
       "Restores a JPEG of each size (MP) in its own process, --warmup times to warm up and N times timed (the median run);\n" +
       "prints MP/s, CPU time, peak RSS, page faults, model vs non-model time (wall and CPU) and the time per step. Compare\n" +
       "CPU columns when other work shares the cores.\n",
@@ -123,6 +130,12 @@ async function child(mp: number): Promise<void> {
   const d = description!;
   // The run of median wall time, whole: its steps add up, as medians taken step by step would not.
   const run = [...runs].sort((a, b) => a.totalMs - b.totalMs)[runs.length >> 1]!;
+  // Each run's time outside model runs as a share of its model runs' time (wall and CPU), for medians.
+  const modelOf = (of: Record<string, number>) => MODEL_STEPS.reduce((n, step) => n + (of[step] ?? 0), 0);
+  const shares = {
+    wall: runs.map((r) => (100 * (r.totalMs - modelOf(r.timings))) / modelOf(r.timings)),
+    cpu: runs.map((r) => (100 * (r.cpuMs - modelOf(r.cpu))) / modelOf(r.cpu)),
+  };
   process.stdout.write(
     `${JSON.stringify({
       mp: (width * height) / 1e6,
@@ -140,6 +153,7 @@ async function child(mp: number): Promise<void> {
       threads: d.run?.threads,
       model: d.model,
       outputBytes: d.outputBytes,
+      shares,
     })}\n`,
   );
 }
@@ -160,6 +174,13 @@ interface Row {
   model: string;
   runs: number;
   outputBytes: number;
+  shares: { wall: number[]; cpu: number[] };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function table(header: string[], lines: string[][]): string {
@@ -176,11 +197,21 @@ function where(threads: number): string {
 // The children run as the CLI and Lambda do: with glibc's allocator tuned, unless GLIBC_TUNABLES is set.
 const childEnv = tunedEnvironment(process.env) ?? process.env;
 
+/** Node arguments that run this script as a child: compiled (built now, from the current sources) or under tsx. */
+function childScript(): string[] {
+  if (values.tsx === true) return [...process.execArgv, process.argv[1]!];
+  const root = join(import.meta.dirname, "..");
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.bench.json")], { stdio: "inherit" });
+  return [join(root, ".bench-out/build/bench/restore.js")];
+}
+
 function main(): void {
   const sizes = values.sizes.split(",").map(Number);
   const rows: Row[] = [];
+  const script = childScript();
   for (const mp of sizes) {
-    const args = [...process.execArgv, process.argv[1]!, "--child", String(mp), "--quality", values.quality];
+    const args = [...script, "--child", String(mp), "--quality", values.quality];
     args.push("--runs", values.runs, "--warmup", values.warmup);
     if (values.model !== undefined) args.push("--model", values.model);
     if (values.threads !== undefined) args.push("--threads", values.threads);
@@ -213,8 +244,8 @@ function main(): void {
       "output KiB",
       "model wall s",
       "other wall s",
-      "other/model wall %",
-      "other/model CPU %",
+      "other/model wall % (runs: median, range)",
+      "other/model CPU % (median)",
     ],
     rows.map((r) => [
       `${r.width}×${r.height}`,
@@ -229,8 +260,8 @@ function main(): void {
       (r.outputBytes / 1024).toFixed(0),
       (model(r, wall) / 1000).toFixed(2),
       (nonModelWall(r) / 1000).toFixed(2),
-      ((100 * nonModelWall(r)) / model(r, wall)).toFixed(1),
-      ((100 * nonModelCpu(r)) / model(r, cpu)).toFixed(1),
+      `${median(r.shares.wall).toFixed(1)} (${Math.min(...r.shares.wall).toFixed(1)}–${Math.max(...r.shares.wall).toFixed(1)})`,
+      median(r.shares.cpu).toFixed(1),
     ]),
   );
   const named = (r: Row, of: (r: Row, step: string) => number) =>
@@ -246,7 +277,7 @@ function main(): void {
   );
   const first = rows[0]!;
   process.stdout.write(
-    `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, model in the ${where(first.threads)}, CaVE ${rows.map((r) => r.cave).join("/")}, ${values.cold === true ? "cold (one warm-up restore of 0.05 MP)" : `after ${values.warmup} warm-up restore(s)`}, the median of ${first.runs} timed run(s), GLIBC_TUNABLES ${childEnv["GLIBC_TUNABLES"] ? childEnv["GLIBC_TUNABLES"] : "unset (glibc's defaults)"}\n`,
+    `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, model in the ${where(first.threads)}, CaVE ${rows.map((r) => r.cave).join("/")}, ${values.tsx === true ? "TypeScript sources under tsx" : "compiled"}, ${values.cold === true ? "cold (one warm-up restore of 0.05 MP)" : `after ${values.warmup} warm-up restore(s)`}, the median of ${first.runs} timed run(s), GLIBC_TUNABLES ${childEnv["GLIBC_TUNABLES"] ? childEnv["GLIBC_TUNABLES"] : "unset (glibc's defaults)"}\n`,
   );
   process.stdout.write(
     `${summary}\ntime per step, wall/CPU ms; model runs: ${MODEL_STEPS.join(", ")}; the rest is not a model run ("between": time outside named steps):\n${perStep}\n`,
