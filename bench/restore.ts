@@ -131,10 +131,11 @@ async function child(mp: number): Promise<void> {
   // The run of median wall time, whole: its steps add up, as medians taken step by step would not.
   const run = [...runs].sort((a, b) => a.totalMs - b.totalMs)[runs.length >> 1]!;
   // Each run's time outside model runs as a share of its model runs' time (wall and CPU), for medians.
-  const modelOf = (of: Record<string, number>) => MODEL_STEPS.reduce((n, step) => n + (of[step] ?? 0), 0);
+  const share = (total: number, ms: Record<string, number>) =>
+    (100 * (total - sumOf(ms, MODEL_STEPS))) / sumOf(ms, MODEL_STEPS);
   const shares = {
-    wall: runs.map((r) => (100 * (r.totalMs - modelOf(r.timings))) / modelOf(r.timings)),
-    cpu: runs.map((r) => (100 * (r.cpuMs - modelOf(r.cpu))) / modelOf(r.cpu)),
+    wall: runs.map((r) => share(r.totalMs, r.timings)),
+    cpu: runs.map((r) => share(r.cpuMs, r.cpu)),
   };
   process.stdout.write(
     `${JSON.stringify({
@@ -175,6 +176,11 @@ interface Row {
   runs: number;
   outputBytes: number;
   shares: { wall: number[]; cpu: number[] };
+}
+
+/** Milliseconds of `steps` in a timings record (steps that did not run count 0). */
+function sumOf(ms: Record<string, number>, steps: readonly string[]): number {
+  return steps.reduce((n, step) => n + (ms[step] ?? 0), 0);
 }
 
 function median(values: number[]): number {
@@ -224,11 +230,9 @@ function main(): void {
   }
   const wall = (r: Row, step: string) => r.timings[step] ?? 0;
   const cpu = (r: Row, step: string) => r.cpuTimings[step] ?? 0;
-  const model = (r: Row, of: (r: Row, step: string) => number) =>
-    MODEL_STEPS.reduce((n, s) => n + of(r, s), 0);
   // Not a model run: the whole restore less its model runs (the named steps, and any time between them).
-  const nonModelWall = (r: Row) => r.totalMs - model(r, wall);
-  const nonModelCpu = (r: Row) => r.cpuMs - model(r, cpu);
+  const nonModelWall = (r: Row) => r.totalMs - sumOf(r.timings, MODEL_STEPS);
+  const nonModelCpu = (r: Row) => r.cpuMs - sumOf(r.cpuTimings, MODEL_STEPS);
   // CPU time says what the work costs when other processes share the cores (wall time then overstates it).
   const summary = table(
     [
@@ -258,21 +262,19 @@ function main(): void {
       r.peakRssMiB.toFixed(0),
       String(r.pageFaults),
       (r.outputBytes / 1024).toFixed(0),
-      (model(r, wall) / 1000).toFixed(2),
+      (sumOf(r.timings, MODEL_STEPS) / 1000).toFixed(2),
       (nonModelWall(r) / 1000).toFixed(2),
       `${median(r.shares.wall).toFixed(1)} (${Math.min(...r.shares.wall).toFixed(1)}–${Math.max(...r.shares.wall).toFixed(1)})`,
       median(r.shares.cpu).toFixed(1),
     ]),
   );
-  const named = (r: Row, of: (r: Row, step: string) => number) =>
-    OTHER_STEPS.reduce((n, s) => n + of(r, s), 0);
   const steps = [...MODEL_STEPS, ...OTHER_STEPS];
   const perStep = table(
     ["size", ...steps.map((s) => `${s} ms`), "between ms"],
     rows.map((r) => [
       `${r.width}×${r.height}`,
       ...steps.map((s) => `${wall(r, s).toFixed(0)}/${cpu(r, s).toFixed(0)}`),
-      `${(nonModelWall(r) - named(r, wall)).toFixed(0)}/${(nonModelCpu(r) - named(r, cpu)).toFixed(0)}`,
+      `${(nonModelWall(r) - sumOf(r.timings, OTHER_STEPS)).toFixed(0)}/${(nonModelCpu(r) - sumOf(r.cpuTimings, OTHER_STEPS)).toFixed(0)}`,
     ]),
   );
   const first = rows[0]!;
