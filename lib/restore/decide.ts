@@ -4,7 +4,8 @@
  * whole file before decoding anything.
  */
 import { DERIVATIVE_SOFTWARE } from "../image/mark.js";
-import { inspectJpeg, JpegError } from "../jpeg/index.js";
+import { inspectJpeg, JpegError, type JpegInspection } from "../jpeg/index.js";
+import type { SourceTables } from "../model/qtables.js";
 import type { TriageDecision } from "./types.js";
 
 export interface TriageOptions {
@@ -47,22 +48,40 @@ export function decide(bytes: Uint8Array, options: TriageOptions = {}): TriageDe
   return triage(bytes, options).decision;
 }
 
-/** {@link decide}, with how the quality was matched (exact IJG tables or the nearest equivalent). */
+/**
+ * {@link decide}, with how the quality was matched (exact IJG tables or the nearest equivalent) and the
+ * tables the source was quantized with (what a model told the compression is fed), when the headers held them.
+ */
 export function triage(
   bytes: Uint8Array,
   options: TriageOptions = {},
-): { decision: TriageDecision; match: "exact" | "approximate" | null } {
-  let match: "exact" | "approximate" | null = null;
-  const decision = decideInner(bytes, options, (m) => {
-    match = m;
+): { decision: TriageDecision; match: "exact" | "approximate" | null; tables: SourceTables | null } {
+  let inspected: JpegInspection | undefined;
+  const decision = decideInner(bytes, options, (inspection) => {
+    inspected = inspection;
   });
-  return { decision, match };
+  return {
+    decision,
+    match: inspected?.match ?? null,
+    tables: inspected === undefined ? null : sourceTables(inspected),
+  };
+}
+
+/** Luma: the first component's table; chroma: the second's, or the first again for a grey JPEG. */
+function sourceTables(inspection: JpegInspection): SourceTables | null {
+  const tableOf = (component: number) => {
+    const slot = inspection.componentInfo[component]?.slot;
+    return inspection.tables.find((table) => table.slot === slot)?.values;
+  };
+  const luma = tableOf(0);
+  if (luma === undefined) return null;
+  return [luma, tableOf(1) ?? luma];
 }
 
 function decideInner(
   bytes: Uint8Array,
   options: TriageOptions,
-  onMatch: (match: "exact" | "approximate") => void,
+  onInspected: (inspection: JpegInspection) => void,
 ): TriageDecision {
   const maxBytes = options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes;
   const maxPixels = options.maxPixels ?? TRIAGE_DEFAULTS.maxPixels;
@@ -94,7 +113,7 @@ function decideInner(
     return { action: "need-more-bytes", atLeast: inspection.atLeast };
 
   const { quality, width, height, components, bitDepth } = inspection;
-  onMatch(inspection.match);
+  onInspected(inspection);
   if (containsMark(bytes, inspection.headerBytes)) {
     return skip("derivative", "the image is an unjpeg derivative (EXIF Software names unjpeg)", quality);
   }

@@ -48,7 +48,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     maxBytes: options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes,
   };
 
-  const { decision, match } = await timed("inspect", () =>
+  const { decision, match, tables } = await timed("inspect", () =>
     triage(bytes, {
       ...limits,
       force: options.force,
@@ -117,7 +117,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
 
   const result = await runPipeline(
     sessions,
-    { rgb, width: info.width, height: info.height, tableQuality: decision.quality },
+    { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables },
     { signal: options.signal, onProgress: options.onProgress },
   );
   for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;
