@@ -11,7 +11,7 @@ import type { Config, OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { restoreOptionsFromConfig } from "../restore/options.js";
 import type { RestoreOptions, RestoreOutcome, SkipReason, TriageDecision } from "../restore/types.js";
-import { allDerivativeKeys, derivativeKey, isDerivativeKey } from "./keys.js";
+import { allDerivativeKeys, derivativeKey, isDerivativeKey, isUnderSourcePrefixes } from "./keys.js";
 import {
   buildDerivativeMetadata,
   DERIVATIVE_CACHE_CONTROL,
@@ -199,7 +199,7 @@ async function deriveOnce(
   if (config.bucket !== undefined && bucket !== config.bucket) {
     return skip("other-bucket", `bucket "${bucket}" is not the configured "${config.bucket}"`);
   }
-  if (config.sourcePrefixes.length > 0 && !config.sourcePrefixes.some((p) => key.startsWith(p))) {
+  if (!isUnderSourcePrefixes(key, config.sourcePrefixes)) {
     return skip("outside-prefixes", `key is not under ${config.sourcePrefixes.join(", ")}`);
   }
   const options: RestoreOptions = {
