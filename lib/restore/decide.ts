@@ -4,7 +4,7 @@
  * whole file before decoding anything.
  */
 import { DERIVATIVE_SOFTWARE } from "../image/mark.js";
-import { inspectJpeg, JpegError } from "../jpeg/index.js";
+import { inspectJpeg, JpegError, type JpegInspection } from "../jpeg/index.js";
 import type { TriageDecision } from "./types.js";
 
 export interface TriageOptions {
@@ -47,22 +47,26 @@ export function decide(bytes: Uint8Array, options: TriageOptions = {}): TriageDe
   return triage(bytes, options).decision;
 }
 
-/** {@link decide}, with how the quality was matched (exact IJG tables or the nearest equivalent). */
+/**
+ * {@link decide}, with how the quality was matched (exact IJG tables or the nearest equivalent) and the
+ * inspection it was decided from (null when the headers could not be read).
+ */
 export function triage(
   bytes: Uint8Array,
   options: TriageOptions = {},
-): { decision: TriageDecision; match: "exact" | "approximate" | null } {
-  let match: "exact" | "approximate" | null = null;
-  const decision = decideInner(bytes, options, (m) => {
-    match = m;
+): { decision: TriageDecision; match: "exact" | "approximate" | null; inspection: JpegInspection | null } {
+  const seen: { inspection?: JpegInspection } = {};
+  const decision = decideInner(bytes, options, (inspection) => {
+    seen.inspection = inspection;
   });
-  return { decision, match };
+  const inspection = seen.inspection ?? null;
+  return { decision, match: inspection?.match ?? null, inspection };
 }
 
 function decideInner(
   bytes: Uint8Array,
   options: TriageOptions,
-  onMatch: (match: "exact" | "approximate") => void,
+  onInspected: (inspection: JpegInspection) => void,
 ): TriageDecision {
   const maxBytes = options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes;
   const maxPixels = options.maxPixels ?? TRIAGE_DEFAULTS.maxPixels;
@@ -94,7 +98,7 @@ function decideInner(
     return { action: "need-more-bytes", atLeast: inspection.atLeast };
 
   const { quality, width, height, components, bitDepth } = inspection;
-  onMatch(inspection.match);
+  onInspected(inspection);
   if (containsMark(bytes, inspection.headerBytes)) {
     return skip("derivative", "the image is an unjpeg derivative (EXIF Software names unjpeg)", quality);
   }

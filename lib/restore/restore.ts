@@ -5,6 +5,7 @@
  */
 import { giveBack } from "../image/buffer-pool.js";
 import { ImageError } from "../image/errors.js";
+import { checkScanLength } from "../jpeg/index.js";
 import { shippedModelDir } from "../model/default-model.js";
 import { stepper } from "../model/step.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
@@ -48,7 +49,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     maxBytes: options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes,
   };
 
-  const { decision, match } = await timed("inspect", () =>
+  const { decision, match, inspection } = await timed("inspect", () =>
     triage(bytes, {
       ...limits,
       force: options.force,
@@ -84,15 +85,12 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     return skipped("unsupported", "the JPEG ends inside its headers");
   }
 
+  // Scans far shorter than the frame they claim would decode padded: refused from the headers (JpegError).
+  if (inspection !== null) checkScanLength(inspection, bytes.length);
+
   const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel } =
     await loadHeavyModules();
-  const sessions = await timed("load", () =>
-    openModel(options.modelDir ?? shippedModelDir(), {
-      provider: options.executionProvider,
-      threads: options.threads,
-      inWorker: options.modelInWorker,
-    }),
-  );
+  // Decoded before the model is opened: a file the decoder refuses costs no model load.
   let decoded: Awaited<ReturnType<typeof decodeImage>>;
   try {
     decoded = await timed("decode", () => decodeImage(bytes, limits));
@@ -103,6 +101,13 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       return skipped("too-large", error.message);
     throw error;
   }
+  const sessions = await timed("load", () =>
+    openModel(options.modelDir ?? shippedModelDir(), {
+      provider: options.executionProvider,
+      threads: options.threads,
+      inWorker: options.modelInWorker,
+    }),
+  );
   const { info, rgb } = decoded;
   const format = options.format ?? "jpeg";
   const encodeOptions = {
