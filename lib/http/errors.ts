@@ -3,6 +3,7 @@
  * codes are stable (clients and dashboards branch on them).
  */
 import { UnjpegError } from "../errors.js";
+import type { ImageError } from "../image/errors.js";
 
 export class HttpError extends UnjpegError {
   /** Seconds a client should wait before retrying (503 only). */
@@ -41,3 +42,21 @@ export const timedOut = (retryAfterSeconds: number, cause?: unknown): HttpError 
     retryAfterSeconds,
     cause,
   });
+
+/**
+ * An image the origin could not transcode, as the answer a client gets. A format too small for the image
+ * is the request's fault (422), a pixel count over the limit 413; bytes that do not decode are the
+ * input's fault (415) when they are a source, but the origin's own (500) when unjpeg wrote them.
+ */
+export function imageAnswer(error: ImageError, bytesAreSource: boolean): UnjpegError {
+  switch (error.code) {
+    case "IMAGE_TOO_LARGE_FOR_FORMAT":
+      return new HttpError(error.code, 422, error.message, { cause: error });
+    case "IMAGE_TOO_LARGE":
+      return new HttpError("TOO_LARGE", 413, error.message, { cause: error });
+    case "IMAGE_INVALID":
+    case "IMAGE_UNSUPPORTED":
+      if (!bytesAreSource) return new UnjpegError(error.code, error.message, { cause: error, status: 500 });
+      return new HttpError("NOT_DECODABLE", 415, error.message, { cause: error });
+  }
+}

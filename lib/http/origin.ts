@@ -13,6 +13,7 @@ import {
   tooLarge,
   unsupportedMedia,
 } from "./errors.js";
+import { createFailureMemory } from "./failure-memory.js";
 import { createPendingMemory, type HandOff, type PendingState, within } from "./hand-off.js";
 import { CACHE_PENDING, representationEtag } from "./headers.js";
 import { createHotCache, type HotEntry } from "./hot-cache.js";
@@ -117,6 +118,8 @@ export function createOrigin(options: OriginOptions): Origin {
   const restoring = new Map<string, AbortController>();
   /** Restores handed off lately: requests meanwhile answer at once rather than start them again. */
   const pendingMemory = createPendingMemory(PENDING_RETRY_MS);
+  /** Sources whose content failed lately (415, 413, 422): answered again without reading them. */
+  const failures = createFailureMemory(FAILURE_MEMORY_MS);
   const flightKey = (key: string, source: ObjectHead, format: OutputFormat): string =>
     `${format}\u0000${source.etag}\u0000${key}`;
   /** This process's restore speed: seeded, then learnt from each restore it completes. */
@@ -242,6 +245,7 @@ export function createOrigin(options: OriginOptions): Origin {
         quality: undefined,
         contentType: original.contentType ?? "image/jpeg",
         cacheControl: CACHE_PENDING,
+        source: { maxPixels: config.maxPixels },
         headers: { ...headers, "x-unjpeg-action": "pending", "x-unjpeg-pending": state },
         timing,
       },
@@ -330,6 +334,33 @@ export function createOrigin(options: OriginOptions): Origin {
     }
     stored?.discard();
 
+    // A failure of this source version's content is answered again without reading the source.
+    const failed = failures.get(key, source.etag, format, clockMs());
+    if (failed !== undefined) throw failed;
+    try {
+      return await serveFromSource(request, wanted, source, format, common, timing, {
+        cacheKey,
+        checkStartMs,
+      });
+    } catch (error) {
+      failures.remember(key, source.etag, format, error, clockMs());
+      throw error;
+    }
+  }
+
+  /** No current derivative: restore the source (or hand it off), or serve it as it is when it is skipped. */
+  async function serveFromSource(
+    request: OriginRequest,
+    wanted: ImageRequest,
+    source: ObjectHead,
+    format: OutputFormat,
+    common: Record<string, string>,
+    timing: () => string,
+    /** Where a restored derivative goes in memory, and when this request's look at the source began. */
+    hot: { cacheKey: string; checkStartMs: number },
+  ): Promise<OriginResponse> {
+    const { key } = wanted;
+    const { cacheKey, checkStartMs } = hot;
     const known = pendingMemory.get(flightKey(key, source, format), clockMs());
     if (known !== undefined) return servePending(request, wanted, source, format, known, common, timing);
     const dueAt = Math.min(
@@ -391,6 +422,7 @@ export function createOrigin(options: OriginOptions): Origin {
             format,
             quality: wanted.quality,
             bytesFormat: "jpeg",
+            source: { maxPixels: config.maxPixels },
             headers,
             timing,
           },
@@ -455,6 +487,8 @@ export function createOrigin(options: OriginOptions): Origin {
 
 /** A source handed off is not tried again here for this long (a later request then finds the derivative). */
 const PENDING_RETRY_MS = 5 * 60_000;
+/** A source version whose content failed is answered from memory for this long (the answer: 60 s). */
+const FAILURE_MEMORY_MS = 10 * 60_000;
 
 const derivativeRefused = (): HttpError =>
   badRequest("DERIVATIVE_KEY", "this key is an unjpeg derivative; ask for its source instead");

@@ -3,6 +3,8 @@
  * the body as stored or re-encoded to the asked variant.
  */
 import type { OutputFormat } from "../config.js";
+import { ImageError } from "../image/errors.js";
+import { imageAnswer } from "./errors.js";
 import { CACHE_SUCCESS, matchesIfNoneMatch, representationEtag } from "./headers.js";
 import { contentTypeOf } from "./negotiate.js";
 import type { OriginRequest, OriginResponse } from "./types.js";
@@ -23,6 +25,11 @@ export async function serveBody(
     quality: number | undefined;
     /** The format the stored bytes are in, when it may differ from `format` (then they are transcoded). */
     bytesFormat?: OutputFormat;
+    /**
+     * The bytes are a source, not something unjpeg wrote: one that does not decode is the input's fault
+     * (415, not 500), and one over `maxPixels` is not transcoded.
+     */
+    source?: { readonly maxPixels: number };
     /** Overrides: the pending answer serves the original as it is, briefly cached. */
     contentType?: string;
     cacheControl?: string;
@@ -47,7 +54,12 @@ export async function serveBody(
     const response = { status: 200, headers: { ...headers, "server-timing": how.timing() }, body: bytes };
     return object.key === undefined ? response : { ...response, storedKey: object.key };
   }
-  const variant = await encodeVariant(bytes, how.format, how.quality);
+  let variant: Awaited<ReturnType<typeof encodeVariant>>;
+  try {
+    variant = await encodeVariant(bytes, how.format, how.quality, how.source?.maxPixels);
+  } catch (error) {
+    throw error instanceof ImageError ? imageAnswer(error, how.source !== undefined) : error;
+  }
   const response = {
     status: 200,
     headers: { ...headers, "server-timing": how.timing() },

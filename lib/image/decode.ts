@@ -5,7 +5,7 @@
  */
 import sharp, { type Metadata } from "sharp";
 import { JpegError } from "../jpeg/index.js";
-import { ImageError } from "./errors.js";
+import { decodeFailure, ImageError } from "./errors.js";
 import { DEFAULT_LIMITS, type ImageLimits } from "./limits.js";
 
 export interface ImageInfo {
@@ -119,10 +119,7 @@ export async function decodeImage(
     return { info, rgb: new Uint8Array(data.buffer, data.byteOffset, data.length) };
   } catch (cause) {
     if (cause instanceof ImageError || cause instanceof JpegError) throw cause;
-    const message = (cause as Error).message;
-    // libjpeg in sharp has no 12-bit decoder; it says so as "Unsupported JPEG data precision 12".
-    const code = /precision|unsupported/i.test(message) ? "IMAGE_UNSUPPORTED" : "IMAGE_INVALID";
-    throw new ImageError(code, `cannot decode the image: ${message}`, { cause });
+    throw decodeFailure(cause, "cannot decode the image");
   }
 }
 
