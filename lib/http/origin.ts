@@ -4,6 +4,7 @@
  * (handlers/cdn-origin.ts, lib/http/local-server.ts) only translate requests and responses.
  */
 import type { Config, OutputFormat } from "../config.js";
+import { isUnjpegError } from "../errors.js";
 import {
   badRequest,
   HttpError,
@@ -18,7 +19,7 @@ import { createPendingMemory, type HandOff, type PendingState, within } from "./
 import { CACHE_PENDING, representationEtag } from "./headers.js";
 import { createHotCache, type HotEntry } from "./hot-cache.js";
 import { createLimiter, freshShared, type Limiter, singleFlight } from "./limiter.js";
-import { negotiateFormat } from "./negotiate.js";
+import { acceptableFormats } from "./negotiate.js";
 import { errorResponse, jsonResponse, redirect } from "./respond.js";
 import { judgeRestore, observeRestore, type RestoreRate, SEEDED_RATE } from "./restore-estimate.js";
 import { checkPrefix, type ImageRequest, type Route, route } from "./route.js";
@@ -254,20 +255,42 @@ export function createOrigin(options: OriginOptions): Origin {
 
   async function serveImage(request: OriginRequest, wanted: ImageRequest): Promise<OriginResponse> {
     const started = performance.now();
-    // When this request's look at the source begins: what a derivative kept in memory was checked against.
-    const checkStartMs = clockMs();
     const { key } = wanted;
     // The signature first: an unsigned client learns nothing, not even which prefixes are served.
     verifySignature({ decodedKey: key, query: wanted.query, keys: config.signingKeys, now: now() });
     checkPrefix(key, config.sourcePrefixes);
     if (store.isDerivativeKey(key)) throw derivativeRefused();
-    const format =
-      wanted.format === "auto"
-        ? negotiateFormat(request.headers["accept"])
-        : (wanted.format ?? config.format);
     const common: Record<string, string> = { "x-content-type-options": "nosniff" };
-    if (wanted.format === "auto") common["vary"] = "Accept";
+    if (wanted.format !== "auto")
+      return serveFormat(request, wanted, wanted.format ?? config.format, common, started);
+    // format=auto: the formats this client takes, best first; one that cannot hold the image (found from
+    // its headers, before any restore or decode) gives way to the next, and the answer says so.
+    common["vary"] = "Accept";
+    const formats = acceptableFormats(request.headers["accept"]);
+    for (let i = 0; ; i++) {
+      const format = formats[i]!;
+      const headers =
+        i === 0 ? common : { ...common, "x-unjpeg-format-fallback": `${formats[0]}->${format}` };
+      try {
+        return await serveFormat(request, wanted, format, headers, started);
+      } catch (error) {
+        const misfit = isUnjpegError(error) && error.code === "IMAGE_TOO_LARGE_FOR_FORMAT";
+        if (!misfit || i + 1 >= formats.length) throw error;
+      }
+    }
+  }
 
+  /** One request in one output format: a stored derivative, a restore, or the source as it is. */
+  async function serveFormat(
+    request: OriginRequest,
+    wanted: ImageRequest,
+    format: OutputFormat,
+    common: Record<string, string>,
+    started: number,
+  ): Promise<OriginResponse> {
+    // When this look at the source begins: what a derivative kept in memory was checked against.
+    const checkStartMs = clockMs();
+    const { key } = wanted;
     const cacheKey = `${format}\u0000${key}`;
     const hot = hotCache?.get(cacheKey);
     let source: ObjectHead | null;
@@ -430,6 +453,8 @@ export function createOrigin(options: OriginOptions): Origin {
       }
       case "too-large":
         throw tooLarge(outcome.message);
+      case "format-limit":
+        throw new HttpError("IMAGE_TOO_LARGE_FOR_FORMAT", 422, outcome.message);
       case "not-jpeg":
         throw unsupportedMedia("NOT_JPEG", outcome.message);
       case "corrupt":

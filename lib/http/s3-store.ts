@@ -29,6 +29,7 @@ const PASSED_THROUGH = new Set<string>([
   "derivative",
   "gone",
   "corrupt",
+  "format-limit",
   "superseded",
   "key-taken",
 ]);

@@ -18,16 +18,15 @@ export const FORMAT_LIMITS: Readonly<Record<OutputFormat, FormatLimit>> = Object
   avif: { maxSide: 16_384 }, // libheif's default as sharp enforces it
 });
 
-/** Whether `format` can hold a `width` × `height` image. */
-export function formatHolds(format: OutputFormat, width: number, height: number): boolean {
-  return Math.max(width, height) <= FORMAT_LIMITS[format].maxSide;
+/** Why `format` cannot hold a `width` × `height` image, or undefined when it can. */
+export function formatMisfit(format: OutputFormat, width: number, height: number): string | undefined {
+  const { maxSide } = FORMAT_LIMITS[format];
+  if (Math.max(width, height) <= maxSide) return undefined;
+  return `a ${width}×${height} image does not fit ${format.toUpperCase()}, whose sides are at most ${maxSide} pixels`;
 }
 
 /** Throws `IMAGE_TOO_LARGE_FOR_FORMAT` when `format` cannot hold a `width` × `height` image. */
 export function checkFormatHolds(format: OutputFormat, width: number, height: number): void {
-  if (formatHolds(format, width, height)) return;
-  throw new ImageError(
-    "IMAGE_TOO_LARGE_FOR_FORMAT",
-    `a ${width}×${height} image does not fit ${format.toUpperCase()}, whose sides are at most ${FORMAT_LIMITS[format].maxSide} pixels`,
-  );
+  const misfit = formatMisfit(format, width, height);
+  if (misfit !== undefined) throw new ImageError("IMAGE_TOO_LARGE_FOR_FORMAT", misfit);
 }

@@ -5,6 +5,7 @@
  */
 import { giveBack } from "../image/buffer-pool.js";
 import { ImageError } from "../image/errors.js";
+import { checkFormatHolds } from "../image/format-limits.js";
 import { checkScanLength } from "../jpeg/index.js";
 import { shippedModelDir } from "../model/default-model.js";
 import { stepper } from "../model/step.js";
@@ -87,6 +88,9 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
 
   // Scans far shorter than the frame they claim would decode padded: refused from the headers (JpegError).
   if (inspection !== null) checkScanLength(inspection, bytes.length);
+  const format = options.format ?? "jpeg";
+  // An output format too small for the image fails here, not at encode time after the model ran.
+  checkFormatHolds(format, decision.width, decision.height);
 
   const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel } =
     await loadHeavyModules();
@@ -109,7 +113,6 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     }),
   );
   const { info, rgb } = decoded;
-  const format = options.format ?? "jpeg";
   const encodeOptions = {
     format,
     quality: options.quality,

@@ -9,6 +9,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Config, OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
+import { formatMisfit } from "../image/format-limits.js";
 import { restoreOptionsFromConfig } from "../restore/options.js";
 import type { RestoreOptions, RestoreOutcome, SkipReason, TriageDecision } from "../restore/types.js";
 import { allDerivativeKeys, derivativeKey, isDerivativeKey, isUnderSourcePrefixes } from "./keys.js";
@@ -63,6 +64,7 @@ export type DeriveSkipReason =
   | "outside-prefixes" // not under UNJPEG_SOURCE_PREFIXES
   | "key-taken" // the derivative's key holds an object unjpeg did not write
   | "corrupt" // not decodable (truncated, malformed)
+  | "format-limit" // the output format cannot hold the image's size (lib/image/format-limits.ts)
   | "duplicate"; // the same object is already being processed in this process
 
 export interface DeriveRequest {
@@ -259,7 +261,12 @@ async function deriveOnce(
       quality = decision.quality;
       return skip(decision.reason, decision.message);
     }
-    if (decision.action === "restore") quality = decision.quality;
+    if (decision.action === "restore") {
+      quality = decision.quality;
+      // Before the source is read whole: a format too small for the image never will fit it.
+      const misfit = formatMisfit(format, decision.width, decision.height);
+      if (misfit !== undefined) return skip("format-limit", misfit);
+    }
     if (request.dryRun === true) {
       return { action: "would-write", bucket, key, derivativeKey: target, bytesRead, quality };
     }
