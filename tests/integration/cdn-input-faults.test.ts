@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { S3Client } from "@aws-sdk/client-s3";
+import sharp from "sharp";
 import { type CdnStack, makeJpeg, startCdnStack } from "./cdn-stack.js";
 
 /** Counts the GETs of each key this client sends (ranged or whole). */
@@ -97,5 +98,37 @@ describe("CDN origin: input at fault", () => {
     assert.equal(fixed.status, 200);
     assert.equal(fixed.headers.get("content-type"), "image/webp");
     await fixed.arrayBuffer();
+  });
+
+  test("junk after SOI is not served as an image (reliability case 5)", async () => {
+    await stack.put("p/polyglot-plain.jpg", POLYGLOT);
+    await stack.put("p/junk-plain.jpg", junkAfterSoi(1024 * 1024));
+    const fine = await makeJpeg(95, 96, 64, 5);
+    await stack.put("p/fine.jpg", fine);
+    const cmyk = new Uint8Array(await sharp(fine).toColourspace("cmyk").jpeg({ quality: 60 }).toBuffer());
+    await stack.put("p/cmyk.jpg", cmyk);
+    for (const path of ["/p/polyglot-plain.jpg", "/p/junk-plain.jpg", "/p/12bit.jpg"]) {
+      const response = await fetch(`${stack.url}${path}`);
+      assert.deepEqual(
+        await answer(response),
+        { status: 415, cache: "public, max-age=60", code: "NOT_DECODABLE" },
+        path,
+      );
+    }
+    // Remembered: asking again reads nothing but the source's HEAD.
+    const reads = gets.get("p/polyglot-plain.jpg") ?? 0;
+    assert.equal((await fetch(`${stack.url}/p/polyglot-plain.jpg`)).status, 415);
+    assert.equal(gets.get("p/polyglot-plain.jpg") ?? 0, reads);
+    // What decodes is still served as it is: a high-quality JPEG, a CMYK one.
+    for (const [path, bytes, reason] of [
+      ["/p/fine.jpg", fine, "high-quality"],
+      ["/p/cmyk.jpg", cmyk, "unsupported"],
+    ] as const) {
+      const response = await fetch(`${stack.url}${path}`);
+      assert.equal(response.status, 200, path);
+      assert.equal(response.headers.get("x-unjpeg-skip-reason"), reason, path);
+      assert.equal(response.headers.get("cache-control"), "public, max-age=31536000", path);
+      assert.deepEqual(new Uint8Array(await response.arrayBuffer()), bytes, path);
+    }
   });
 });
