@@ -5,15 +5,7 @@
  */
 import type { Config, OutputFormat } from "../config.js";
 import { isUnjpegError } from "../errors.js";
-import {
-  badRequest,
-  HttpError,
-  methodNotAllowed,
-  notFound,
-  timedOut,
-  tooLarge,
-  unsupportedMedia,
-} from "./errors.js";
+import { derivativeRefused, methodNotAllowed, notFound, skipAnswer, timedOut, tooLarge } from "./errors.js";
 import { createFailureMemory } from "./failure-memory.js";
 import { createPendingMemory, type HandOff, type PendingState, within } from "./hand-off.js";
 import { CACHE_PENDING, representationEtag } from "./headers.js";
@@ -451,30 +443,8 @@ export function createOrigin(options: OriginOptions): Origin {
           },
         );
       }
-      case "too-large":
-        throw tooLarge(outcome.message);
-      case "format-limit":
-        throw new HttpError("IMAGE_TOO_LARGE_FOR_FORMAT", 422, outcome.message);
-      case "not-jpeg":
-        throw unsupportedMedia("NOT_JPEG", outcome.message);
-      case "corrupt":
-        throw unsupportedMedia("NOT_DECODABLE", outcome.message);
-      case "derivative":
-        throw derivativeRefused();
-      case "gone":
-        throw notFound();
-      case "superseded":
-        throw new HttpError("SOURCE_CHANGED", 503, "the source changed during restoration; retry", {
-          retryAfterSeconds: 1,
-        });
-      case "key-taken":
-        throw new HttpError(
-          "DERIVATIVE_KEY_TAKEN",
-          409,
-          "the derivative's key holds an object unjpeg did not write",
-        );
-      case "other":
-        throw new HttpError("NOT_RESTORED", 503, outcome.message, { retryAfterSeconds: 5 });
+      default:
+        throw skipAnswer(outcome.reason, outcome.message);
     }
   }
 
@@ -514,6 +484,3 @@ export function createOrigin(options: OriginOptions): Origin {
 const PENDING_RETRY_MS = 5 * 60_000;
 /** A source version whose content failed is answered from memory for this long (the answer: 60 s). */
 const FAILURE_MEMORY_MS = 10 * 60_000;
-
-const derivativeRefused = (): HttpError =>
-  badRequest("DERIVATIVE_KEY", "this key is an unjpeg derivative; ask for its source instead");
