@@ -9,7 +9,16 @@ import { join, resolve } from "node:path";
 import { ModelError } from "./errors.js";
 
 /** What a tensor holds (docs/CONTRACTS.md, "Value names"). */
-export const VALUE_NAMES = ["rgb01", "rgb_pm1", "latent", "eps", "x0_unscaled", "tokens", "quality"] as const;
+export const VALUE_NAMES = [
+  "rgb01",
+  "rgb_pm1",
+  "latent",
+  "eps",
+  "x0_unscaled",
+  "tokens",
+  "quality",
+  "qtables",
+] as const;
 export type ValueName = (typeof VALUE_NAMES)[number];
 
 export const STAGE_NAMES = ["cave", "vaeEncoder", "unet", "vaeDecoder"] as const;
@@ -54,17 +63,23 @@ export interface Manifest {
 }
 
 /**
- * Which values each stage may take and must give. Optional inputs: `quality` on cave (the table estimate)
- * and `rgb_pm1` on the decoder (a skip from the JPEG); optional output: cave's `quality`.
+ * Which values each stage may take and must give. Optional inputs: `quality` on cave (the table estimate),
+ * `rgb_pm1` on the decoder (a skip from the JPEG) and `qtables` (the source's quantization tables) on the
+ * generator's stages; optional output: cave's `quality`.
  */
 const STAGE_RULES: Record<
   StageName,
   { required: ValueName[]; optional: ValueName[]; produces: ValueName[]; mayProduce: ValueName[] }
 > = {
   cave: { required: ["rgb01"], optional: ["quality"], produces: ["tokens"], mayProduce: ["quality"] },
-  vaeEncoder: { required: ["rgb_pm1"], optional: [], produces: ["latent"], mayProduce: [] },
-  unet: { required: ["latent", "tokens"], optional: [], produces: ["eps"], mayProduce: [] },
-  vaeDecoder: { required: ["x0_unscaled"], optional: ["rgb_pm1"], produces: ["rgb_pm1"], mayProduce: [] },
+  vaeEncoder: { required: ["rgb_pm1"], optional: ["qtables"], produces: ["latent"], mayProduce: [] },
+  unet: { required: ["latent", "tokens"], optional: ["qtables"], produces: ["eps"], mayProduce: [] },
+  vaeDecoder: {
+    required: ["x0_unscaled"],
+    optional: ["rgb_pm1", "qtables"],
+    produces: ["rgb_pm1"],
+    mayProduce: [],
+  },
 };
 
 type Json = unknown;

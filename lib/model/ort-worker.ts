@@ -99,7 +99,7 @@ async function handle(request: Request): Promise<Done> {
     case "tile": {
       const sessions = sessionsOf(request.handle);
       const { value, measured } = await measure((step) =>
-        runTileChain(sessions, request.lq, request.tokens, step),
+        runTileChain(sessions, request.lq, request.shared, step),
       );
       return { result: value, measured, views: [value.data], lent: request.lent };
     }

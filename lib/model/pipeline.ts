@@ -24,7 +24,8 @@ import {
 import { type CaveOptions, type CaveResult, computeTokens } from "./cave.js";
 import { runInTurn } from "./in-turn.js";
 import type { ColorFix } from "./manifest.js";
-import { recordMeasured, type Value } from "./run-stage.js";
+import { qtablesValue, type SourceTables, takesTables } from "./qtables.js";
+import { recordMeasured, type Value, type Values } from "./run-stage.js";
 import type { ModelSessions } from "./sessions.js";
 import { type Stepper, stepper } from "./step.js";
 import { processCpuMs, threadClock } from "./thread-cpu.js";
@@ -39,6 +40,11 @@ export interface PipelineInput {
   readonly height: number;
   /** Quality from the quantization tables (fed to models with a quality input). */
   readonly tableQuality: number | null;
+  /**
+   * The source's quantization tables (fed to models with a `qtables` input); absent or null: the IJG
+   * tables of `tableQuality`, else of CaVE's estimate.
+   */
+  readonly tables?: SourceTables | null;
 }
 
 export interface PipelineOptions {
@@ -139,7 +145,11 @@ export async function runPipeline(
         prepare,
       ));
     if (!prepared) await prepare();
-    const tokens = cave.tokens;
+    const shared: Values = { tokens: cave.tokens };
+    if (takesTables(manifest)) {
+      const quality = input.tableQuality ?? cave.predictedQuality ?? 50;
+      shared.qtables = qtablesValue(input.tables ?? null, quality);
+    }
     const blend = (k: number, restored: Value) => {
       const i = k % xs.length;
       const j = Math.floor(k / xs.length);
@@ -169,8 +179,8 @@ export async function runPipeline(
       cut,
       (k, lq) =>
         remote
-          ? runTile(sessions, lq, tokens, step, tileScratch(k))
-          : runTileChain(sessions, lq, tokens, step),
+          ? runTile(sessions, lq, shared, step, tileScratch(k))
+          : runTileChain(sessions, lq, shared, step),
       async (k, restored) => {
         await blend(k, restored);
         options.onProgress?.({ tile: k + 1, tiles });
@@ -210,12 +220,12 @@ export async function runPipeline(
 function runTile(
   sessions: ModelSessions,
   lq: Value,
-  tokens: Value,
+  shared: Values,
   step: Stepper,
   scratch: Scratch,
 ): Promise<Value> {
   step.check("encoder");
-  return sessions.remote!.tile(lq, tokens).then(({ image, measured, lent }) => {
+  return sessions.remote!.tile(lq, shared).then(({ image, measured, lent }) => {
     scratch.data = new Float32Array(lent, 0, lent.byteLength >> 2);
     recordMeasured(step, measured);
     return image;

@@ -47,8 +47,11 @@ export interface RemoteModel {
     values: Values,
     lend?: readonly ArrayBuffer[],
   ): Promise<{ values: Values; measured: Measured; lent: readonly ArrayBuffer[] }>;
-  /** Encoder → UNet → x0 → decoder on one tile (lib/model/tile-chain.ts); `lq`'s buffer is lent. */
-  tile(lq: Value, tokens: Value): Promise<{ image: Value; measured: Measured; lent: ArrayBuffer }>;
+  /**
+   * Encoder → UNet → x0 → decoder on one tile (lib/model/tile-chain.ts) with the values every tile shares;
+   * `lq`'s buffer is lent.
+   */
+  tile(lq: Value, shared: Values): Promise<{ image: Value; measured: Measured; lent: ArrayBuffer }>;
 }
 
 export interface ModelSessions {
@@ -156,9 +159,9 @@ async function openRemote(
       const reply = await callWorker({ op: "stage", handle, stage: name, values, lent: lend }, lend, worker);
       return { values: reply.result as Values, measured: reply.measured!, lent: reply.lent ?? [] };
     },
-    async tile(lq, tokens) {
+    async tile(lq, shared) {
       const lend = [lq.data.buffer as ArrayBuffer];
-      const reply = await callWorker({ op: "tile", handle, lq, tokens, lent: lend }, lend, worker);
+      const reply = await callWorker({ op: "tile", handle, lq, shared, lent: lend }, lend, worker);
       return { image: reply.result as Value, measured: reply.measured!, lent: reply.lent![0]! };
     },
   };

@@ -4,32 +4,40 @@
  * (lib/model/ort-worker.ts) or in the calling thread.
  */
 import type { ModelFolder } from "./manifest.js";
-import { expectDims, runStage, type Value } from "./run-stage.js";
+import { expectDims, runStage, type Value, type Values } from "./run-stage.js";
 import type { ModelSessions } from "./sessions.js";
 
 /** Runs a named, timed step (lib/model/step.ts). */
 export type StepRun = <T>(name: string, run: () => T | Promise<T>) => Promise<T>;
 
-/** Returns the decoder's planar rgb_pm1 for the tile `lq` ([1, 3, h, w], h and w padded). */
+/**
+ * Returns the decoder's planar rgb_pm1 for the tile `lq` ([1, 3, h, w], h and w padded). `shared`: the
+ * values every tile of the image gets (CaVE's `tokens`; `qtables` for a model told the compression); a
+ * stage is fed only the ones it declares.
+ */
 export async function runTileChain(
   sessions: Pick<ModelSessions, "model" | "stages">,
   lq: Value,
-  tokens: Value,
+  shared: Values,
   step: StepRun,
 ): Promise<Value> {
   const { manifest } = sessions.model;
   const [, , ph, pw] = lq.dims as [number, number, number, number];
   const latentDims = latentDimsOf(sessions.model, pw, ph);
-  const encoded = await step("encoder", () => runStage(sessions, "vaeEncoder", { rgb_pm1: lq }));
+  const encoded = await step("encoder", () => runStage(sessions, "vaeEncoder", { ...shared, rgb_pm1: lq }));
   const latent = expectDims("vaeEncoder", "latent", encoded.latent, latentDims);
-  const predicted = await step("unet", () => runStage(sessions, "unet", { latent, tokens }));
+  const predicted = await step("unet", () => runStage(sessions, "unet", { ...shared, latent }));
   const eps = expectDims("unet", "eps", predicted.eps, latentDims);
   // Into eps's own array (the UNet's output, ours and not needed after this).
   const x0Unscaled = await step("x0", () =>
     x0FromEps(latent.data, eps.data, manifest.diffusion.alphaBar, manifest.latent.scalingFactor, eps.data),
   );
   const decoded = await step("decoder", () =>
-    runStage(sessions, "vaeDecoder", { x0_unscaled: { data: x0Unscaled, dims: latentDims }, rgb_pm1: lq }),
+    runStage(sessions, "vaeDecoder", {
+      ...shared,
+      x0_unscaled: { data: x0Unscaled, dims: latentDims },
+      rgb_pm1: lq,
+    }),
   );
   // Still rgb_pm1: the clamp and the map to [0, 1] happen in the blend, in the same pass.
   return expectDims("vaeDecoder", "image", decoded.rgb_pm1, [1, 3, ph, pw]);

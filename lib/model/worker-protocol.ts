@@ -36,12 +36,15 @@ export type Request =
       readonly stage: StageName;
       readonly feeds: Readonly<Record<string, WireTensor>>;
     }
-  /** Encoder → UNet → x0 → decoder on one tile (lib/model/tile-chain.ts), measured step by step. */
+  /**
+   * Encoder → UNet → x0 → decoder on one tile (lib/model/tile-chain.ts), measured step by step; `shared`:
+   * the values every tile gets (tokens, and qtables for a model that takes them).
+   */
   | {
       readonly op: "tile";
       readonly handle: number;
       readonly lq: Value;
-      readonly tokens: Value;
+      readonly shared: Values;
       readonly lent: readonly ArrayBuffer[];
     }
   | { readonly op: "release"; readonly handle: number }

@@ -5,6 +5,7 @@
  */
 import { DERIVATIVE_SOFTWARE } from "../image/mark.js";
 import { inspectJpeg, JpegError, type JpegInspection } from "../jpeg/index.js";
+import type { SourceTables } from "../model/qtables.js";
 import type { TriageDecision } from "./types.js";
 
 export interface TriageOptions {
@@ -49,18 +50,39 @@ export function decide(bytes: Uint8Array, options: TriageOptions = {}): TriageDe
 
 /**
  * {@link decide}, with how the quality was matched (exact IJG tables or the nearest equivalent) and the
- * inspection it was decided from (null when the headers could not be read).
+ * tables the source was quantized with (what a model told the compression is fed), when the headers held them,
+ * and the inspection it was decided from (null when the headers could not be read).
  */
 export function triage(
   bytes: Uint8Array,
   options: TriageOptions = {},
-): { decision: TriageDecision; match: "exact" | "approximate" | null; inspection: JpegInspection | null } {
-  const seen: { inspection?: JpegInspection } = {};
+): {
+  decision: TriageDecision;
+  match: "exact" | "approximate" | null;
+  tables: SourceTables | null;
+  inspection: JpegInspection | null;
+} {
+  let inspected: JpegInspection | undefined;
   const decision = decideInner(bytes, options, (inspection) => {
-    seen.inspection = inspection;
+    inspected = inspection;
   });
-  const inspection = seen.inspection ?? null;
-  return { decision, match: inspection?.match ?? null, inspection };
+  return {
+    decision,
+    match: inspected?.match ?? null,
+    tables: inspected === undefined ? null : sourceTables(inspected),
+    inspection: inspected ?? null,
+  };
+}
+
+/** Luma: the first component's table; chroma: the second's, or the first again for a grey JPEG. */
+function sourceTables(inspection: JpegInspection): SourceTables | null {
+  const tableOf = (component: number) => {
+    const slot = inspection.componentInfo[component]?.slot;
+    return inspection.tables.find((table) => table.slot === slot)?.values;
+  };
+  const luma = tableOf(0);
+  if (luma === undefined) return null;
+  return [luma, tableOf(1) ?? luma];
 }
 
 function decideInner(

@@ -50,7 +50,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     maxBytes: options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes,
   };
 
-  const { decision, match, inspection } = await timed("inspect", () =>
+  const { decision, match, tables, inspection } = await timed("inspect", () =>
     triage(bytes, {
       ...limits,
       force: options.force,
@@ -125,7 +125,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
 
   const result = await runPipeline(
     sessions,
-    { rgb, width: info.width, height: info.height, tableQuality: decision.quality },
+    { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables },
     { signal: options.signal, onProgress: options.onProgress },
   );
   for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;

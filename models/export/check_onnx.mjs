@@ -45,12 +45,14 @@ for (const c of cases.cases) {
   const pm1 = xp.map((v) => v * 2 - 1);
   const enc = await sess.vaeEncoder.run({ image: T(pm1, [1, 3, H, W]) });
   const z = enc.latent;
-  const un = await sess.unet.run({ sample: z, encoder_hidden_states: cave.tokens });
+  // A model told the compression gets the reference's tables wherever the manifest declares them.
+  const qt = c.files.qtables ? { qtables: T(load(c.files.qtables), [1, 2, 64]) } : {};
+  const un = await sess.unet.run({ sample: z, encoder_hidden_states: cave.tokens, ...qt });
   const ab = man.diffusion.alphaBar;
   const s0 = Math.sqrt(ab);
   const s1 = Math.sqrt(1 - ab);
   const x0u = z.data.map((v, i) => (v - s1 * un.out_sample.data[i]) / s0 / man.latent.scalingFactor);
-  const dec = await sess.vaeDecoder.run({ latent: T(x0u, z.dims), skip: T(pm1, [1, 3, H, W]) });
+  const dec = await sess.vaeDecoder.run({ latent: T(x0u, z.dims), skip: T(pm1, [1, 3, H, W]), ...qt });
   const final = new Float32Array(3 * h * w);
   for (let k = 0; k < 3; k++)
     for (let y = 0; y < h; y++)

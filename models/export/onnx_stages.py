@@ -46,15 +46,19 @@ def export_stages(model: CodiffTiny, out_dir: Path) -> None:
         z = model.gen.vae_encoder(img * 2 - 1)
     ax_img = {0: "batch", 2: "height", 3: "width"}
     ax_lat = {0: "batch", 2: "latent_height", 3: "latent_width"}
+    # A model told the compression takes the source's tables ([1, 2, 64] steps) in the UNet and decoder.
+    qt = (torch.rand(1, 2, 64) * 60 + 1,) if model.takes_tables else ()
+    qt_name = ["qtables"] if model.takes_tables else []
+    qt_axes = {"qtables": {0: "batch"}} if model.takes_tables else {}
     jobs = [
         ("cave", _Cave(model), (img,), ["image"], ["tokens", "quality"],
          {"image": ax_img, "tokens": {0: "batch", 1: "tokens"}, "quality": {0: "batch"}}),
         ("vaeEncoder", model.gen.vae_encoder, (img * 2 - 1,), ["image"], ["latent"],
          {"image": ax_img, "latent": ax_lat}),
-        ("unet", model.gen.unet, (z, tokens), ["sample", "encoder_hidden_states"], ["out_sample"],
-         {"sample": ax_lat, "encoder_hidden_states": {0: "batch", 1: "tokens"}, "out_sample": ax_lat}),
-        ("vaeDecoder", model.gen.vae_decoder, (z / SCALING_FACTOR, img * 2 - 1), ["latent", "skip"], ["image"],
-         {"latent": ax_lat, "skip": ax_img, "image": ax_img}),
+        ("unet", model.gen.unet, (z, tokens, *qt), ["sample", "encoder_hidden_states", *qt_name], ["out_sample"],
+         {"sample": ax_lat, "encoder_hidden_states": {0: "batch", 1: "tokens"}, "out_sample": ax_lat, **qt_axes}),
+        ("vaeDecoder", model.gen.vae_decoder, (z / SCALING_FACTOR, img * 2 - 1, *qt), ["latent", "skip", *qt_name],
+         ["image"], {"latent": ax_lat, "skip": ax_img, "image": ax_img, **qt_axes}),
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
     for stage, mod, args, inames, onames, axes in jobs:
@@ -69,15 +73,16 @@ def sha256(path: Path) -> str:
 
 def manifest(model: CodiffTiny, out_dir: Path, model_id: str, version: str, extra: dict) -> dict:
     cfg = model.cfg
+    qt = {"qtables": "qtables"} if model.takes_tables else {}
     man = {
         "id": model_id, "version": version, "layout": "codiff-onestep",
         "stages": {
             "cave": {"file": "cave.onnx", "inputs": {"image": "rgb01"},
                      "outputs": {"tokens": "tokens", "quality": "quality"}},
             "vaeEncoder": {"file": "vae_encoder.onnx", "inputs": {"image": "rgb_pm1"}, "outputs": {"latent": "latent"}},
-            "unet": {"file": "unet.onnx", "inputs": {"sample": "latent", "encoder_hidden_states": "tokens"},
+            "unet": {"file": "unet.onnx", "inputs": {"sample": "latent", "encoder_hidden_states": "tokens", **qt},
                      "outputs": {"out_sample": "eps"}},
-            "vaeDecoder": {"file": "vae_decoder.onnx", "inputs": {"latent": "x0_unscaled", "skip": "rgb_pm1"},
+            "vaeDecoder": {"file": "vae_decoder.onnx", "inputs": {"latent": "x0_unscaled", "skip": "rgb_pm1", **qt},
                            "outputs": {"image": "rgb_pm1"}},
         },
         "latent": {"channels": cfg.latent_ch, "downscale": 8, "scalingFactor": SCALING_FACTOR},
@@ -126,18 +131,22 @@ def write_reference(model: CodiffTiny, ref_dir: Path, cases: list[tuple[str, int
         Image.fromarray(synthetic_image(h, w, seed)).save(buf, "JPEG", quality=quality, subsampling=2)
         (d / "input.jpg").write_bytes(buf.getvalue())
         buf.seek(0)
-        rgb = np.asarray(Image.open(buf).convert("RGB")).astype(np.float32) / 255.0
+        with Image.open(buf) as im:
+            rgb = np.asarray(im.convert("RGB")).astype(np.float32) / 255.0
+            tables = im.quantization  # {slot: 64 steps in natural order}
         x = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None]
         xp = pad_to_multiple(x, model.cfg.pad_multiple)
+        qt = torch.tensor([[list(tables[0]), list(tables[1])]], dtype=torch.float32) if model.takes_tables else None
         tokens, q = model.cave(xp)
         lq = xp * 2 - 1
         z = model.gen.vae_encoder(lq)
-        eps = model.gen.unet(z, tokens)
+        eps = model.gen.unet(z, tokens, qt)
         x0u = (z - s1 * eps) / s0 / SCALING_FACTOR
-        dec = model.gen.vae_decoder(x0u, lq)
+        dec = model.gen.vae_decoder(x0u, lq, qt)
         final = (dec.clamp(-1, 1) * 0.5 + 0.5)[..., :h, :w]
         tensors = {"input_rgb01": x, "padded_rgb01": xp, "tokens": tokens, "quality": q, "latent": z,
-                   "eps": eps, "x0_unscaled": x0u, "decoder_rgb_pm1": dec, "output_rgb01": final}
+                   "eps": eps, "x0_unscaled": x0u, "decoder_rgb_pm1": dec, "output_rgb01": final,
+                   **({"qtables": qt} if qt is not None else {})}
         shapes = {k: write_f32(d / f"{k}.bin", t) for k, t in tensors.items()}
         out["cases"].append({"name": name, "height": h, "width": w, "jpegQuality": quality,
                              "predictedQuality": round(float(q[0, 0]), 4),

@@ -26,11 +26,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from data import IJG_LUMA, ijg_table
+
 RUNS = Path(__file__).resolve().parent / "runs"
 # The run the shipped model comes from, and every log of its history in order (each architecture change
 # started a new run, warm-started from the previous one; see each log's warm_start record).
-CURRENT_RUN = RUNS / "codiff-tiny-r3"
-RUN_LOGS = [RUNS / "codiff-tiny" / "log.jsonl", RUNS / "codiff-tiny-r2" / "log.jsonl", CURRENT_RUN / "log.jsonl"]
+CURRENT_RUN = RUNS / "codiff-tiny-r4"
+RUN_LOGS = [RUNS / "codiff-tiny" / "log.jsonl", RUNS / "codiff-tiny-r2" / "log.jsonl",
+            RUNS / "codiff-tiny-r3" / "log.jsonl", CURRENT_RUN / "log.jsonl"]
 
 SCALING_FACTOR = 0.18215
 TIMESTEP = 499
@@ -137,16 +140,11 @@ class CrossAttention(nn.Module):
         return x + self.out(o).transpose(1, 2).reshape(b, c, h, w)
 
 
-# IJG (libjpeg) standard luminance table, natural order; quality q scales it as libjpeg does.
-IJG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-            14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-            49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
 LATTICE_QUALITIES = [5, 8, 10, 12, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90, 95]
 
 
 def ijg_steps(q: int) -> list[float]:
-    scale = 5000 // q if q < 50 else 200 - 2 * q
-    return [float(min(255, max(1, (b * scale + 50) // 100))) for b in IJG_LUMA]
+    return [float(x) for x in ijg_table(IJG_LUMA, q)]
 
 
 def dct8_basis() -> torch.Tensor:
@@ -188,6 +186,68 @@ class BlockStats(nn.Module):
             nz_scores.append(((fit * nz).sum(dim=(1, 2, 3)) / (count + 1.0)).unsqueeze(1))
             nz_shares.append(nz.mean(dim=(1, 2, 3)).sqrt().unsqueeze(1))  # trace-safe: no Python size
         return torch.cat([energy * 0.25] + scores + nz_scores + nz_shares, 1)
+
+
+# JPEG's (JFIF) full-range RGB -> YCbCr, rows Y, Cb, Cr, as libjpeg converts.
+RGB_TO_YCC = [[0.299, 0.587, 0.114], [-0.168735892, -0.331264108, 0.5], [0.5, -0.418687589, -0.081312411]]
+# The quantization step (1..32767, 16-bit tables included) as a feature: log2(step) / 8 is 0..1 for 8-bit tables.
+LOG_STEP_SCALE = 1.0 / 8.0
+
+
+def film_(layer: nn.Linear) -> nn.Linear:
+    """A modulation that starts as the identity (scale 1 + 0, shift 0): a warm-started model keeps its function."""
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def film(x: torch.Tensor, gb: torch.Tensor) -> torch.Tensor:
+    """x * (1 + gamma) + beta, per channel, from gb = [B, 2C]."""
+    g, b = gb[:, :, None, None].chunk(2, dim=1)
+    return x * (1.0 + g) + b
+
+
+class TableEmbed(nn.Module):
+    """The source's quantization tables ([B, 2, 64] steps, luma then chroma, natural order) -> [B, dim]."""
+
+    def __init__(self, dim: int = 64, slope: float = 0.1):
+        super().__init__()
+        self.a = slope
+        self.l1 = kaiming_(nn.Linear(128, 128))
+        self.l2 = kaiming_(nn.Linear(128, dim))
+
+    def forward(self, qtables: torch.Tensor) -> torch.Tensor:
+        f = torch.log2(qtables.clamp_min(1.0)).flatten(1) * LOG_STEP_SCALE
+        return act(self.l2(act(self.l1(f), self.a)), self.a)
+
+
+class BlockDCT(nn.Module):
+    """rgb_pm1 <-> per-8x8-block DCT coefficients of JPEG's level-shifted Y, Cb, Cr on the 0..255 scale,
+    [B, 192, H/8, W/8] with channel = component * 64 + natural-order frequency (libjpeg's coefficients
+    before quantization, on the pixel grid of the full-resolution planes)."""
+
+    def __init__(self):
+        super().__init__()
+        m = torch.tensor(RGB_TO_YCC, dtype=torch.float64)
+        basis = dct8_basis().double().reshape(64, 64)  # [frequency, pixel]
+        self.register_buffer("to_ycc", (m * 127.5).float().reshape(3, 3, 1, 1))
+        self.register_buffer("ycc_bias", torch.tensor([-0.5, 0.0, 0.0]))  # Y - 128 on the 0..255 scale
+        self.register_buffer("fwd", basis.repeat(3, 1).float().reshape(192, 64, 1, 1))
+        self.register_buffer("inv", basis.t().repeat(3, 1).float().reshape(192, 64, 1, 1))
+        self.register_buffer("from_ycc", (torch.linalg.inv(m) / 127.5).float().reshape(3, 3, 1, 1))
+
+    def forward(self, rgb_pm1: torch.Tensor) -> torch.Tensor:
+        ycc = F.conv2d(rgb_pm1, self.to_ycc, self.ycc_bias)
+        return F.conv2d(F.pixel_unshuffle(ycc, 8), self.fwd, groups=3)
+
+    def delta_to_rgb(self, coef: torch.Tensor) -> torch.Tensor:
+        """A change of the coefficients -> the change of rgb_pm1 (linear, no offset)."""
+        return F.conv2d(F.pixel_shuffle(F.conv2d(coef, self.inv, groups=3), 8), self.from_ycc)
+
+
+def steps192(qtables: torch.Tensor) -> torch.Tensor:
+    """[B, 2, 64] tables -> [B, 192, 1, 1] step of every BlockDCT channel (Y: luma; Cb, Cr: chroma)."""
+    return torch.cat([qtables[:, 0], qtables[:, 1], qtables[:, 1]], 1).clamp_min(1.0)[:, :, None, None]
 
 
 class CaVE(nn.Module):
@@ -291,14 +351,25 @@ class UNet(nn.Module):
         self.d8 = conv3(2 * c8, c8)
         self.r8 = ResBlock(c8, a)
         self.out = small_init_(conv3(c8, cfg.latent_ch), 0.1)
+        # extra["tables"]: the source's quantization tables shift every token and modulate the x8 features.
+        self.tables = TableEmbed(slope=a or 0.1) if cfg.extra.get("tables") else None
+        if self.tables is not None:
+            self.tok_add = film_(nn.Linear(64, cfg.token_dim))
+            self.film8 = film_(nn.Linear(64, 2 * c8))
         s0, s1 = math.sqrt(ALPHA_BAR), math.sqrt(1.0 - ALPHA_BAR)
         # eps that makes x0 == sample: eps = sample * (1 - s0) / s1
         self.identity_eps = (1.0 - s0) / s1
         self.delta_eps = -s0 / s1  # eps term that moves x0 by +delta
 
-    def forward(self, sample: torch.Tensor, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
+    def forward(self, sample: torch.Tensor, encoder_hidden_states: torch.Tensor,
+                qtables: torch.Tensor | None = None) -> torch.Tensor:
         t = encoder_hidden_states
-        h8 = self.e8(act(self.inp(sample), self.a))
+        h8 = self.inp(sample)
+        if self.tables is not None:
+            e = self.tables(qtables)
+            t = t + self.tok_add(e).unsqueeze(1)
+            h8 = film(h8, self.film8(e))
+        h8 = self.e8(act(h8, self.a))
         h16 = self.e16(act(self.down16(act(h8, self.a)), self.a))
         h32 = act(self.down32(act(h16, self.a)), self.a)
         h32 = self.m2(self.att32(self.m1(h32), t))
@@ -315,15 +386,19 @@ class SubpixelRefine(nn.Module):
     `ch` channels, shuffled back. Sees the pixels inside each 8x8 block (ringing, block edges) at a cost
     of 9 ch^2 / s^2 multiply-adds per pixel per conv, instead of a full-resolution conv's 9 ch^2."""
 
-    def __init__(self, s: int, ch: int, convs: int, slope: float = 0.0):
+    def __init__(self, s: int, ch: int, convs: int, slope: float = 0.0, tables: bool = False):
         super().__init__()
         self.s, self.a = s, slope
         self.inp = conv3(6 * s * s, ch)
+        self.film = film_(nn.Linear(64, 2 * ch)) if tables else None
         self.body = nn.ModuleList(conv3(ch, ch) for _ in range(convs - 2))
         self.out = small_init_(conv3(ch, 3 * s * s), 0.1)
 
-    def forward(self, coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = act(self.inp(F.pixel_unshuffle(torch.cat([coarse, skip], 1), self.s)), self.a)
+    def forward(self, coarse: torch.Tensor, skip: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.inp(F.pixel_unshuffle(torch.cat([coarse, skip], 1), self.s))
+        if self.film is not None:
+            x = film(x, self.film(e))
+        x = act(x, self.a)
         for conv in self.body:
             x = x + act(conv(x), self.a)
         return coarse + F.pixel_shuffle(self.out(x), self.s)
@@ -334,7 +409,11 @@ class VaeDecoder(nn.Module):
 
     cfg.extra["leaky"] = slope makes the generator's activations leaky (see `act`);
     cfg.extra["refine"] = [s, ch, convs] replaces the 8-channel full-resolution refinement by a
-    SubpixelRefine at 1/s; cfg.extra["dec_blocks"] sets the number of /8 ResBlocks (default 2)."""
+    SubpixelRefine at 1/s; cfg.extra["dec_blocks"] sets the number of /8 ResBlocks (default 2);
+    cfg.extra["tables"] adds a `qtables` input (the source's quantization tables): the JPEG's block DCT
+    coefficients in units of their steps enter beside the pixels, the tables modulate the trunk and the
+    refinement, and a second residual is predicted in the DCT domain, in units of the steps (so the
+    correction a coefficient gets scales with how coarsely it was quantized)."""
 
     def __init__(self, cfg: Config):
         super().__init__()
@@ -344,18 +423,32 @@ class VaeDecoder(nn.Module):
         self.b1 = ResBlock(c, self.a)
         self.b2 = ResBlock(c, self.a) if cfg.extra.get("dec_blocks", 2) >= 2 else nn.Identity()
         self.to_px = small_init_(nn.Conv2d(c, 3 * 64, 1), 0.1)
+        tables = bool(cfg.extra.get("tables"))
+        self.tables = TableEmbed(slope=self.a or 0.1) if tables else None
+        if tables:
+            self.dct = BlockDCT()
+            self.dct_in = film_(nn.Conv2d(192, c, 1))  # zero: starts ignoring the new input
+            self.film = film_(nn.Linear(64, 2 * c))
+            self.to_dct = film_(nn.Conv2d(c, 192, 1))
         refine = cfg.extra.get("refine")
-        self.refine = SubpixelRefine(*refine, slope=self.a) if refine else None
+        self.refine = SubpixelRefine(*refine, slope=self.a, tables=tables) if refine else None
         if self.refine is None:
             self.ref1 = conv3(6, cf)
             self.ref2 = small_init_(conv3(cf, 3), 0.1)
 
-    def forward(self, latent: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([latent, F.pixel_unshuffle(skip, 8)], 1)
-        x = self.b2(self.b1(act(self.inp(x), self.a)))
-        coarse = skip + F.pixel_shuffle(self.to_px(act(x, self.a)), 8)
+    def forward(self, latent: torch.Tensor, skip: torch.Tensor, qtables: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.inp(torch.cat([latent, F.pixel_unshuffle(skip, 8)], 1))
+        e = None
+        if self.tables is not None:
+            e, steps = self.tables(qtables), steps192(qtables)
+            coef = self.dct(skip) / steps
+            x = film(x + self.dct_in(coef.clamp(-8.0, 8.0) * 0.25), self.film(e))
+        x = act(self.b2(self.b1(act(x, self.a))), self.a)
+        coarse = skip + F.pixel_shuffle(self.to_px(x), 8)
+        if self.tables is not None:
+            coarse = coarse + self.dct.delta_to_rgb(self.to_dct(x) * steps)
         if self.refine is not None:
-            return self.refine(coarse, skip)
+            return self.refine(coarse, skip, e)
         return coarse + self.ref2(F.relu(self.ref1(torch.cat([coarse, skip], 1))))
 
 
@@ -366,13 +459,14 @@ class Generator(nn.Module):
         self.unet = UNet(cfg)
         self.vae_decoder = VaeDecoder(cfg)
 
-    def forward(self, rgb01: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """Exactly the runtime's sequence, without the final clamp; returns rgb01."""
+    def forward(self, rgb01: torch.Tensor, tokens: torch.Tensor, qtables: torch.Tensor | None = None) -> torch.Tensor:
+        """Exactly the runtime's sequence, without the final clamp; returns rgb01. `qtables` ([B, 2, 64]
+        steps, natural order) only for a model with extra["tables"]."""
         lq = rgb01 * 2.0 - 1.0
         z = self.vae_encoder(lq)
-        eps = self.unet(z, tokens)
+        eps = self.unet(z, tokens, qtables)
         x0 = (z - math.sqrt(1.0 - ALPHA_BAR) * eps) / math.sqrt(ALPHA_BAR)
-        out = self.vae_decoder(x0 / SCALING_FACTOR, lq)
+        out = self.vae_decoder(x0 / SCALING_FACTOR, lq, qtables)
         return out * 0.5 + 0.5
 
 
@@ -384,16 +478,20 @@ class CodiffTiny(nn.Module):
         self.cave_decoder = CaveTrainDecoder(cfg)
         self.gen = Generator(cfg)
         # He init everywhere except the layers deliberately started small (names below).
-        small = {"c2", "out", "to_px", "ref2"}
+        small = {"c2", "out", "to_px", "ref2", "dct_in", "film", "film8", "tok_add", "to_dct"}
         for name, m in self.named_modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)) and name.split(".")[-1] not in small:
                 kaiming_(m)
 
+    @property
+    def takes_tables(self) -> bool:
+        return bool(self.cfg.extra.get("tables"))
+
     @torch.no_grad()
-    def restore(self, rgb01: torch.Tensor) -> torch.Tensor:
+    def restore(self, rgb01: torch.Tensor, qtables: torch.Tensor | None = None) -> torch.Tensor:
         """Inference on a padded batch (H, W multiples of pad_multiple): clamped rgb01."""
         tokens, _ = self.cave(rgb01)
-        return self.gen(rgb01, tokens).clamp(0.0, 1.0)
+        return self.gen(rgb01, tokens, qtables if self.takes_tables else None).clamp(0.0, 1.0)
 
 
 def pad_to_multiple(rgb01: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -405,10 +503,10 @@ def pad_to_multiple(rgb01: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(rgb01, (0, pw, 0, ph), mode="replicate")
 
 
-def restore_image(model: CodiffTiny, rgb01: torch.Tensor) -> torch.Tensor:
+def restore_image(model: CodiffTiny, rgb01: torch.Tensor, qtables: torch.Tensor | None = None) -> torch.Tensor:
     """Pad, restore, crop back: what the runtime does for one untiled image."""
     h, w = rgb01.shape[-2:]
-    return model.restore(pad_to_multiple(rgb01, model.cfg.pad_multiple))[..., :h, :w]
+    return model.restore(pad_to_multiple(rgb01, model.cfg.pad_multiple), qtables)[..., :h, :w]
 
 
 def count_params(m: nn.Module) -> int:
@@ -427,6 +525,9 @@ def flops_per_megapixel(model: CodiffTiny, side: int = 512) -> dict:
                 n = out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1] * 2
             elif isinstance(mod, nn.Linear):
                 n = out.numel() * mod.in_features * 2
+            elif isinstance(mod, BlockDCT):  # colour conversion + 64-tap transform, there and back
+                b, _, h, w = inp[0].shape
+                n = 2 * 2 * b * h * w * (9 + 3 * 64)
             elif isinstance(mod, CrossAttention):
                 b, c, h, w = inp[0].shape
                 n = 2 * 2 * b * h * w * inp[1].shape[1] * c
@@ -444,7 +545,7 @@ def flops_per_megapixel(model: CodiffTiny, side: int = 512) -> dict:
             handles.append(sub.register_forward_hook(hook_for(stage)))
     x = torch.rand(1, 3, side, side)
     with torch.no_grad():
-        model.restore(x)
+        model.restore(x, torch.full((1, 2, 64), 10.0))
     for h in handles:
         h.remove()
     mp = side * side / 1e6

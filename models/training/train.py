@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codiff_tiny import CURRENT_RUN, CodiffTiny, Config  # noqa: E402
 from data import Batches, load_pool, validation_set  # noqa: E402
 
-VAL_QUALITIES = [5, 10, 20, 30, 40, 60, 80]
+VAL_QUALITIES = [1, 3, 5, 10, 20, 30, 40, 60, 80]
 
 
 def parse_args(argv=None):
@@ -87,12 +87,13 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def validate(model: CodiffTiny, val: dict, device) -> dict:
     model.eval()
     out = {}
-    for q, (clean, jpg) in val.items():
+    for q, (clean, jpg, tables) in val.items():
         c, j = torch.from_numpy(clean).to(device), torch.from_numpy(jpg).to(device)
         tokens, qp = model.cave(j)
         out[f"cave_mae_q{q}"] = round(float((qp[:, 0] - q).abs().mean()), 3)
         if q <= 40:
-            r = model.gen(j, tokens).clamp(0, 1)
+            qt = torch.from_numpy(tables).to(device) if model.takes_tables else None
+            r = model.gen(j, tokens, qt).clamp(0, 1)
             out[f"psnr_jpeg_q{q}"] = round(float(psnr(j, c).mean()), 3)
             out[f"psnr_gain_q{q}"] = round(float((psnr(r, c) - psnr(j, c)).mean()), 3)
     model.train()
@@ -112,20 +113,40 @@ def run_config(args, st: dict | None, path: Path | None) -> Config:
     return saved
 
 
+def grown(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor | None:
+    """A wider layer that computes what the narrower one did: `old` in the leading slice, the new outputs
+    keep their init, and the old outputs ignore the new inputs (zero), so the function is unchanged until
+    training moves it. None when `new` is not a widening of `old`."""
+    if new.dim() != old.dim() or any(n < o for n, o in zip(new.shape, old.shape)):
+        return None
+    out = new.clone()
+    if out.dim() >= 2:
+        out[: old.shape[0], old.shape[1] :] = 0.0
+    out[tuple(slice(0, d) for d in old.shape)] = old
+    return out
+
+
 def warm_start(model: CodiffTiny, init: Path) -> tuple[dict, dict, dict]:
-    """Load CaVE and every generator tensor whose shape matches; continue in the generator phase with a
-    fresh phase step (so the learning-rate schedule restarts) and the source's step and time counters."""
+    """Load CaVE and every generator tensor whose shape matches, widen the ones that grew (`grown`), and
+    start brand-new residual convs of the refinement near zero (near the identity); continue in the
+    generator phase with a fresh phase step (so the learning-rate schedule restarts) and the source's
+    step and time counters."""
     st = torch.load(init, map_location="cpu")
     own = model.state_dict()
     matched = {k: v.float() for k, v in st["model"].items() if k in own and own[k].shape == v.shape}
-    missing = [k for k in own if k not in matched]
-    if any(k.startswith("cave.") for k in missing):
+    widened = {}
+    for k, v in st["model"].items():
+        if k in own and k not in matched and (g := grown(own[k], v.float())) is not None:
+            widened[k] = g
+    missing = [k for k in own if k not in matched and k not in widened]
+    if any(k.startswith("cave.") for k in missing + list(widened)):
         raise SystemExit(f"--init-from: CaVE differs ({[k for k in missing if k.startswith('cave.')][:3]})")
-    model.load_state_dict(matched, strict=False)
+    near_zero = {k: own[k] * 0.05 for k in missing if ".refine.body." in k and k.endswith(".weight")}
+    model.load_state_dict({**matched, **widened, **near_zero}, strict=False)
     progress = dict(st["progress"], phase="gen", phase_step=0)
-    dropped = sorted({k.rsplit(".", 1)[0] for k in st["model"] if k not in matched})
+    dropped = sorted({k.rsplit(".", 1)[0] for k in st["model"] if k not in matched and k not in widened})
     info = {"event": "warm_start", "step": progress["step"], "from": str(init), "new_tensors": missing,
-            "removed_tensors": dropped}
+            "widened_tensors": sorted(widened), "removed_tensors": dropped}
     return progress, {k: st[k] for k in ("quality_refine",) if k in st}, info
 
 
@@ -213,7 +234,7 @@ def main(argv=None) -> int:
             progress["phase"], progress["phase_step"] = "gen", 0
             opt = make_opt("gen")
         t0 = time.time()
-        clean_np, jpg_np, q_np = batches.next()
+        clean_np, jpg_np, q_np, qt_np = batches.next()
         clean, jpg = torch.from_numpy(clean_np).to(device), torch.from_numpy(jpg_np).to(device)
         q = torch.from_numpy(q_np).to(device)
         anneal = progress["cave_train_s"] / args.cave_seconds if progress["phase"] == "cave" else None
@@ -231,7 +252,7 @@ def main(argv=None) -> int:
         else:
             with torch.no_grad():
                 tokens, _ = model.cave(jpg)
-            out = model.gen(jpg, tokens)
+            out = model.gen(jpg, tokens, torch.from_numpy(qt_np).to(device) if model.takes_tables else None)
             loss = (out - clean).abs().mean()
             parts = {"l1": float(loss)}
         opt.zero_grad(set_to_none=True)

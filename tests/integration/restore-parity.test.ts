@@ -8,12 +8,15 @@ import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { runPipeline, x0FromEps } from "../../lib/model/pipeline.js";
+import type { SourceTables } from "../../lib/model/qtables.js";
 import { runStage } from "../../lib/model/run-stage.js";
 import { closeAllModels, openModel } from "../../lib/model/sessions.js";
 
 /** The compact layout (float32) and the official layout (float16 graphs, external data, 1024-d tokens). */
 const MODELS = [
   { dir: join(import.meta.dirname, "../fixtures/model-random"), stageTolerance: 1e-5, minChange: 20 },
+  // A model told the compression: `qtables` (the reference JPEG's own tables) on the UNet and decoder.
+  { dir: join(import.meta.dirname, "../fixtures/model-random-tables"), stageTolerance: 1e-5, minChange: 20 },
   // float16 activations: the reference is float32 PyTorch with float16-rounded weights (its README).
   {
     dir: join(import.meta.dirname, "../fixtures/model-official-random"),
@@ -63,6 +66,13 @@ function toInterleaved(planar: Float32Array, w: number, h: number): Uint8Array {
   return out;
 }
 
+/** The reference's `qtables` ([1, 2, 64]) as luma and chroma rows, for models that take them. */
+function referenceTables(c: Case & { model: string }): SourceTables | null {
+  if (c.files["qtables"] === undefined) return null;
+  const { data } = tensor(c, "qtables");
+  return [Array.from(data.subarray(0, 64)), Array.from(data.subarray(64, 128))];
+}
+
 after(closeAllModels);
 
 function close(label: string, actual: Float32Array, expected: Float32Array, tolerance: number): void {
@@ -86,9 +96,12 @@ for (const model of MODELS) {
         const pm1 = { data: padded.data.map((v) => v * 2 - 1), dims: padded.dims };
         const enc = await runStage(sessions, "vaeEncoder", { rgb_pm1: pm1 });
         close("latent", enc.latent!.data, tensor(c, "latent").data, tol);
+        // Fed only where the manifest declares it (runStage feeds exactly the declared inputs).
+        const qtables = c.files["qtables"] === undefined ? {} : { qtables: tensor(c, "qtables") };
         const unet = await runStage(sessions, "unet", {
           latent: tensor(c, "latent"),
           tokens: tensor(c, "tokens"),
+          ...qtables,
         });
         close("eps", unet.eps!.data, tensor(c, "eps").data, tol);
         const { manifest } = sessions.model;
@@ -102,6 +115,7 @@ for (const model of MODELS) {
         const dec = await runStage(sessions, "vaeDecoder", {
           x0_unscaled: tensor(c, "x0_unscaled"),
           rgb_pm1: pm1,
+          ...qtables,
         });
         close("decoder", dec.rgb_pm1!.data, tensor(c, "decoder_rgb_pm1").data, tol);
       });
@@ -112,7 +126,7 @@ for (const model of MODELS) {
         // The reference stops before the colour fix.
         const result = await runPipeline(
           sessions,
-          { rgb, width: c.width, height: c.height, tableQuality: null },
+          { rgb, width: c.width, height: c.height, tableQuality: null, tables: referenceTables(c) },
           { colorFix: "none" },
         );
         const reference = tensor(c, "output_rgb01").data;
