@@ -238,7 +238,8 @@ export function createOrigin(options: OriginOptions): Origin {
         quality: undefined,
         contentType: original.contentType ?? "image/jpeg",
         cacheControl: CACHE_PENDING,
-        source: { maxPixels: config.maxPixels },
+        // Not decoded first: a pending answer is due now, and this source passed the restore's header
+        // triage; one that does not decode fails its restore, and that failure is what is answered next.
         headers: { ...headers, "x-unjpeg-action": "pending", "x-unjpeg-pending": state },
         timing,
       },
