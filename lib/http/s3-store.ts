@@ -8,7 +8,7 @@ import { type Config, ConfigError, type OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { type BodyStream, ObjectTooLargeError, readBodyLimited } from "../storage/body.js";
 import { type DeriveOutcome as CoreOutcome, type Deriver, deriveObject } from "../storage/derive.js";
-import { derivativeKey, isDerivativeKey } from "../storage/keys.js";
+import { derivativeKey, isDerivativeKey, isUnderSourcePrefixes } from "../storage/keys.js";
 import { listObjects } from "../storage/listing.js";
 import {
   buildDerivativeMetadata,
@@ -29,6 +29,7 @@ const PASSED_THROUGH = new Set<string>([
   "derivative",
   "gone",
   "corrupt",
+  "format-limit",
   "superseded",
   "key-taken",
 ]);
@@ -181,16 +182,24 @@ export function createS3PageStore(
 ): PageStore {
   const { s3, config } = deriver;
   return {
-    async listSources(limit) {
+    async listSources(limit, prefixes) {
       // The project's one lister (V1 markers: pages past 1,000 keys on s3rver too); one try, as the page
       // waits on it. Leaving the loop early stops the listing: no page beyond the one that filled `limit`.
-      const found: { key: string; size: number }[] = [];
-      for await (const item of listObjects(s3, { bucket, prefix: "" }, { retry: { attempts: 1 } })) {
-        if (/\.(jpe?g|jfif)$/i.test(item.key) && !isDerivativeKey(item.key, config))
-          found.push({ key: item.key, size: item.size ?? 0 });
-        if (found.length >= limit) break;
+      // Listed by prefix (no listing of keys the page may not show); nested prefixes would list a key twice.
+      const found = new Map<string, number>();
+      for (const prefix of prefixes.length === 0 ? [""] : prefixes) {
+        if (found.size >= limit) break;
+        for await (const item of listObjects(s3, { bucket, prefix }, { retry: { attempts: 1 } })) {
+          if (
+            /\.(jpe?g|jfif)$/i.test(item.key) &&
+            !isDerivativeKey(item.key, config) &&
+            isUnderSourcePrefixes(item.key, prefixes)
+          )
+            found.set(item.key, item.size ?? 0);
+          if (found.size >= limit) break;
+        }
       }
-      return found;
+      return [...found].map(([key, size]) => ({ key, size }));
     },
     async putSource(key, body, contentType) {
       await putObject(s3, { bucket, key, body, contentType, cacheControl: "no-cache", metadata: {} });

@@ -9,9 +9,10 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Config, OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
+import { formatMisfit } from "../image/format-limits.js";
 import { restoreOptionsFromConfig } from "../restore/options.js";
 import type { RestoreOptions, RestoreOutcome, SkipReason, TriageDecision } from "../restore/types.js";
-import { allDerivativeKeys, derivativeKey, isDerivativeKey } from "./keys.js";
+import { allDerivativeKeys, derivativeKey, isDerivativeKey, isUnderSourcePrefixes } from "./keys.js";
 import {
   buildDerivativeMetadata,
   DERIVATIVE_CACHE_CONTROL,
@@ -63,6 +64,7 @@ export type DeriveSkipReason =
   | "outside-prefixes" // not under UNJPEG_SOURCE_PREFIXES
   | "key-taken" // the derivative's key holds an object unjpeg did not write
   | "corrupt" // not decodable (truncated, malformed)
+  | "format-limit" // the output format cannot hold the image's size (lib/image/format-limits.ts)
   | "duplicate"; // the same object is already being processed in this process
 
 export interface DeriveRequest {
@@ -199,7 +201,7 @@ async function deriveOnce(
   if (config.bucket !== undefined && bucket !== config.bucket) {
     return skip("other-bucket", `bucket "${bucket}" is not the configured "${config.bucket}"`);
   }
-  if (config.sourcePrefixes.length > 0 && !config.sourcePrefixes.some((p) => key.startsWith(p))) {
+  if (!isUnderSourcePrefixes(key, config.sourcePrefixes)) {
     return skip("outside-prefixes", `key is not under ${config.sourcePrefixes.join(", ")}`);
   }
   const options: RestoreOptions = {
@@ -259,7 +261,12 @@ async function deriveOnce(
       quality = decision.quality;
       return skip(decision.reason, decision.message);
     }
-    if (decision.action === "restore") quality = decision.quality;
+    if (decision.action === "restore") {
+      quality = decision.quality;
+      // Before the source is read whole: a format too small for the image never will fit it.
+      const misfit = formatMisfit(format, decision.width, decision.height);
+      if (misfit !== undefined) return skip("format-limit", misfit);
+    }
     if (request.dryRun === true) {
       return { action: "would-write", bucket, key, derivativeKey: target, bytesRead, quality };
     }

@@ -95,3 +95,11 @@ export function decodeEventKey(encoded: string): string {
 export function encodeEventKey(key: string): string {
   return encodeURIComponent(key).replaceAll("%20", "+").replaceAll("%2F", "/");
 }
+
+/**
+ * `UNJPEG_SOURCE_PREFIXES`: whether a key is one this deployment serves and restores (an empty list: every
+ * key). The one rule behind the origin, the page's API and the storage core.
+ */
+export function isUnderSourcePrefixes(key: string, prefixes: readonly string[]): boolean {
+  return prefixes.length === 0 || prefixes.some((prefix) => key.startsWith(prefix));
+}
