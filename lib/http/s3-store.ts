@@ -31,6 +31,7 @@ const PASSED_THROUGH = new Set<string>([
   "corrupt",
   "superseded",
   "key-taken",
+  "key-too-long",
 ]);
 
 /** Skip reasons that mean another writer stored the derivative: the origin serves theirs. */

@@ -11,7 +11,7 @@ import type { Config, OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { restoreOptionsFromConfig } from "../restore/options.js";
 import type { RestoreOptions, RestoreOutcome, SkipReason, TriageDecision } from "../restore/types.js";
-import { allDerivativeKeys, derivativeKey, isDerivativeKey } from "./keys.js";
+import { allDerivativeKeys, derivativeKey, isDerivativeKey, keyTooLong } from "./keys.js";
 import {
   buildDerivativeMetadata,
   DERIVATIVE_CACHE_CONTROL,
@@ -62,6 +62,7 @@ export type DeriveSkipReason =
   | "other-bucket" // not UNJPEG_BUCKET
   | "outside-prefixes" // not under UNJPEG_SOURCE_PREFIXES
   | "key-taken" // the derivative's key holds an object unjpeg did not write
+  | "key-too-long" // the derivative's key would be longer than S3 takes
   | "corrupt" // not decodable (truncated, malformed)
   | "duplicate"; // the same version of the object is already being processed in this process
 
@@ -213,6 +214,9 @@ async function deriveOnce(
   if (config.sourcePrefixes.length > 0 && !config.sourcePrefixes.some((p) => key.startsWith(p))) {
     return skip("outside-prefixes", `key is not under ${config.sourcePrefixes.join(", ")}`);
   }
+  // Before any read or restore: the write at the end could never succeed.
+  const tooLong = keyTooLong(target);
+  if (tooLong !== null) return skip("key-too-long", `the derivative's key ${tooLong}`);
   const options: RestoreOptions = {
     ...restoreOptionsFromConfig(config, format),
     force: request.force,

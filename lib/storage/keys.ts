@@ -51,6 +51,17 @@ export function derivativeKey(sourceKey: string, format: OutputFormat, naming: D
   return `${naming.derivativePrefix}${dir}${stem}${naming.derivativeSuffix}.${outExt}`;
 }
 
+/** The longest key S3 takes, in bytes of UTF-8. */
+export const S3_MAX_KEY_BYTES = 1024;
+
+/** Why S3 cannot store `key` (over S3_MAX_KEY_BYTES), or null when it can. */
+export function keyTooLong(key: string): string | null {
+  const bytes = Buffer.byteLength(key, "utf8");
+  return bytes > S3_MAX_KEY_BYTES
+    ? `${key.slice(0, 40)}... is ${bytes} bytes, over S3's limit of ${S3_MAX_KEY_BYTES}`
+    : null;
+}
+
 /** The keys of every derivative a source can have, one per format (to delete them with the source). */
 export function allDerivativeKeys(sourceKey: string, naming: DerivativeNaming): string[] {
   return (Object.keys(FORMAT_EXTENSIONS) as OutputFormat[]).map((format) =>

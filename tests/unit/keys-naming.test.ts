@@ -8,6 +8,7 @@ import {
   EventKeyError,
   encodeEventKey,
   isDerivativeKey,
+  keyTooLong,
   splitKey,
 } from "../../lib/storage/keys.js";
 
@@ -97,4 +98,11 @@ test("encodeEventKey is the inverse of decodeEventKey and keeps slashes", () => 
       assert.equal(decodeEventKey(encodeEventKey(key)), key);
     }),
   );
+});
+
+test("keyTooLong counts UTF-8 bytes against S3's 1,024 (reliability case 9)", () => {
+  assert.equal(keyTooLong("a".repeat(1024)), null);
+  assert.match(keyTooLong("a".repeat(1025)) ?? "", /1025 bytes, over S3's limit of 1024/);
+  assert.equal(keyTooLong("猫".repeat(341)), null); // 1,023 bytes
+  assert.match(keyTooLong("猫".repeat(342)) ?? "", /1026 bytes/);
 });
