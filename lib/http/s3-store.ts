@@ -8,7 +8,7 @@ import { type Config, ConfigError, type OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { type BodyStream, ObjectTooLargeError, readBodyLimited } from "../storage/body.js";
 import { type DeriveOutcome as CoreOutcome, type Deriver, deriveObject } from "../storage/derive.js";
-import { derivativeKey, isDerivativeKey } from "../storage/keys.js";
+import { derivativeKey, isDerivativeKey, KeyTooLongError, uploadKeyTooLong } from "../storage/keys.js";
 import { listObjects } from "../storage/listing.js";
 import {
   buildDerivativeMetadata,
@@ -176,7 +176,7 @@ export function requireBucket(config: Config): string {
 
 /** The page's view of the local bucket: list JPEG sources, upload one. */
 export function createS3PageStore(
-  deriver: Pick<Deriver, "s3" | "config">,
+  deriver: Pick<Deriver, "s3" | "config" | "keyLimits">,
   bucket: string,
   origin: OriginStore,
 ): PageStore {
@@ -194,6 +194,9 @@ export function createS3PageStore(
       return found;
     },
     async putSource(key, body, contentType) {
+      // Refused before the write: a key the store cannot hold, or whose derivatives it could not.
+      const problem = uploadKeyTooLong(key, config, deriver.keyLimits);
+      if (problem !== null) throw new KeyTooLongError(`${problem}; use a shorter file name`);
       await putObject(s3, { bucket, key, body, contentType, cacheControl: "no-cache", metadata: {} });
     },
     getObject: (key) => origin.getObject(key),

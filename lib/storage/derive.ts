@@ -11,7 +11,7 @@ import type { Config, OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { restoreOptionsFromConfig } from "../restore/options.js";
 import type { RestoreOptions, RestoreOutcome, SkipReason, TriageDecision } from "../restore/types.js";
-import { allDerivativeKeys, derivativeKey, isDerivativeKey, keyTooLong } from "./keys.js";
+import { allDerivativeKeys, derivativeKey, isDerivativeKey, type KeyLimits, keyTooLong } from "./keys.js";
 import {
   buildDerivativeMetadata,
   DERIVATIVE_CACHE_CONTROL,
@@ -49,6 +49,8 @@ export interface Deriver {
   readonly headerBytes?: number;
   /** When derivatives go up in parts (default DEFAULT_MULTIPART in s3.ts). */
   readonly multipart?: MultipartOptions;
+  /** What the store takes beyond S3's 1,024-byte keys (the local stack's; default: nothing more). */
+  readonly keyLimits?: KeyLimits;
 }
 
 /** Why an object got no new derivative. Stable strings: they appear in logs and metrics. */
@@ -62,7 +64,7 @@ export type DeriveSkipReason =
   | "other-bucket" // not UNJPEG_BUCKET
   | "outside-prefixes" // not under UNJPEG_SOURCE_PREFIXES
   | "key-taken" // the derivative's key holds an object unjpeg did not write
-  | "key-too-long" // the derivative's key would be longer than S3 takes
+  | "key-too-long" // the derivative's key would be longer than the store takes
   | "corrupt" // not decodable (truncated, malformed)
   | "duplicate"; // the same version of the object is already being processed in this process
 
@@ -215,7 +217,7 @@ async function deriveOnce(
     return skip("outside-prefixes", `key is not under ${config.sourcePrefixes.join(", ")}`);
   }
   // Before any read or restore: the write at the end could never succeed.
-  const tooLong = keyTooLong(target);
+  const tooLong = keyTooLong(target, deriver.keyLimits);
   if (tooLong !== null) return skip("key-too-long", `the derivative's key ${tooLong}`);
   const options: RestoreOptions = {
     ...restoreOptionsFromConfig(config, format),

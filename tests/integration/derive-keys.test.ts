@@ -97,3 +97,18 @@ test("CDN origin: a source whose derivative key would be over 1,024 bytes is ser
     await cdn.close();
   }
 });
+
+test("CDN origin: an object at the derivative key without unjpeg's metadata is never served as the restoration (reliability case 8)", async () => {
+  const cdn = await startCdnStack();
+  try {
+    const foreign = new TextEncoder().encode("half of a derivative, no metadata");
+    await cdn.put("half/cat.restored.jpg", foreign);
+    await cdn.put("half/cat.jpg", await makeJpeg(10));
+    const response = await fetch(`${cdn.url}/half/cat.jpg`);
+    assert.equal(response.status, 409);
+    assert.equal(((await response.json()) as { code: string }).code, "DERIVATIVE_KEY_TAKEN");
+    assert.equal(cdn.restores(), 0);
+  } finally {
+    await cdn.close();
+  }
+});
