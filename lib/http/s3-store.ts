@@ -16,7 +16,14 @@ import {
   isCurrent,
   normalizeETag,
 } from "../storage/metadata.js";
-import { headObject, putObject, type ObjectHead as S3Head, StorageError } from "../storage/s3.js";
+import {
+  headObject,
+  isS3Timeout,
+  putObject,
+  type ObjectHead as S3Head,
+  StorageError,
+  s3TimeoutError,
+} from "../storage/s3.js";
 import type { PageStore } from "./page-routes.js";
 import type { DeriveOutcome, DeriveSkip, ObjectHead, OriginStore, StoredObject } from "./types.js";
 
@@ -69,6 +76,7 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
       if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
         return null;
       if ((error as { name?: string }).name === "NoSuchKey") return null;
+      if (isS3Timeout(error)) throw s3TimeoutError(`GET s3://${bucket}/${key}`, error);
       throw new StorageError(`GET s3://${bucket}/${key} failed: ${String(error)}`, {
         cause: error,
         retryable: true,
@@ -99,6 +107,7 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
           if (error instanceof ObjectTooLargeError)
             throw new StorageError(`${what} is too large to serve`, { cause: error, retryable: false });
           if (error instanceof UnjpegError) throw error;
+          if (isS3Timeout(error)) throw s3TimeoutError(`GET ${what} (body)`, error);
           throw new StorageError(`GET ${what} (body) failed: ${String(error)}`, {
             cause: error,
             retryable: true,

@@ -15,6 +15,7 @@ import { loadConfig } from "../../lib/config.js";
 import { LOCAL_CREDENTIALS } from "../../lib/storage/local-s3.js";
 import { createS3Client, headObject, StorageError } from "../../lib/storage/s3.js";
 import { spawnCli } from "./backfill-helpers.js";
+import { startCdnStack } from "./cdn-stack.js";
 
 const TIMEOUTS = { UNJPEG_S3_CONNECT_TIMEOUT_MS: "500", UNJPEG_S3_REQUEST_TIMEOUT_MS: "300" };
 
@@ -107,5 +108,19 @@ test("backfill against an endpoint that never answers ends with S3_TIMEOUT once 
     assert.match(result.stderr, /retry 1 in \d+ ms after S3_TIMEOUT/, "the listing's retries are shown");
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("CDN origin: a request while S3 never answers gets 504 S3_TIMEOUT, not a hang (reliability case 3)", async () => {
+  const cdn = await startCdnStack({ s3Endpoint: endpoint, env: TIMEOUTS });
+  try {
+    const response = await guard(fetch(`${cdn.url}/photos/cat.jpg`), 60_000, "the origin's answer");
+    assert.equal(response.status, 504);
+    assert.deepEqual(await response.json(), {
+      code: "S3_TIMEOUT",
+      message: "the object store did not answer in time",
+    });
+  } finally {
+    await cdn.close();
   }
 });
