@@ -63,7 +63,7 @@ export interface KeyLimits {
 const shorten = (text: string): string => (text.length > 40 ? `${text.slice(0, 40)}...` : text);
 
 /** Why a path segment of `key` is longer than `maxSegmentBytes`, or null when none is. */
-export function segmentTooLong(key: string, maxSegmentBytes: number): string | null {
+function segmentTooLong(key: string, maxSegmentBytes: number): string | null {
   for (const segment of key.split("/")) {
     const bytes = Buffer.byteLength(segment, "utf8");
     if (bytes > maxSegmentBytes)
