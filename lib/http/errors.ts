@@ -67,7 +67,7 @@ export const derivativeRefused = (): HttpError =>
 
 /** The answer to a restore that was skipped for a reason other than serving the source as it is. */
 export function skipAnswer(
-  reason: Exclude<DeriveSkip, "high-quality" | "unsupported">,
+  reason: Exclude<DeriveSkip, "high-quality" | "unsupported" | "key-too-long">,
   message: string,
 ): HttpError {
   switch (reason) {

@@ -420,8 +420,9 @@ export function createOrigin(options: OriginOptions): Origin {
     }
     switch (outcome.reason) {
       case "high-quality":
-      case "unsupported": {
-        // Nothing to restore, but the client still gets its image (in the format it asked for).
+      case "unsupported":
+      case "key-too-long": {
+        // Nothing to restore (or nowhere to store it): the client still gets its image, in the asked format.
         const original = await store.getObject(key);
         if (original === null) throw notFound();
         const headers: Record<string, string> = {

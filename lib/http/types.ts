@@ -58,6 +58,7 @@ export type DeriveSkip =
   | "format-limit"
   | "superseded"
   | "key-taken"
+  | "key-too-long"
   | "other";
 
 export type DeriveOutcome =
