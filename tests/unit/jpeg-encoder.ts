@@ -297,3 +297,37 @@ export function encodeJpeg(options: EncodeOptions): Uint8Array {
   out.push(0xff, 0xd9);
   return Uint8Array.from(out);
 }
+
+/**
+ * An 8×8 grey baseline file whose scan is written by `write`, with DC and AC tables holding `dcSymbols`
+ * and `acSymbols`: for streams no encoder writes (runs past the block's end, say).
+ */
+export function greyJpegWithStream(
+  dcSymbols: readonly number[],
+  acSymbols: readonly number[],
+  write: (writer: BitWriter, dc: HuffmanCode, ac: HuffmanCode) => void,
+): Uint8Array {
+  const dc = huffmanCode(new Map(dcSymbols.map((s) => [s, 1])));
+  const ac = huffmanCode(new Map(acSymbols.map((s) => [s, 1])));
+  const writer = new BitWriter();
+  write(writer, dc, ac);
+  writer.flush();
+  const segment = (marker: number, payload: number[]) => [
+    0xff,
+    marker,
+    (payload.length + 2) >> 8,
+    (payload.length + 2) & 0xff,
+    ...payload,
+  ];
+  return Uint8Array.from([
+    0xff,
+    0xd8,
+    ...segment(0xdb, [0, ...new Array<number>(64).fill(1)]),
+    ...segment(0xc0, [8, 0, 8, 0, 8, 1, 1, 0x11, 0]),
+    ...segment(0xc4, [0x00, ...dc.counts, ...dc.symbols, 0x10, ...ac.counts, ...ac.symbols]),
+    ...segment(0xda, [1, 1, 0x00, 0, 63, 0]),
+    ...writer.bytes,
+    0xff,
+    0xd9,
+  ]);
+}
