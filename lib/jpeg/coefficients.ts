@@ -11,7 +11,7 @@ import { type HuffmanSlots, readDht } from "./huffman.js";
 import { type FrameLayout, frameLayout, totalBlocks } from "./layout.js";
 import { DHT, DRI } from "./markers.js";
 import { decodeScan, type ImageState } from "./scan.js";
-import { ScanState } from "./scan-state.js";
+import { createScanState } from "./scan-state.js";
 import type { JpegFrame } from "./segments.js";
 
 export interface CoefficientComponent {
@@ -163,7 +163,7 @@ function allocate(
     progression: layout.components.map(() => new Int8Array(64).fill(-1)),
     lastNonzero: layout.components.map((c) => new Uint8Array(progressive ? c.blocksWide * c.blocksHigh : 0)),
     coded: layout.components.map(() => false),
-    scan: new ScanState(bytes, bytesLeft),
+    scan: createScanState(bytes, bytesLeft),
   };
 }
 

@@ -13,7 +13,7 @@ import {
   decodeDcRefineBlock,
 } from "./scan-progressive.js";
 import { decodeSequentialBlock } from "./scan-sequential.js";
-import type { ScanState } from "./scan-state.js";
+import { loadSegment, readPastData, type ScanState } from "./scan-state.js";
 import type { ScanHeader } from "./segments.js";
 
 /** What the scans of one frame share. */
@@ -61,7 +61,11 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
   if (new Set(indexes).size !== indexes.length) {
     throw new JpegError("JPEG_BAD_SCAN", "a scan names a component twice", at);
   }
-  const components = indexes.map((i) => ({ ...layout.components[i]!, out: image.coefficients[i]! }));
+  // Object literals (not spreads): their shapes live as long as this code, see createScanState.
+  const components = indexes.map((i) => {
+    const { h, v, blocksWide, blocksHigh } = layout.components[i]!;
+    return { h, v, blocksWide, blocksHigh, out: image.coefficients[i]! };
+  });
   const mcuBlocks = components.reduce((n, c) => n + c.h * c.v, 0);
   if (indexes.length > 1 && mcuBlocks > 10) {
     const message = `an interleaved scan with ${mcuBlocks} blocks per MCU (at most 10)`;
@@ -72,7 +76,7 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
   const kind = image.progressive
     ? progressiveDecoder(image, scan, s, at)
     : sequentialDecoder(image, scan, s, at);
-  s.load(dataStart);
+  loadSegment(s, dataStart);
   const interval = image.restartInterval;
   let restarts = 0;
 
@@ -82,7 +86,7 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
     for (let block = 0; block < blocks; block++) {
       if (interval !== 0 && block !== 0 && block % interval === 0) restart(s, restarts++ & 7);
       decodeBlock(kind, s, out, block * 64, 0);
-      if (s.readPastData()) throw dataEnded(s, block, blocks);
+      if (readPastData(s)) throw dataEnded(s, block, blocks);
     }
     return s.segmentEnd;
   }
@@ -103,7 +107,7 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
             if (bx < blocksWide && by < blocksHigh) decodeBlock(kind, s, out, (by * blocksWide + bx) * 64, c);
             else decodeBlock(kind, s, scratch, 0, c);
             // Every block: past its data a decoder reads zeros, and the padding holds one block's worth.
-            if (s.readPastData()) throw dataEnded(s, mcu, mcus);
+            if (readPastData(s)) throw dataEnded(s, mcu, mcus);
           }
         }
       }
@@ -207,7 +211,7 @@ function restart(s: ScanState, expected: number): void {
     const name = marker.toString(16).toUpperCase();
     throw new JpegError("JPEG_BAD_RESTART", `marker FF ${name} where RST${expected} belongs`, p);
   }
-  s.load(p + 2);
+  loadSegment(s, p + 2);
 }
 
 function dataEnded(s: ScanState, done: number, total: number): JpegError {
