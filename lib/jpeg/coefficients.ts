@@ -51,6 +51,11 @@ export interface DecodeCoefficientsOptions {
 }
 
 const APP14 = 0xee;
+/**
+ * Scans allowed in one file. Encoders write about 10 (progressive) at most a few dozen; each scan may
+ * visit every block, so a file of thousands of tiny scans would cost minutes at the pixel limit.
+ */
+const MAX_SCANS = 1000;
 
 /**
  * Decodes the coefficients of a whole JPEG file. Throws {@link JpegError} (stable `code`, see errors.ts)
@@ -73,6 +78,7 @@ export function decodeCoefficients(
   let frame: JpegFrame | undefined;
   let layout: FrameLayout | undefined;
   let image: ImageState | undefined;
+  let scans = 0;
 
   const headers = visitJpeg(bytes, {
     frame(read, at) {
@@ -100,6 +106,7 @@ export function decodeCoefficients(
     },
     scan(header, dataStart, at) {
       signal?.throwIfAborted();
+      if (++scans > MAX_SCANS) throw new JpegError("JPEG_BAD_SCAN", `more than ${MAX_SCANS} scans`, at);
       // The walk calls `frame` before any scan.
       image ??= allocate(bytes, frame!, layout!, dataStart, huffman, at);
       image.restartInterval = restartInterval;

@@ -5,7 +5,8 @@ import { UnjpegError } from "../errors.js";
  *
  * - `JPEG_EMPTY`: zero bytes.
  * - `JPEG_NOT_JPEG`: does not start with the SOI marker `FF D8` (other formats, junk before SOI).
- * - `JPEG_TRUNCATED`: the file ends before the headers do (a truncated file, or a prefix declared complete).
+ * - `JPEG_TRUNCATED`: the file ends before the headers do (a truncated file, or a prefix declared complete);
+ *   for the coefficient decoder also inside a scan's data.
  * - `JPEG_BAD_MARKER`: a reserved marker, or a second SOI, where a segment should start.
  * - `JPEG_BAD_LENGTH`: a segment length below 2, or one that does not fit its content.
  * - `JPEG_DQT_OVERRUN`: a DQT segment whose tables run past the segment's declared length.
@@ -18,7 +19,9 @@ import { UnjpegError } from "../errors.js";
  * - `JPEG_NO_FRAME`: a scan or EOI before any SOF.
  * - `JPEG_NO_DQT`: a frame and a scan but no DQT segment at all.
  * - `JPEG_MISSING_TABLE`: a scan uses a component whose quantization table slot was never defined.
- * - `JPEG_BAD_SCAN`: an SOS header that names no, too many or unknown components.
+ * - `JPEG_BAD_SCAN`: an SOS header that names no, too many or unknown components; for the coefficient
+ *   decoder also one that names a component twice, more than 10 blocks in an interleaved MCU, or more
+ *   than 1000 scans in the file.
  * - `JPEG_HEADERS_TOO_LONG`: `inspectJpegSource` reached its `maxBytes` before the headers ended.
  *
  * Codes of the coefficient decoder (`decodeCoefficients`), which reads the whole file:

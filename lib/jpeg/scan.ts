@@ -13,7 +13,7 @@ import {
   decodeDcRefineBlock,
 } from "./scan-progressive.js";
 import { decodeSequentialBlock } from "./scan-sequential.js";
-import { loadSegment, readPastData, type ScanState } from "./scan-state.js";
+import { EOBRUN, loadSegment, readPastData, type ScanState } from "./scan-state.js";
 import type { ScanHeader } from "./segments.js";
 
 /** What the scans of one frame share. */
@@ -83,10 +83,21 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
   if (components.length === 1) {
     const { blocksWide, blocksHigh, out } = components[0]!;
     const blocks = blocksWide * blocksHigh;
-    for (let block = 0; block < blocks; block++) {
+    for (let block = 0; block < blocks; ) {
       if (interval !== 0 && block !== 0 && block % interval === 0) restart(s, restarts++ & 7);
+      if (kind === Kind.AcFirst && s.bits[EOBRUN]! > 0) {
+        // The rest of an end-of-band run (to the interval's end at most): nothing coded, skipped at once,
+        // so that a scan costs its symbols, not its blocks.
+        const left =
+          interval === 0 ? blocks - block : Math.min(blocks, block - (block % interval) + interval) - block;
+        const skip = Math.min(s.bits[EOBRUN]!, left);
+        s.bits[EOBRUN]! -= skip;
+        block += skip;
+        continue;
+      }
       decodeBlock(kind, s, out, block * 64, 0);
       if (readPastData(s)) throw dataEnded(s, block, blocks);
+      block++;
     }
     return s.segmentEnd;
   }

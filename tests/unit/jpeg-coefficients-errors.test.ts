@@ -53,7 +53,10 @@ describe("decodeCoefficients: one crafted input per error code", () => {
   test("JPEG_SCAN_TOO_SHORT: a frame claiming 7000×7000 over 1 KB of scan data, refused before allocating", () => {
     const sof = segmentAt(baseline, 0xc0);
     const claim = patched(baseline, { [sof + 5]: 0x1b, [sof + 6]: 0x58, [sof + 7]: 0x1b, [sof + 8]: 0x58 });
-    assert.throws(() => decodeCoefficients(claim), /1149313 blocks, which need at least 287329 bytes of scan data; the file has 473 left/);
+    assert.throws(
+      () => decodeCoefficients(claim),
+      /1149313 blocks, which need at least 287329 bytes of scan data; the file has 473 left/,
+    );
     assert.equal(codeOf(claim), "JPEG_SCAN_TOO_SHORT");
   });
 
@@ -152,6 +155,25 @@ describe("decodeCoefficients: one crafted input per error code", () => {
       { id: 3, h: 2, v: 1, coefficients: new Int16Array(64) },
     ];
     assert.equal(codeOf(encodeJpeg({ width: 16, height: 16, components })), "JPEG_BAD_SCAN");
+  });
+
+  test("JPEG_BAD_SCAN: more than 1000 scans (each may visit every block)", () => {
+    // An 8×8 grey file whose one sequential scan is repeated: valid, each scan recodes the block.
+    const one = greyJpegWithStream([0], [0x00], (writer, dc, ac) => {
+      writeSymbol(writer, dc, 0);
+      writeSymbol(writer, ac, 0x00);
+    });
+    const sos = segmentAt(one, 0xda);
+    const scan = one.subarray(sos, one.length - 2);
+    const many = (n: number) =>
+      Buffer.concat([
+        one.subarray(0, sos),
+        ...new Array<Uint8Array>(n).fill(scan),
+        Buffer.from([0xff, 0xd9]),
+      ]);
+    assert.equal(decodeCoefficients(many(1000)).components[0]!.coefficients.length, 64);
+    assert.throws(() => decodeCoefficients(many(1001)), /more than 1000 scans/);
+    assert.equal(codeOf(many(1001)), "JPEG_BAD_SCAN");
   });
 
   test("JPEG_BAD_LENGTH: a DRI segment of 5 bytes", () => {
