@@ -85,15 +85,19 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
     const blocks = blocksWide * blocksHigh;
     for (let block = 0; block < blocks; ) {
       if (interval !== 0 && block !== 0 && block % interval === 0) restart(s, restarts++ & 7);
-      if (kind === Kind.AcFirst && s.bits[EOBRUN]! > 0) {
-        // The rest of an end-of-band run (to the interval's end at most): nothing coded, skipped at once,
-        // so that a scan costs its symbols, not its blocks.
-        const left =
-          interval === 0 ? blocks - block : Math.min(blocks, block - (block % interval) + interval) - block;
-        const skip = Math.min(s.bits[EOBRUN]!, left);
-        s.bits[EOBRUN]! -= skip;
-        block += skip;
-        continue;
+      if (s.bits[EOBRUN]! > 0 && (kind === Kind.AcFirst || kind === Kind.AcRefine)) {
+        // Within an end-of-band run (to the interval's end at most), a first scan codes nothing, and a
+        // refinement nothing in a block without nonzero coefficients in the band: such blocks are passed
+        // here at once, so that a scan costs about its symbols, not its blocks.
+        const intervalEnd = interval === 0 ? blocks : Math.min(blocks, block - (block % interval) + interval);
+        const end = Math.min(intervalEnd, block + s.bits[EOBRUN]!);
+        const from = block;
+        if (kind === Kind.AcFirst) block = end;
+        else while (block < end && s.lastNonzero[block]! < s.ss) block++;
+        if (block > from) {
+          s.bits[EOBRUN]! -= block - from;
+          continue;
+        }
       }
       decodeBlock(kind, s, out, block * 64, 0);
       if (readPastData(s)) throw dataEnded(s, block, blocks);
