@@ -53,10 +53,13 @@ describe("decodeCoefficients: one crafted input per error code", () => {
   test("JPEG_SCAN_TOO_SHORT: a frame claiming 7000×7000 over 1 KB of scan data, refused before allocating", () => {
     const sof = segmentAt(baseline, 0xc0);
     const claim = patched(baseline, { [sof + 5]: 0x1b, [sof + 6]: 0x58, [sof + 7]: 0x1b, [sof + 8]: 0x58 });
+    const before = process.memoryUsage().arrayBuffers;
     assert.throws(
       () => decodeCoefficients(claim),
       /1149313 blocks, which need at least 287329 bytes of scan data; the file has 473 left/,
     );
+    // Its coefficients would take 147 MB: none of it was allocated (nor collected yet, were it).
+    assert.ok(process.memoryUsage().arrayBuffers - before < 32e6);
     assert.equal(codeOf(claim), "JPEG_SCAN_TOO_SHORT");
   });
 
