@@ -3,8 +3,9 @@
  * deletions, bogus DHT/SOS/SOF/DRI parameters, spliced scan data, stray markers in scan data, over the
  * seed files of tests/unit/jpeg-fuzz-cases.ts (baseline and progressive, 4:2:0, 4:2:2, 4:4:4, grey,
  * restart intervals, 12-bit, four components). Prints the count of each outcome (decoded, or each
- * JpegError code), and every case that threw anything else, took over --limit-ms, or hung (no progress
- * for --hang-s seconds: its worker is terminated and the run goes on). Case i is a pure function of
+ * JpegError code), and every case that threw anything else, took over --limit-ms (its best of three
+ * runs), or hung (no progress for --hang-s seconds: its worker is terminated and the run goes on).
+ * Case i is a pure function of
  * (--seed, i): `--case i` rebuilds one, writes it to --out and decodes it here.
  *   node --import tsx bench/coefficients-fuzz.ts [--cases 1000000] [--seed 1] [--workers 2] [--limit-ms 1000] [--hang-s 10] [--case i --out FILE]
  */
@@ -26,6 +27,7 @@ interface Job {
 type Report =
   | {
       type: "batch";
+      slowest: number;
       outcomes: Record<string, number>;
       byMutation: Record<string, Record<string, number>>;
       maxMs: number;
@@ -38,12 +40,23 @@ const BATCH = 1000;
 // itself, then loads this file.
 const WORKER_SOURCE = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(import.meta.url)}));`;
 
+function timeOne(bytes: Uint8Array): number {
+  const started = performance.now();
+  try {
+    outcomeOf(bytes);
+  } catch {
+    // counted in the first run
+  }
+  return performance.now() - started;
+}
+
 function runJob(job: Job): void {
   const seeds = fuzzSeeds();
   const progress = new Int32Array(job.progress);
   let outcomes: Record<string, number> = {};
   let byMutation: Record<string, Record<string, number>> = {};
   let maxMs = 0;
+  let slowest = job.from;
   let done = 0;
   for (let i = job.from; i < job.to; i++) {
     Atomics.store(progress, 0, i);
@@ -60,8 +73,14 @@ function runJob(job: Job): void {
         what: `${mutation} of ${seed}: ${(error as Error).stack}`,
       });
     }
-    const ms = performance.now() - started;
-    maxMs = Math.max(maxMs, ms);
+    let ms = performance.now() - started;
+    // A slow case is timed twice more and its best time kept: on a shared machine a pause (a GC, the
+    // scheduler) can make any case slow once; a decoder problem makes it slow every time.
+    for (let again = 0; again < 2 && ms > 20; again++) ms = Math.min(ms, timeOne(bytes));
+    if (ms > maxMs) {
+      maxMs = ms;
+      slowest = i;
+    }
     if (ms > job.limitMs)
       parentPort!.postMessage({
         type: "problem",
@@ -75,7 +94,7 @@ function runJob(job: Job): void {
     row[kind] = (row[kind] ?? 0) + 1;
     done++;
     if (done === BATCH || i === job.to - 1) {
-      parentPort!.postMessage({ type: "batch", outcomes, byMutation, maxMs, done } satisfies Report);
+      parentPort!.postMessage({ type: "batch", slowest, outcomes, byMutation, maxMs, done } satisfies Report);
       outcomes = {};
       byMutation = {};
       maxMs = 0;
@@ -128,6 +147,7 @@ async function fuzz(
   const byMutation = new Map<string, Record<string, number>>();
   const problems: string[] = [];
   let maxMs = 0;
+  let slowest = 0;
   let done = 0;
   const started = performance.now();
 
@@ -173,7 +193,10 @@ async function fuzz(
           for (const [key, n] of Object.entries(row)) total[key] = (total[key] ?? 0) + n;
           byMutation.set(mutation, total);
         }
-        maxMs = Math.max(maxMs, report.maxMs);
+        if (report.maxMs > maxMs) {
+          maxMs = report.maxMs;
+          slowest = report.slowest;
+        }
         done += report.done;
         reported += report.done;
       });
@@ -195,7 +218,7 @@ async function fuzz(
   const rows = [...outcomes].sort((a, b) => b[1] - a[1]);
   const width = Math.max(...rows.map(([k]) => k.length), 7);
   console.log(
-    `\n${cases} cases (seed ${seed}, ${workers} workers) in ${seconds.toFixed(0)} s, ${(done / seconds).toFixed(0)} cases/s; slowest case ${maxMs.toFixed(1)} ms`,
+    `\n${cases} cases (seed ${seed}, ${workers} workers) in ${seconds.toFixed(0)} s, ${(done / seconds).toFixed(0)} cases/s; slowest case ${maxMs.toFixed(1)} ms (case ${slowest})`,
   );
   console.log(`| ${"outcome".padEnd(width)} |     cases |`);
   console.log(`|${"-".repeat(width + 2)}|-----------|`);
