@@ -1,19 +1,20 @@
 /**
- * Huffman tables (DHT, T.81 B.2.4.2 and C) in the shape the scan decoders read: a 9-bit lookahead for the
- * common short codes, a combined run/value lookahead for AC codes whose magnitude bits also fit in 9 bits,
+ * Huffman tables (DHT, T.81 B.2.4.2 and C) in the shape the scan decoders read: a 10-bit lookahead for the
+ * common short codes, a combined run/value lookahead for AC codes whose magnitude bits also fit in 10 bits,
  * and the canonical-code limits for the rare long codes.
  */
 import { JpegError } from "./errors.js";
 
-/** Bits of lookahead in the fast tables: most codes of photographs are shorter. */
+/** Bits of lookahead in the fast tables: most codes of photographs are shorter (the decoders use 10 as is). */
 export const FAST_BITS = 10;
 
 export interface HuffmanTable {
-  /** By the next 9 bits: `(code length << 8) | symbol`, or 0 when the code is longer than 9 bits. */
+  /** By the next 10 bits: `(code length << 8) | symbol`, or 0 when the code is longer than 10 bits. */
   readonly fast: Int32Array;
   /**
-   * By the next 9 bits, for an AC symbol whose code and magnitude bits fit in them: `(value << 12) |
-   * (run << 4) | (code length + magnitude bits)`; 0 otherwise (the value is never 0).
+   * By the next 10 bits, for an AC symbol whose code and magnitude bits fit in them: `(value << 12) |
+   * (run << 4) | (code length + magnitude bits)`; for end-of-block and sixteen zeros (symbols 0x00, 0xF0)
+   * the same with value 0; 0 otherwise.
    */
   readonly fastAc: Int32Array;
   /** By code length 1..16: the largest code of that length, −1 when none. */
@@ -86,7 +87,12 @@ function buildFastAc(fast: Int32Array): Int32Array {
     const length = entry >> 8;
     const run = (entry >> 4) & 15;
     const size = entry & 15;
-    if (size === 0 || length + size > FAST_BITS) continue;
+    if (size === 0) {
+      // End of block (run 0) and sixteen zeros (run 15): value 0, which no coefficient entry has.
+      if (run === 0 || run === 15) fastAc[peek] = (run << 4) | length;
+      continue;
+    }
+    if (length + size > FAST_BITS) continue;
     const bits = (peek >> (FAST_BITS - length - size)) & ((1 << size) - 1);
     const value = bits < 1 << (size - 1) ? bits - (1 << size) + 1 : bits;
     fastAc[peek] = (value << 12) | (run << 4) | (length + size);
@@ -95,7 +101,7 @@ function buildFastAc(fast: Int32Array): Int32Array {
 }
 
 /**
- * A code longer than 9 bits, from the next 16 bits of the stream: `(length << 8) | symbol`, or −1 when no
+ * A code longer than 10 bits, from the next 16 bits of the stream: `(length << 8) | symbol`, or −1 when no
  * code of the table starts with them.
  */
 export function decodeSlow(table: HuffmanTable, peek16: number): number {

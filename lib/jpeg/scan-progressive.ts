@@ -37,7 +37,7 @@ export function decodeAcFirstBlock(s: ScanState, out: Int16Array, off: number): 
   for (let k = s.ss; k <= se; ) {
     let word = view.getUint32(bit >>> 3) << (bit & 7);
     let entry = fastAc[word >>> 22]!;
-    if (entry !== 0) {
+    if (entry !== 0 && entry >> 12 !== 0) {
       bit += entry & 15;
       k += (entry >> 4) & 15;
       if (k > se) throw overrunAt(s, bit);

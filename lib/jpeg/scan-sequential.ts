@@ -52,9 +52,16 @@ export function decodeSequentialBlock(s: ScanState, out: Int16Array, off: number
     let entry = fastAc[word >>> 22]!;
     if (entry !== 0) {
       bit += entry & 15;
+      const value = entry >> 12;
+      if (value === 0) {
+        if (entry < 0xf0) break; // end of block
+        k += 16; // sixteen zeros
+        if (k > 64) throw overrunAt(s, bit);
+        continue;
+      }
       k += (entry >> 4) & 15;
       if (k > 63) throw overrunAt(s, bit);
-      out[off + zigzag[k]!] = entry >> 12;
+      out[off + zigzag[k]!] = value;
       k++;
       continue;
     }
