@@ -5,8 +5,7 @@
  * restart intervals, 12-bit, four components). Prints the count of each outcome (decoded, or each
  * JpegError code), and every case that threw anything else, took over --limit-ms (its best of three
  * runs), or hung (no progress for --hang-s seconds: its worker is terminated and the run goes on).
- * Case i is a pure function of
- * (--seed, i): `--case i` rebuilds one, writes it to --out and decodes it here.
+ * Case i is a pure function of (--seed, i): `--case i` rebuilds one, writes it to --out, decodes it.
  *   node --import tsx bench/coefficients-fuzz.ts [--cases 1000000] [--seed 1] [--workers 2] [--limit-ms 1000] [--hang-s 10] [--case i --out FILE]
  */
 import { writeFileSync } from "node:fs";

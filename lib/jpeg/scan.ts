@@ -155,15 +155,16 @@ function progressiveDecoder(image: ImageState, scan: ScanHeader, s: ScanState, a
   }
   for (const { index } of scan.components) {
     const bits = image.progression[index]!;
+    const id = image.layout.components[index]!.id;
     if (!dc && bits[0]! < 0) {
-      throw new JpegError("JPEG_BAD_PROGRESSION", `an AC scan of component ${index} before its DC scan`, at);
+      throw new JpegError("JPEG_BAD_PROGRESSION", `an AC scan of component ${id} before its DC scan`, at);
     }
     for (let k = ss; k <= se; k++) {
       if (ah === 0 ? bits[k] !== -1 : bits[k] !== ah) {
         const what = ah === 0 ? "codes again" : `refines from bit ${ah}`;
         throw new JpegError(
           "JPEG_BAD_PROGRESSION",
-          `a scan ${what} coefficient ${k} of component ${index}, last coded to bit ${bits[k]}`,
+          `a scan ${what} coefficient ${k} of component ${id}, last coded to bit ${bits[k]}`,
           at,
         );
       }
