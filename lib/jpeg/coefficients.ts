@@ -117,6 +117,15 @@ export function decodeCoefficients(
     throw new JpegError("JPEG_SCAN_TOO_SHORT", "the image has a frame header but no scan", bytes.length);
   }
   const { coefficients } = image;
+  // Every component needs its data: a scan (sequential), or at least its DC scan (progressive; later
+  // scans only refine, and a file may end before them as a progressive download does).
+  for (let i = 0; i < layout.components.length; i++) {
+    if (image.progressive ? image.progression[i]![0]! < 0 : !image.coded[i]) {
+      const { id } = layout.components[i]!;
+      throw new JpegError("JPEG_SCAN_TOO_SHORT", `component ${id} is in no scan`, bytes.length);
+    }
+  }
+
   return {
     width: headers.frame.width,
     height: headers.frame.height,

@@ -29,7 +29,8 @@ import { UnjpegError } from "../errors.js";
  * - `JPEG_SCAN_TOO_SHORT`: the scan data cannot hold the blocks the frame header claims: the bytes from the
  *   first scan on hold less than the least every block needs (sequential: 2 bits, a DC code and an
  *   end-of-block code; progressive: 1 bit, a DC code), or no scan at all, checked before any coefficient
- *   storage is allocated; or a scan's data ends at a marker before its last block (missing data).
+ *   storage is allocated; or a scan's data ends at a marker before its last block (missing data); or the
+ *   image ends with a component in no scan (progressive: in no DC scan).
  * - `JPEG_ARITHMETIC_UNSUPPORTED`: arithmetic-coded frames (SOF9..SOF11): only Huffman coding is decoded.
  * - `JPEG_BAD_HUFFMAN_TABLE`: a DHT segment with a class above 1 or a slot above 3, code lengths that
  *   over-subscribe the code space (or use an all-ones code), more symbols than the segment holds or than
