@@ -4,7 +4,7 @@
  */
 import { UnjpegError } from "../errors.js";
 import type { ImageError } from "../image/errors.js";
-import type { DeriveSkip } from "./types.js";
+import type { DeriveSkipReason } from "../storage/derive-types.js";
 
 export class HttpError extends UnjpegError {
   /** Seconds a client should wait before retrying (503 only). */
@@ -67,7 +67,7 @@ export const derivativeRefused = (): HttpError =>
 
 /** The answer to a restore that was skipped for a reason other than serving the source as it is. */
 export function skipAnswer(
-  reason: Exclude<DeriveSkip, "high-quality" | "unsupported" | "key-too-long">,
+  reason: Exclude<DeriveSkipReason, "high-quality" | "unsupported" | "key-too-long">,
   message: string,
 ): HttpError {
   switch (reason) {
@@ -93,7 +93,7 @@ export function skipAnswer(
         409,
         "the derivative's key holds an object unjpeg did not write",
       );
-    case "other":
+    default:
       return new HttpError("NOT_RESTORED", 503, message, { retryAfterSeconds: 5 });
   }
 }

@@ -46,7 +46,7 @@ export function queueHandOff(
           bucket,
           key: source.key,
           size: source.size,
-          ...(source.etag === "" ? {} : { etag: source.etag }),
+          ...(source.eTag === undefined ? {} : { etag: source.eTag }),
           ...(source.versionId === undefined ? {} : { versionId: source.versionId }),
         },
       ],

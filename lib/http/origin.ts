@@ -5,6 +5,7 @@
  */
 import type { Config, OutputFormat } from "../config.js";
 import { isUnjpegError } from "../errors.js";
+import type { HeaderTriage } from "../storage/derive-types.js";
 import { derivativeRefused, methodNotAllowed, notFound, skipAnswer, timedOut, tooLarge } from "./errors.js";
 import { createFailureMemory } from "./failure-memory.js";
 import { createPendingMemory, type HandOff, type PendingState, within } from "./hand-off.js";
@@ -18,9 +19,9 @@ import { checkPrefix, type ImageRequest, type Route, route } from "./route.js";
 import { derivativeEtag, describeStored, serveBody, withoutBodyForHead } from "./serve.js";
 import { verifySignature } from "./signing.js";
 import type {
-  DeriveOutcome,
   ModelStatus,
   ObjectHead,
+  OriginDerive,
   OriginRequest,
   OriginResponse,
   OriginStore,
@@ -79,7 +80,7 @@ export function createOrigin(options: OriginOptions): Origin {
     concurrency: options.concurrency ?? 1,
     maxQueued: options.maxQueued ?? 8,
   });
-  const shared = singleFlight<DeriveOutcome>();
+  const shared = singleFlight<OriginDerive>();
   // Concurrent requests for one image share a source HEAD sent after they arrived (never an older one).
   const sharedHead = freshShared<ObjectHead | null>();
   const headSource = (key: string): Promise<ObjectHead | null> =>
@@ -101,7 +102,8 @@ export function createOrigin(options: OriginOptions): Origin {
   const revalidateMs = config.revalidateSeconds * 1000;
   const hotHead = (hot: HotEntry): ObjectHead => ({
     key: hot.derivativeKey,
-    etag: "",
+    eTag: undefined,
+    versionId: undefined,
     size: hot.body.byteLength,
     contentType: undefined,
     metadata: hot.metadata,
@@ -114,17 +116,20 @@ export function createOrigin(options: OriginOptions): Origin {
   /** Sources whose content failed lately (415, 413, 422): answered again without reading them. */
   const failures = createFailureMemory(FAILURE_MEMORY_MS);
   const flightKey = (key: string, source: ObjectHead, format: OutputFormat): string =>
-    `${format}\u0000${source.etag}\u0000${key}`;
+    `${format}\u0000${source.eTag ?? ""}\u0000${key}`;
   /** This process's restore speed: seeded, then learnt from each restore it completes. */
   let rate: RestoreRate = options.restoreRate ?? SEEDED_RATE;
 
-  const derive = (
-    key: string,
-    source: ObjectHead,
-    format: OutputFormat,
-    signal?: AbortSignal,
-    pixels?: number,
-  ): Promise<DeriveOutcome> => {
+  const derive = (asked: {
+    key: string;
+    source: ObjectHead;
+    derivative: ObjectHead | null;
+    triage: HeaderTriage | null;
+    format: OutputFormat;
+    signal?: AbortSignal;
+    pixels?: number;
+  }): Promise<OriginDerive> => {
+    const { key, source, format, signal, pixels } = asked;
     const flight = flightKey(key, source, format);
     return shared(flight, async () => {
       const controller = new AbortController();
@@ -136,7 +141,8 @@ export function createOrigin(options: OriginOptions): Origin {
           try {
             // Timed in its slot, end to end (source read, restore, write): what an answer must wait for.
             const startedMs = performance.now();
-            const outcome = await store.derive(key, format, combined);
+            const { derivative, triage } = asked;
+            const outcome = await store.derive({ key, format, signal: combined, source, derivative, triage });
             if (outcome.action === "restored" && pixels !== undefined)
               rate = observeRestore(rate, pixels, performance.now() - startedMs);
             return outcome;
@@ -233,7 +239,7 @@ export function createOrigin(options: OriginOptions): Origin {
       request,
       { read: original.read, discard: original.discard, key },
       {
-        etag: representationEtag(["pending", original.etag]),
+        etag: representationEtag(["pending", original.eTag]),
         format: "jpeg",
         quality: undefined,
         contentType: original.contentType ?? "image/jpeg",
@@ -349,17 +355,19 @@ export function createOrigin(options: OriginOptions): Origin {
       );
     }
     stored?.discard();
+    // The derivative's key as this request found it: the restore's conditional write starts from it.
+    const derivative: ObjectHead | null = stored;
 
     // A failure of this source version's content is answered again without reading the source.
-    const failed = failures.get(key, source.etag, format, clockMs());
+    const failed = failures.get(key, source.eTag ?? "", format, clockMs());
     if (failed !== undefined) throw failed;
     try {
-      return await serveFromSource(request, wanted, source, format, common, timing, {
+      return await serveFromSource(request, wanted, { source, derivative }, format, common, timing, {
         cacheKey,
         checkStartMs,
       });
     } catch (error) {
-      failures.remember(key, source.etag, format, error, clockMs());
+      failures.remember(key, source.eTag ?? "", format, error, clockMs());
       throw error;
     }
   }
@@ -368,7 +376,8 @@ export function createOrigin(options: OriginOptions): Origin {
   async function serveFromSource(
     request: OriginRequest,
     wanted: ImageRequest,
-    source: ObjectHead,
+    /** The source's HEAD and the derivative's key as this request found them. */
+    found: { source: ObjectHead; derivative: ObjectHead | null },
     format: OutputFormat,
     common: Record<string, string>,
     timing: () => string,
@@ -376,6 +385,7 @@ export function createOrigin(options: OriginOptions): Origin {
     hot: { cacheKey: string; checkStartMs: number },
   ): Promise<OriginResponse> {
     const { key } = wanted;
+    const { source, derivative } = found;
     const { cacheKey, checkStartMs } = hot;
     const known = pendingMemory.get(flightKey(key, source, format), clockMs());
     if (known !== undefined) return servePending(request, wanted, source, format, known, common, timing);
@@ -389,13 +399,14 @@ export function createOrigin(options: OriginOptions): Origin {
       store.triage !== undefined && Number.isFinite(dueAt) && dueAt > clockMs()
         ? await store.triage(source, format).catch(() => null)
         : null;
-    const { pixels, estimatedMs } = judgeRestore(triage, rate, dueAt - clockMs());
-    let outcome: DeriveOutcome | undefined;
+    const { pixels, estimatedMs } = judgeRestore(triage?.decision ?? null, rate, dueAt - clockMs());
+    const asked = { key, source, derivative, triage, format, pixels };
+    let outcome: OriginDerive | undefined;
     if (estimatedMs !== undefined) {
       // A long-running process restores it anyway, in the background (the request does not wait).
-      if (options.background === true) derive(key, source, format, undefined, pixels).catch(() => {});
+      if (options.background === true) derive(asked).catch(() => {});
     } else if (dueAt - clockMs() > 0) {
-      const flight = derive(key, source, format, request.signal, pixels);
+      const flight = derive({ ...asked, signal: request.signal });
       outcome = await within(flight, dueAt - clockMs());
       if (outcome === undefined) flight.catch(() => {}); // its end is no longer this request's business
     }
@@ -435,7 +446,7 @@ export function createOrigin(options: OriginOptions): Origin {
           request,
           { read: original.read, discard: original.discard, key },
           {
-            etag: representationEtag(["source", original.etag, format, wanted.quality]),
+            etag: representationEtag(["source", original.eTag, format, wanted.quality]),
             format,
             quality: wanted.quality,
             bytesFormat: "jpeg",

@@ -7,7 +7,7 @@ import { GetObjectCommand, type GetObjectCommandOutput } from "@aws-sdk/client-s
 import { type Config, ConfigError, type OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { type BodyStream, ObjectTooLargeError, readBodyLimited } from "../storage/body.js";
-import { type DeriveOutcome as CoreOutcome, type Deriver, deriveObject } from "../storage/derive.js";
+import { type Deriver, deriveObject } from "../storage/derive.js";
 import {
   derivativeKey,
   isDerivativeKey,
@@ -16,37 +16,10 @@ import {
   uploadKeyTooLong,
 } from "../storage/keys.js";
 import { listObjects } from "../storage/listing.js";
-import {
-  buildDerivativeMetadata,
-  hasDerivativeMarker,
-  isCurrent,
-  normalizeETag,
-} from "../storage/metadata.js";
-import {
-  headObject,
-  isS3Timeout,
-  putObject,
-  type ObjectHead as S3Head,
-  StorageError,
-  s3TimeoutError,
-} from "../storage/s3.js";
+import { hasDerivativeMarker, isCurrent, normalizeETag } from "../storage/metadata.js";
+import { headObject, isS3Timeout, putObject, StorageError, s3TimeoutError } from "../storage/s3.js";
 import type { PageStore } from "./page-routes.js";
-import type { DeriveOutcome, DeriveSkip, ObjectHead, OriginStore, StoredObject } from "./types.js";
-
-/** Skip reasons of the storage core that reach a client as they are; the rest map below. */
-const PASSED_THROUGH = new Set<string>([
-  "high-quality",
-  "not-jpeg",
-  "too-large",
-  "unsupported",
-  "derivative",
-  "gone",
-  "corrupt",
-  "format-limit",
-  "superseded",
-  "key-taken",
-  "key-too-long",
-]);
+import type { OriginDerive, OriginStore, StoredObject } from "./types.js";
 
 /** Skip reasons that mean another writer stored the derivative: the origin serves theirs. */
 const STORED_BY_OTHER: ReadonlySet<string> = new Set(["current", "duplicate", "raced"]);
@@ -55,22 +28,6 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
   const { s3, config } = deriver;
   // A stored derivative may outgrow the source limit (a PNG is several times its JPEG): serve up to 512 MiB.
   const serveLimit = Math.max(config.maxBytes, 512 * 1024 * 1024);
-  const toHead = (head: S3Head): ObjectHead => ({
-    key: head.key,
-    etag: head.eTag ?? "",
-    size: head.size,
-    contentType: head.contentType,
-    metadata: head.metadata,
-    ...(head.versionId === undefined ? {} : { versionId: head.versionId }),
-  });
-  const toS3Head = (head: ObjectHead): S3Head => ({
-    key: head.key,
-    eTag: head.etag,
-    versionId: head.versionId,
-    size: head.size,
-    contentType: head.contentType,
-    metadata: head.metadata,
-  });
   /**
    * One GET: headers and metadata now, the body read on demand (a 304 or a stale derivative drops it
    * unread). One request instead of HEAD + GET is what keeps a stored-derivative hit fast.
@@ -93,13 +50,13 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
     const size = response.ContentLength ?? 0;
     return {
       key,
-      etag: normalizeETag(response.ETag) ?? "",
+      eTag: normalizeETag(response.ETag),
+      versionId: response.VersionId,
       size,
       contentType: response.ContentType,
       metadata: Object.fromEntries(
         Object.entries(response.Metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
       ),
-      ...(response.VersionId === undefined ? {} : { versionId: response.VersionId }),
       read: async () => {
         const what = `s3://${bucket}/${key}`;
         try {
@@ -124,13 +81,16 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
       discard: () => body?.destroy?.(),
     };
   };
-  const storedAsRestored = async (sourceKey: string, format: OutputFormat): Promise<DeriveOutcome | null> => {
+  /** Another writer stored it first: theirs, if it is current for the source as it is now. */
+  const storedByOther = async (sourceKey: string, format: OutputFormat): Promise<OriginDerive | null> => {
     const [source, stored] = await Promise.all([
       headObject(s3, bucket, sourceKey),
       lazyGet(derivativeKey(sourceKey, format, config)),
     ]);
-    if (source === null || stored === null || !isCurrent(toS3Head(stored), source, deriver.model))
+    if (source === null || stored === null || !isCurrent(stored, source, deriver.model)) {
+      stored?.discard();
       return null;
+    }
     return {
       action: "restored",
       derivativeKey: stored.key,
@@ -141,45 +101,38 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
   };
 
   return {
-    headSource: async (key) => {
-      const head = await headObject(s3, bucket, key);
-      return head === null ? null : toHead(head);
-    },
+    headSource: (key) => headObject(s3, bucket, key),
     getDerivative: (sourceKey, format) => lazyGet(derivativeKey(sourceKey, format, config)),
     getObject: lazyGet,
     isDerivativeKey: (key) => isDerivativeKey(key, config),
     isDerivative: (head) => hasDerivativeMarker(head.metadata),
-    isCurrent: (derivative, source) => isCurrent(toS3Head(derivative), toS3Head(source), deriver.model),
-    async derive(sourceKey, format, signal) {
-      const outcome: CoreOutcome = await deriveObject(deriver, { bucket, key: sourceKey, format, signal });
+    isCurrent: (derivative, source) => isCurrent(derivative, source, deriver.model),
+    async derive(request) {
+      const { key, format, signal, source, derivative, triage } = request;
+      const known = {
+        source,
+        ...(derivative === undefined ? {} : { derivative }),
+        ...(triage === undefined || triage === null ? {} : { triage }),
+      };
+      const outcome = await deriveObject(deriver, { bucket, key, format, signal, known });
       if (outcome.action === "written") {
+        // Served from what was just written: its bytes and its metadata as stored, not read back.
         return {
           action: "restored",
           derivativeKey: outcome.derivativeKey,
           body: outcome.output,
           contentType: outcome.contentType,
-          metadata: buildDerivativeMetadata({
-            sourceKey,
-            sourceETag: outcome.sourceETag,
-            sourceVersion: undefined,
-            quality: outcome.quality,
-            model: outcome.model,
-            restoreMs: outcome.restoreMs,
-          }),
+          metadata: outcome.metadata,
         };
       }
       if (outcome.action === "skipped" && STORED_BY_OTHER.has(outcome.reason)) {
         // Another writer (the upload handler, a twin request, a won write race) stored it: serve theirs.
-        const stored = await storedAsRestored(sourceKey, format);
+        const stored = await storedByOther(key, format);
         if (stored !== null) return stored;
       }
-      const reason = outcome.action === "skipped" ? outcome.reason : "other";
-      return {
-        action: "skipped",
-        reason: (PASSED_THROUGH.has(reason) ? reason : "other") as DeriveSkip,
-        message: outcome.action === "skipped" ? outcome.message : "not restored",
-        quality: outcome.quality,
-      };
+      if (outcome.action === "would-write")
+        throw new Error("unreachable: the origin never asks for a dry run");
+      return outcome;
     },
   };
 }

@@ -1,24 +1,32 @@
 /**
  * The storage core's triage of a source from its headers alone (ranged GETs of its first bytes, the same
  * `decide` the restore runs), so the origin knows whether a restore would run and on how many pixels
- * before it starts one.
+ * before it starts one; the restore then takes the same triage over instead of reading the headers again.
  */
 import type { OutputFormat } from "../config.js";
 import { restoreOptionsFromConfig } from "../restore/options.js";
-import type { TriageDecision } from "../restore/types.js";
-import { type Deriver, triageHeaders } from "../storage/derive.js";
-import type { ObjectHead } from "./types.js";
+import type { Deriver, HeaderTriage } from "../storage/derive.js";
+import type { ObjectHead } from "../storage/s3.js";
+import { SourceChangedError } from "../storage/s3.js";
+import { sourceReader, triageSource } from "../storage/source-read.js";
 
 /** Headers needing more than this (huge EXIF or ICC segments) are not worth it here: no answer. */
 const MAX_HEADER_BYTES = 1024 * 1024;
 
-/** null: no answer from the headers (gone, changed, or headers too long); the restore then decides. */
-export type SourceTriage = (source: ObjectHead, format: OutputFormat) => Promise<TriageDecision | null>;
+/** null: no answer from the headers (gone, changed, too large, or headers too long); the restore then decides. */
+export type SourceTriage = (source: ObjectHead, format: OutputFormat) => Promise<HeaderTriage | null>;
 
 export function createSourceTriage(deriver: Deriver, bucket: string): SourceTriage {
   return async (source, format) => {
-    const object = { eTag: source.etag === "" ? undefined : source.etag, size: Math.max(source.size, 0) };
+    if (source.size === 0 || source.size > deriver.config.maxBytes) return null;
     const options = restoreOptionsFromConfig(deriver.config, format);
-    return (await triageHeaders(deriver, bucket, source.key, object, options, MAX_HEADER_BYTES)).decision;
+    const version = { bucket, key: source.key, eTag: source.eTag, size: source.size };
+    try {
+      const read = { firstBytes: deriver.headerBytes, maxBytes: MAX_HEADER_BYTES, eTag: source.eTag };
+      return (await triageSource(sourceReader(deriver.s3, version), deriver.decide, options, read)) ?? null;
+    } catch (error) {
+      if (error instanceof SourceChangedError) return null;
+      throw error;
+    }
   };
 }

@@ -3,7 +3,8 @@
  * to and from. Header names are lower case.
  */
 import type { OutputFormat } from "../config.js";
-import type { SkipReason, TriageDecision } from "../restore/types.js";
+import type { HeaderTriage, SkippedOutcome } from "../storage/derive-types.js";
+import type { ObjectHead } from "../storage/s3.js";
 
 export interface OriginRequest {
   readonly method: string;
@@ -33,16 +34,9 @@ export interface OriginResponse {
   readonly storedKey?: string;
 }
 
-/** What the origin needs to know of a stored object. Metadata keys are lower case, without `x-amz-meta-`. */
-export interface ObjectHead {
-  readonly key: string;
-  readonly etag: string;
-  readonly size: number;
-  readonly contentType: string | undefined;
-  readonly metadata: Readonly<Record<string, string>>;
-  readonly versionId?: string;
-}
+export type { ObjectHead } from "../storage/s3.js";
 
+/** A stored object with its body unread: the origin's one shape for what it serves. */
 export interface StoredObject extends ObjectHead {
   /** Reads the body; not called on a 304. */
   readonly read: () => Promise<Uint8Array>;
@@ -50,18 +44,11 @@ export interface StoredObject extends ObjectHead {
   readonly discard: () => void;
 }
 
-/** Why no derivative came back: a restore skip reason, or the storage core's own (lib/storage/derive.ts). */
-export type DeriveSkip =
-  | SkipReason
-  | "gone"
-  | "corrupt"
-  | "format-limit"
-  | "superseded"
-  | "key-taken"
-  | "key-too-long"
-  | "other";
-
-export type DeriveOutcome =
+/**
+ * What a restore through the origin's store came to: the derivative to serve (the one just written, or the
+ * one another writer stored first), or the storage core's skip (lib/storage/derive-types.ts).
+ */
+export type OriginDerive =
   | {
       readonly action: "restored";
       readonly derivativeKey: string;
@@ -70,13 +57,20 @@ export type DeriveOutcome =
       /** The derivative's metadata as stored (docs/CONTRACTS.md). */
       readonly metadata: Readonly<Record<string, string>>;
     }
-  | {
-      readonly action: "skipped";
-      readonly reason: DeriveSkip;
-      readonly message: string;
-      /** Estimated source quality, when known. */
-      readonly quality: number | null;
-    };
+  | Pick<SkippedOutcome, "action" | "reason" | "message" | "quality">;
+
+/** One restore the origin asks for, with what it has already read, so nothing is asked of S3 twice. */
+export interface OriginDeriveRequest {
+  readonly key: string;
+  readonly format: OutputFormat;
+  readonly signal: AbortSignal;
+  /** The source's HEAD this request made. */
+  readonly source: ObjectHead;
+  /** The derivative's key as this request found it (null: none); absent: not looked at. */
+  readonly derivative?: ObjectHead | null;
+  /** The header triage this request made of `source`, when it made one. */
+  readonly triage?: HeaderTriage | null;
+}
 
 /**
  * The origin's view of the bucket, bound to lib/storage (and lib/restore for `derive`) by the adapters, and
@@ -98,9 +92,9 @@ export interface OriginStore {
    * The restore's triage from the source's headers alone (a ranged GET): whether it would run, and on how
    * many pixels. null: no answer (the restore then decides). Absent: the origin does not estimate.
    */
-  triage?(source: ObjectHead, format: OutputFormat): Promise<TriageDecision | null>;
-  /** GET the source, restore it, PUT the derivative (nothing written on failure or abort). */
-  derive(sourceKey: string, format: OutputFormat, signal: AbortSignal): Promise<DeriveOutcome>;
+  triage?(source: ObjectHead, format: OutputFormat): Promise<HeaderTriage | null>;
+  /** Restore the source and PUT the derivative (nothing written on failure or abort). */
+  derive(request: OriginDeriveRequest): Promise<OriginDerive>;
 }
 
 export interface ModelStatus {

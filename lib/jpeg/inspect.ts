@@ -6,6 +6,7 @@
 import { JpegError } from "./errors.js";
 import { type JpegHeaders, readJpegHeaders } from "./headers.js";
 import type { JpegProcess } from "./markers.js";
+import { type ByteSource, readPrefixUntil } from "./prefix.js";
 import { estimateIjgQuality, type RoledTable } from "./quality.js";
 
 export interface InspectOptions {
@@ -137,13 +138,7 @@ export function subsamplingOf(components: readonly { h: number; v: number }[]): 
   return SUBSAMPLING_NAMES[`${y.h / cb.h}x${y.v / cb.v}`] ?? factors;
 }
 
-/** Random access to a file's bytes, e.g. a file handle or an S3 object read with ranged GETs. */
-export interface ByteSource {
-  /** Total size, when known (a stat, a HEAD, or Content-Range). */
-  readonly size?: number;
-  /** Bytes [start, end); fewer only at the end of the file. */
-  read(start: number, end: number): Promise<Uint8Array>;
-}
+export type { ByteSource } from "./prefix.js";
 
 export interface SourceOptions {
   /** First read, bytes (default 16 KiB: most headers fit; camera EXIF needs a second read). */
@@ -159,34 +154,20 @@ export async function inspectJpegSource(
   source: ByteSource,
   options: SourceOptions = {},
 ): Promise<JpegInspection & { readonly bytesRead: number }> {
-  const firstRead = options.firstReadBytes ?? 16384;
-  const readAhead = options.readAheadBytes ?? 16384;
-  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-  let size = source.size;
-  let buffer: Uint8Array = new Uint8Array(0);
-  let want = firstRead;
-  for (;;) {
-    const end = size === undefined ? want : Math.min(want, size);
-    if (end > buffer.length) {
-      const chunk = await source.read(buffer.length, end);
-      let grown = chunk;
-      if (buffer.length > 0) {
-        grown = new Uint8Array(buffer.length + chunk.length);
-        grown.set(buffer);
-        grown.set(chunk, buffer.length);
-      }
-      if (grown.length < end) size = grown.length; // a short read: the end of the file
-      buffer = grown;
-    }
-    const result = inspectJpeg(buffer, { fileSize: size });
-    if (result.status === "ok") return { ...result, bytesRead: buffer.length };
-    if (result.atLeast > maxBytes) {
-      throw new JpegError(
-        "JPEG_HEADERS_TOO_LONG",
-        `the headers need more than ${maxBytes} bytes (at least ${result.atLeast})`,
-        buffer.length,
-      );
-    }
-    want = Math.min(result.atLeast + readAhead, Math.max(maxBytes, result.atLeast));
-  }
+  const read = await readPrefixUntil(
+    source,
+    (bytes, size) => inspectJpeg(bytes, { fileSize: size }),
+    (result) => (result.status === "ok" ? undefined : result.atLeast),
+    {
+      firstReadBytes: options.firstReadBytes ?? 16384,
+      readAheadBytes: options.readAheadBytes ?? 16384,
+      ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+    },
+  );
+  if (read.answer.status === "ok") return { ...read.answer, bytesRead: read.bytes.length };
+  throw new JpegError(
+    "JPEG_HEADERS_TOO_LONG",
+    `the headers need more than ${options.maxBytes} bytes (at least ${read.answer.atLeast})`,
+    read.bytes.length,
+  );
 }

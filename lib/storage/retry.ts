@@ -1,98 +1,11 @@
 /**
- * Which failures are worth retrying, and retrying them with capped, jittered exponential backoff. Generic
- * (it lives in lib/storage so the bucket lister can use it without depending on lib/backfill); shared by
- * the lister, the backfill CLI, the Batch Operations handler (TemporaryFailure vs PermanentFailure) and the
- * queue worker.
+ * Retrying temporary failures (failure.ts decides which) with capped, jittered exponential backoff. Generic
+ * (it lives in lib/storage so the bucket lister can use it without depending on lib/backfill); used by the
+ * lister, the backfill and `unjpeg enqueue`.
  */
-import { isUnjpegError } from "../errors.js";
+import { type ClassifiedFailure, classifyFailure } from "./failure.js";
 
-export type FailureKind = "temporary" | "permanent";
-
-export interface ClassifiedFailure {
-  readonly kind: FailureKind;
-  /** A stable code: the UnjpegError code, the AWS error name, or the Node system error code. */
-  readonly code: string;
-  readonly message: string;
-}
-
-// AWS error names that mean "slow down" or "try again", across S3 and the other services we call.
-const TRANSIENT_NAMES = new Set([
-  "SlowDown",
-  "Throttling",
-  "ThrottlingException",
-  "ThrottledException",
-  "RequestThrottled",
-  "RequestThrottledException",
-  "TooManyRequestsException",
-  "RequestLimitExceeded",
-  "ProvisionedThroughputExceededException",
-  "RequestTimeout",
-  "RequestTimeoutException",
-  "TimeoutError",
-  "InternalError",
-  "ServiceUnavailable",
-  "OperationAborted",
-]);
-
-// Network failures from Node and undici: the request may not have reached the server.
-const TRANSIENT_SYSTEM_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EAI_AGAIN",
-  "ENOTFOUND",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-]);
-
-interface ErrorLike {
-  name?: unknown;
-  code?: unknown;
-  message?: unknown;
-  status?: unknown;
-  retryable?: unknown;
-  $retryable?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-  cause?: unknown;
-}
-
-/** Temporary: throttling, timeouts, 5xx, network errors; permanent: everything else (bad input). */
-export function classifyFailure(error: unknown): ClassifiedFailure {
-  const e = (typeof error === "object" && error !== null ? error : {}) as ErrorLike;
-  const message = typeof e.message === "string" ? e.message : String(error);
-  const name = typeof e.name === "string" ? e.name : "Error";
-  if (isUnjpegError(error)) {
-    // Our own errors are bad input unless they say otherwise or wrap a transient cause (an S3 throttle).
-    // An error that says whether a retry can help (lib/storage's StorageError) is taken at its word.
-    if (typeof e.retryable === "boolean") {
-      return { kind: e.retryable ? "temporary" : "permanent", code: error.code, message };
-    }
-    const temporary =
-      [408, 429, 503, 504].includes(error.status) ||
-      (error.cause !== undefined && classifyFailure(error.cause).kind === "temporary");
-    return { kind: temporary ? "temporary" : "permanent", code: error.code, message };
-  }
-  const status = typeof e.$metadata?.httpStatusCode === "number" ? e.$metadata.httpStatusCode : undefined;
-  const systemCode = typeof e.code === "string" ? e.code : undefined;
-  const code = systemCode ?? name;
-  const temporary =
-    e.$retryable !== undefined ||
-    e.retryable === true ||
-    TRANSIENT_NAMES.has(name) ||
-    (systemCode !== undefined && TRANSIENT_SYSTEM_CODES.has(systemCode)) ||
-    (status !== undefined && (status >= 500 || status === 429 || status === 408));
-  if (temporary) return { kind: "temporary", code, message };
-  if (e.cause !== undefined) {
-    const cause = classifyFailure(e.cause);
-    if (cause.kind === "temporary") return { ...cause, message };
-  }
-  return { kind: "permanent", code, message };
-}
+export { type ClassifiedFailure, classifyFailure, type FailureKind } from "./failure.js";
 
 export interface RetryOptions {
   /** Attempts in all, the first included (default 5). */

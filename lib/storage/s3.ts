@@ -232,12 +232,22 @@ export async function putObject(s3: S3Client, put: PutRequest): Promise<string |
   }
 }
 
-/** DELETE; deleting what is already gone is not an error. */
-export async function deleteObject(s3: S3Client, bucket: string, key: string): Promise<void> {
+/**
+ * DELETE; deleting what is already gone is not an error. `ifMatch`: only while the key still holds that
+ * object (S3 answers 412 otherwise: false, nothing deleted).
+ */
+export async function deleteObject(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  options: { readonly ifMatch?: string | undefined } = {},
+): Promise<boolean> {
   try {
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: quote(options.ifMatch) }));
+    return true;
   } catch (error) {
-    if (isNotFound(error)) return;
+    if (isNotFound(error)) return true;
+    if (statusOf(error) === 412) return false;
     throw storageError("DELETE", bucket, key, error);
   }
 }

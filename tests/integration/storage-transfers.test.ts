@@ -341,7 +341,8 @@ describe("large and racing transfers (real s3rver, real client)", () => {
     const restore412 = answer412(stack.s3, { winnerFirst: true });
     let outcome: Awaited<ReturnType<typeof store.derive>>;
     try {
-      outcome = await store.derive(key, "jpeg", new AbortController().signal);
+      const source = (await store.headSource(key))!;
+      outcome = await store.derive({ key, format: "jpeg", signal: new AbortController().signal, source });
     } finally {
       restore412.stop();
     }

@@ -36,7 +36,8 @@ describe("queueHandOff", () => {
     const handOff = queueHandOff(QUEUE, "media", async () => sqs);
     await handOff({
       key: "photos/big cat.jpg",
-      etag: "abc123",
+      eTag: "abc123",
+      versionId: undefined,
       size: 12_345_678,
       contentType: "image/jpeg",
       metadata: {},
@@ -55,7 +56,16 @@ describe("queueHandOff", () => {
       Object.assign(new Error("service unavailable"), { name: "ServiceUnavailable", $retryable: {} }),
     );
     const handOff = queueHandOff(QUEUE, "media", async () => sqs);
-    await assert.rejects(handOff({ key: "a.jpg", etag: "e", size: 1, contentType: undefined, metadata: {} }));
+    await assert.rejects(
+      handOff({
+        key: "a.jpg",
+        eTag: "e",
+        versionId: undefined,
+        size: 1,
+        contentType: undefined,
+        metadata: {},
+      }),
+    );
     assert.equal(sqs.messages.length, 0);
   });
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../lib/config.js";
 import { createOrigin } from "../../lib/http/origin.js";
-import type { DeriveOutcome, ObjectHead, OriginStore, StoredObject } from "../../lib/http/types.js";
+import type { ObjectHead, OriginDerive, OriginStore, StoredObject } from "../../lib/http/types.js";
 import type { TriageDecision } from "../../lib/restore/types.js";
 
 const MODEL = "test@1";
@@ -15,7 +15,8 @@ function fakeStore(triage: (key: string) => Promise<TriageDecision | null>, rest
   const derives: string[] = [];
   const object = (key: string, metadata: Record<string, string> = {}): StoredObject => ({
     key,
-    etag: `"${key}"`,
+    eTag: `"${key}"`,
+    versionId: undefined,
     size: 10,
     contentType: "image/jpeg",
     metadata,
@@ -29,9 +30,12 @@ function fakeStore(triage: (key: string) => Promise<TriageDecision | null>, rest
     getObject: async (key) => (key.endsWith(".jpg") ? object(key) : null),
     isDerivativeKey: (key) => key.endsWith(".restored"),
     isDerivative: (head: ObjectHead) => head.metadata["unjpeg-derivative"] === "1",
-    isCurrent: (d, s) => d.metadata["unjpeg-source-etag"] === s.etag,
-    triage: (source) => triage(source.key),
-    async derive(key, _format, signal): Promise<DeriveOutcome> {
+    isCurrent: (d, s) => d.metadata["unjpeg-source-etag"] === s.eTag,
+    triage: async (source) => {
+      const decision = await triage(source.key);
+      return decision === null ? null : { eTag: source.eTag, input: new Uint8Array(0), decision };
+    },
+    async derive({ key, signal }): Promise<OriginDerive> {
       derives.push(key);
       await sleep(restoreMs);
       signal.throwIfAborted();

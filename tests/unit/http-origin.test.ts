@@ -6,8 +6,8 @@ import { loadConfig } from "../../lib/config.js";
 import { createOrigin } from "../../lib/http/origin.js";
 import { signUrl } from "../../lib/http/signing.js";
 import type {
-  DeriveOutcome,
   ObjectHead,
+  OriginDerive,
   OriginRequest,
   OriginStore,
   StoredObject,
@@ -28,7 +28,7 @@ const JPEG = new Uint8Array(
 );
 const MODEL = "test@1";
 
-function memoryStore(skip?: DeriveOutcome & { action: "skipped" }) {
+function memoryStore(skip?: OriginDerive & { action: "skipped" }) {
   const objects = new Map<string, Entry>();
   let derives = 0;
   let etagCounter = 0;
@@ -36,7 +36,8 @@ function memoryStore(skip?: DeriveOutcome & { action: "skipped" }) {
     `${key.replace(/\.[^./]*$/, "")}.restored.${format === "jpeg" ? "jpg" : format}`;
   const head = (key: string, entry: Entry): StoredObject => ({
     key,
-    etag: entry.etag,
+    eTag: entry.etag,
+    versionId: undefined,
     size: entry.body.byteLength,
     contentType: entry.contentType,
     metadata: entry.metadata,
@@ -59,8 +60,8 @@ function memoryStore(skip?: DeriveOutcome & { action: "skipped" }) {
     },
     isDerivativeKey: (key) => /\.restored\.[a-z]+$/.test(key),
     isDerivative: (h: ObjectHead) => h.metadata["unjpeg-derivative"] === "1",
-    isCurrent: (d, s) => d.metadata["unjpeg-source-etag"] === s.etag && d.metadata["unjpeg-model"] === MODEL,
-    async derive(key, format, signal) {
+    isCurrent: (d, s) => d.metadata["unjpeg-source-etag"] === s.eTag && d.metadata["unjpeg-model"] === MODEL,
+    async derive({ key, format, signal }) {
       derives += 1;
       await new Promise((resolve) => setTimeout(resolve, 5));
       if (signal.aborted) throw signal.reason;
