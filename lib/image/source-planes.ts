@@ -4,6 +4,18 @@
  * repeated to whole blocks, one band of rows at a time; and back, changes to those planes applied to the
  * 8-bit RGB. The pixels stay in the upright buffer the pipeline made; stored coordinates are mapped onto it.
  */
+import {
+  blueOf,
+  cbOf,
+  crOf,
+  fullColourIo,
+  greenOf,
+  greyIo,
+  halfColourIo,
+  lumaOf,
+  put,
+  redOf,
+} from "./source-planes-fast.js";
 
 /** Where stored pixel (x, y) lies in the upright buffer: pixel index `base + x·dx + y·dy`. */
 export interface StoredLayout {
@@ -38,8 +50,6 @@ export function storedLayout(width: number, height: number, orientation: number)
 
 /** One component's plane for a band: the component's samples over whole blocks, level-shifted by 128. */
 export interface ComponentPlane {
-  /** 0 luma, 1 Cb, 2 Cr (a grey image has luma only). */
-  readonly role: 0 | 1 | 2;
   /** Full-resolution pixels per sample across and down (maxH / h, maxV / v). */
   readonly sx: number;
   readonly sy: number;
@@ -47,117 +57,92 @@ export interface ComponentPlane {
   readonly width: number;
   readonly rows: number;
   readonly data: Float32Array;
-  /** For each stored column, its sample's column (x / sx). */
-  readonly column: Int32Array;
 }
 
-export function componentPlane(
-  role: 0 | 1 | 2,
-  sx: number,
-  sy: number,
-  blocksWide: number,
-  v: number,
-  storedWidth: number,
-): ComponentPlane {
-  const width = blocksWide * 8;
-  const column = new Int32Array(storedWidth);
-  for (let x = 0; x < storedWidth; x++) column[x] = Math.floor(x / sx);
-  return { role, sx, sy, width, rows: 8 * v, data: new Float32Array(width * 8 * v), column };
-}
-
-// JFIF's conversion (libjpeg jccolor.c / jdcolor.c), level-shifted: Y − 128, Cb − 128, Cr − 128.
-const YR = 0.299;
-const YG = 0.587;
-const YB = 0.114;
-const CBR = -0.168735892;
-const CBG = -0.331264108;
-const CRG = -0.418687589;
-const CRB = -0.081312411;
-const R_CR = 1.402;
-const G_CB = -0.344136286;
-const G_CR = -0.714136286;
-const B_CB = 1.772;
-
-/**
- * Fills the planes for the band whose first stored row is `y0`: each sample the mean of its sx × sy
- * pixels, coordinates past the image repeating the last column and row (as libjpeg pads).
- */
-export function gatherBand(
-  rgb: Uint8Array,
-  layout: StoredLayout,
-  y0: number,
-  planes: readonly ComponentPlane[],
-): void {
-  const { width: sw, height: sh, base, dx, dy } = layout;
-  for (const plane of planes) {
-    const { sx, sy, width, rows, data, role } = plane;
-    const area = 1 / (sx * sy);
-    const wr = role === 0 ? YR : role === 1 ? CBR : 0.5;
-    const wg = role === 0 ? YG : role === 1 ? CBG : CRG;
-    const wb = role === 0 ? YB : role === 1 ? 0.5 : CRB;
-    const shift = role === 0 ? -128 : 0;
-    for (let j = 0; j < rows; j++) {
-      const out = j * width;
-      for (let i = 0; i < width; i++) {
-        let r = 0;
-        let g = 0;
-        let b = 0;
-        for (let bb = 0; bb < sy; bb++) {
-          const y = Math.min(y0 + j * sy + bb, sh - 1);
-          const row = base + y * dy;
-          for (let a = 0; a < sx; a++) {
-            const p = (row + Math.min(i * sx + a, sw - 1) * dx) * 3;
-            r += rgb[p]!;
-            g += rgb[p + 1]!;
-            b += rgb[p + 2]!;
-          }
-        }
-        data[out + i] = (wr * r + wg * g + wb * b) * area + shift;
-      }
-    }
-  }
+/** Moves one band of rows (the first stored row `y0`) between the image and the planes. */
+export interface BandIo {
+  readonly planes: readonly ComponentPlane[];
+  /**
+   * Fills the planes: each sample the mean of its sx × sy pixels, coordinates past the image repeating the
+   * last column and row (as libjpeg pads). Only the samples of stored columns [x0, x1), multiples of the MCU
+   * width (x1 may run past the planes).
+   */
+  gather(y0: number, x0: number, x1: number): void;
+  /**
+   * Adds the planes' changes (now in `data`) to the band's pixels, each sample's change to all the pixels it
+   * covers, so that averaging the result again gives the changed sample; rounds to 8 bits (clamped). With
+   * one plane (grey), every channel is set to the changed luma. Only stored columns [x0, x1) are touched
+   * (the caller skips MCUs where nothing changed: both are multiples of the MCU width). True when a value
+   * was clamped to 0 or 255 (then the band no longer has exactly the planes' change).
+   */
+  apply(y0: number, x0: number, x1: number): boolean;
 }
 
 /**
- * Adds the planes' changes (now in `data`) to the band's pixels, each sample's change to all the pixels it
- * covers, so that averaging the result again gives the changed sample; rounds to 8 bits (clamped). With one
- * plane (grey), every channel is set to the changed luma.
+ * The band planes of `rgb` (upright, interleaved) for components sampled `sx` × `sy` (luma first, then Cb
+ * and Cr; one component: grey), `blocksWide` blocks across and `v` block rows a band each.
  */
-export function applyBand(
+export function bandIo(
   rgb: Uint8Array,
   layout: StoredLayout,
-  y0: number,
-  bandRows: number,
-  planes: readonly ComponentPlane[],
-): void {
+  components: readonly { sx: number; sy: number; blocksWide: number; v: number }[],
+): BandIo {
+  const planes = components.map(({ sx, sy, blocksWide, v }) => {
+    const width = blocksWide * 8;
+    return { sx, sy, width, rows: 8 * v, data: new Float32Array(width * 8 * v) };
+  });
+  const [luma, cb, cr] = planes as [ComponentPlane, ComponentPlane?, ComponentPlane?];
+  if (luma.sx !== 1 || luma.sy !== 1) return generic(rgb, layout, planes);
+  if (cb === undefined || cr === undefined) return greyIo(rgb, layout, luma);
+  if (cb.sx !== cr.sx || cb.sy !== cr.sy) return generic(rgb, layout, planes);
+  if (cb.sx === 1 && cb.sy === 1) return fullColourIo(rgb, layout, planes);
+  if (cb.sx === 2 && cb.sy <= 2) return halfColourIo(rgb, layout, planes);
+  return generic(rgb, layout, planes);
+}
+
+/** Any other sampling (4:4:0, 4:1:1, luma below full resolution, ...): plane by plane, pixel by pixel. */
+function generic(rgb: Uint8Array, layout: StoredLayout, planes: readonly ComponentPlane[]): BandIo {
   const { width: sw, height: sh, base, dx, dy } = layout;
   const out = new Uint8ClampedArray(rgb.buffer, rgb.byteOffset, rgb.length);
-  const end = Math.min(y0 + bandRows, sh);
-  const [luma, cb, cr] = planes as [ComponentPlane, ComponentPlane?, ComponentPlane?];
-  for (let y = y0; y < end; y++) {
-    const row = base + y * dy;
-    const lumaRow = Math.floor((y - y0) / luma.sy) * luma.width;
-    if (cb === undefined || cr === undefined) {
-      for (let x = 0; x < sw; x++) {
-        const p = (row + x * dx) * 3;
-        const v = YR * rgb[p]! + YG * rgb[p + 1]! + YB * rgb[p + 2]! + luma.data[lumaRow + luma.column[x]!]!;
-        out[p] = v;
-        out[p + 1] = v;
-        out[p + 2] = v;
+  const conversions = [lumaOf, cbOf, crOf] as const;
+  const gather = (y0: number, x0: number, x1: number) => {
+    planes.forEach(({ sx, sy, width, rows, data }, role) => {
+      const convert = conversions[role]!;
+      for (let j = 0; j < rows; j++) {
+        for (let i = x0 / sx; i < Math.min(x1 / sx, width); i++) {
+          let sum = 0;
+          for (let b = 0; b < sy; b++) {
+            const row = base + Math.min(y0 + j * sy + b, sh - 1) * dy;
+            for (let a = 0; a < sx; a++) {
+              const p = (row + Math.min(i * sx + a, sw - 1) * dx) * 3;
+              sum += convert(rgb[p]!, rgb[p + 1]!, rgb[p + 2]!);
+            }
+          }
+          data[j * width + i] = sum / (sx * sy);
+        }
       }
-      continue;
+    });
+  };
+  const apply = (y0: number, x0: number, x1: number) => {
+    const [luma, cb, cr] = planes as [ComponentPlane, ComponentPlane, ComponentPlane];
+    const at = (plane: ComponentPlane, x: number, y: number) =>
+      plane.data[Math.floor((y - y0) / plane.sy) * plane.width + Math.floor(x / plane.sx)]!;
+    const end = Math.min(y0 + luma.rows * luma.sy, sh);
+    const carry = new Float64Array(3);
+    let clamped = 0;
+    for (let y = y0; y < end; y++) {
+      carry.fill(0);
+      for (let x = x0; x < Math.min(x1, sw); x++) {
+        const dY = at(luma, x, y);
+        const dCb = at(cb, x, y);
+        const dCr = at(cr, x, y);
+        const p = (base + x * dx + y * dy) * 3;
+        clamped |= put(out, p, rgb[p]! + dY + redOf(dCr), carry, 0);
+        clamped |= put(out, p + 1, rgb[p + 1]! + dY + greenOf(dCb, dCr), carry, 1);
+        clamped |= put(out, p + 2, rgb[p + 2]! + dY + blueOf(dCb), carry, 2);
+      }
     }
-    const cbRow = Math.floor((y - y0) / cb.sy) * cb.width;
-    const crRow = Math.floor((y - y0) / cr.sy) * cr.width;
-    for (let x = 0; x < sw; x++) {
-      const dY = luma.data[lumaRow + luma.column[x]!]!;
-      const dCb = cb.data[cbRow + cb.column[x]!]!;
-      const dCr = cr.data[crRow + cr.column[x]!]!;
-      if (dY === 0 && dCb === 0 && dCr === 0) continue;
-      const p = (row + x * dx) * 3;
-      out[p] = rgb[p]! + dY + R_CR * dCr;
-      out[p + 1] = rgb[p + 1]! + dY + G_CB * dCb + G_CR * dCr;
-      out[p + 2] = rgb[p + 2]! + dY + B_CB * dCb;
-    }
-  }
+    return clamped === 1;
+  };
+  return { planes, gather, apply };
 }

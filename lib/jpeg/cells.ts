@@ -18,14 +18,11 @@ export interface CellTables {
 }
 
 /**
- * The margin, per coefficient, is the larger of `fraction` of the step and `absolute` (in DCT units, where a
- * uniform change of one 8-bit level moves the DC by 8); a step too small to keep both pins the coefficient
- * to its cell's centre.
+ * How far, in DCT units, what follows the projection may move each coefficient (64, natural order): a cell
+ * is clipped to its middle, `margin` in from each side. A step too small to keep the margin pins the
+ * coefficient to its cell's centre.
  */
-export interface CellMargin {
-  readonly fraction: number;
-  readonly absolute: number;
-}
+export type CellMargin = ArrayLike<number>;
 
 /**
  * The tables for a block the image covers `cols` × `rows` of (8 × 8: a whole block). In a partly covered
@@ -44,7 +41,7 @@ export function cellTables(quant: ArrayLike<number>, margin: CellMargin, cols = 
     const scale = FORWARD_SCALE[i]!;
     const gain = Math.sqrt(down[i >> 3]! * across[i & 7]!);
     step[i] = q * scale;
-    half[i] = Math.max(0, q / 2 - Math.max(margin.fraction * q, margin.absolute) * gain) * scale;
+    half[i] = Math.max(0, q / 2 - margin[i]! * gain) * scale;
     post[i] = INVERSE_SCALE[i]! / scale;
   }
   return { step, half, post };

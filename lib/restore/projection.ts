@@ -6,13 +6,7 @@
  * Run in bands of one MCU row, so its memory is a few rows of floats whatever the image's size.
  */
 
-import {
-  applyBand,
-  type ComponentPlane,
-  componentPlane,
-  gatherBand,
-  storedLayout,
-} from "../image/source-planes.js";
+import { bandIo, type ComponentPlane, storedLayout } from "../image/source-planes.js";
 import {
   type CellMargin,
   type CellTables,
@@ -42,14 +36,39 @@ export interface SourceCoefficients {
 }
 
 /**
- * The margin inside each cell. 8-bit rounding moves a coefficient by about 0.19 (standard deviation) and
- * the default derivative's JPEG at quality 95 by up to 1/25 of a source step at quality ≤ 50 (its steps are
- * 1/12.5 of those), so the margin is 0.6 or 6 % of the step, the larger (tests/integration/projection.test.ts).
+ * What follows the projection, as margins inside the cells (DCT units) on top of its own rounding: the
+ * derivative's, where it is a JPEG (lib/restore/projection-step.ts outputMargins).
  */
-export const DEFAULT_MARGIN: CellMargin = Object.freeze({ fraction: 0.06, absolute: 0.6 });
+export interface OutputMargins {
+  /** For every coefficient. */
+  readonly absolute: number;
+  /** Per coefficient (natural order) for the luma component, and for the chroma components. */
+  readonly luma?: ArrayLike<number>;
+  readonly chroma?: ArrayLike<number>;
+}
+
+/** A lossless derivative: the projection's own rounding only. */
+export const LOSSLESS_OUTPUT: OutputMargins = Object.freeze({ absolute: 0 });
+
+/**
+ * The projection's own rounding to 8 bits, spread along each row (source-planes-fast.ts put): about 0.75
+ * (3 standard deviations) where it lands at low horizontal frequencies, growing with them as spreading
+ * pushes the error there (× 1 + 2 sin(πv/16): 2.2 at v = 7).
+ */
+const ROUNDING_MARGIN = Float32Array.from(
+  { length: 64 },
+  (_, i) => 0.75 * (1 + 2 * Math.sin((Math.PI * (i & 7)) / 16)),
+);
+
+function marginOf(output: OutputMargins, perCoefficient: ArrayLike<number> | undefined): Float32Array {
+  return ROUNDING_MARGIN.map((m, i) => m + output.absolute + (perCoefficient?.[i] ?? 0));
+}
 
 /** Alternating projections for blocks the image only partly covers (see clipEdgeBlock). */
 const EDGE_ROUNDS = 24;
+
+/** Projections again of MCUs whose change 8-bit clamping cut short (a band's pixels leaving 0..255). */
+const CLAMP_ROUNDS = 3;
 
 /** Why the projection cannot apply to a source, or null when it can. */
 export function projectionSkipReason(
@@ -96,31 +115,46 @@ export function projectOntoSource(
   height: number,
   orientation: number,
   source: SourceCoefficients,
-  margin: CellMargin = DEFAULT_MARGIN,
+  output: OutputMargins = LOSSLESS_OUTPUT,
 ): ProjectionStats {
   const layout = storedLayout(width, height, orientation);
   const { maxH, maxV } = source;
-  const components: ComponentState[] = source.components.map((c, index) => {
-    const sx = maxH / c.h;
-    const sy = maxV / c.v;
+  const sampled = source.components.map((c) => ({ ...c, sx: maxH / c.h, sy: maxV / c.v }));
+  const io = bandIo(rgb, layout, sampled);
+  const components: ComponentState[] = sampled.map((c, index) => {
+    const margin = marginOf(output, index === 0 ? output.luma : output.chroma);
     return {
       ...c,
       margin,
       cells: cellTables(c.quant, margin),
       edgeCells: new Map(),
-      plane: componentPlane(index as 0 | 1 | 2, sx, sy, c.blocksWide, c.v, layout.width),
-      coveredWidth: Math.ceil(layout.width / sx),
-      coveredHeight: Math.ceil(layout.height / sy),
+      plane: io.planes[index]!,
+      coveredWidth: Math.ceil(layout.width / c.sx),
+      coveredHeight: Math.ceil(layout.height / c.sy),
     };
   });
-  const planes = components.map((c) => c.plane);
   const scratch = edgeScratch();
-  const bandRows = 8 * maxV;
+  // Which MCUs of the band changed: the pixels of the others are left alone (most, after a good model).
+  const mcuWidth = 8 * maxH;
+  const mcus = Math.ceil(layout.width / mcuWidth);
+  const changed = new Uint8Array(mcus);
+  const grey = components.length === 1;
   let clipped = 0;
-  for (let band = 0, y0 = 0; y0 < layout.height; band++, y0 += bandRows) {
-    gatherBand(rgb, layout, y0, planes);
-    for (const c of components) clipped += projectBand(c, band, scratch);
-    applyBand(rgb, layout, y0, bandRows, planes);
+  for (let band = 0, y0 = 0; y0 < layout.height; band++, y0 += 8 * maxV) {
+    io.gather(y0, 0, mcus * mcuWidth);
+    // A grey source's every pixel is written (as its luma), so that the encoder's grey is that luma.
+    changed.fill(grey ? 1 : 0);
+    for (const c of components) clipped += projectBand(c, band, scratch, changed, 0, mcus);
+    // Where 8-bit clamping undid part of a change, that part is projected again from the clamped pixels.
+    for (let round = 0; ; round++) {
+      const again = runsOf(changed).filter(([m0, m1]) => io.apply(y0, m0 * mcuWidth, m1 * mcuWidth));
+      if (again.length === 0 || round === CLAMP_ROUNDS) break;
+      changed.fill(0);
+      for (const [m0, m1] of again) {
+        io.gather(y0, m0 * mcuWidth, m1 * mcuWidth);
+        for (const c of components) projectBand(c, band, scratch, changed, m0, m1);
+      }
+    }
   }
   const coefficients = components.reduce((n, c) => n + c.coefficients.length, 0);
   return { clipped, coefficients };
@@ -137,30 +171,65 @@ type ComponentState = SourceCoefficients["components"][number] & {
   readonly coveredHeight: number;
 };
 
-/** Clips the blocks of one component in band `band` (its plane holds their samples, then their changes). */
-function projectBand(c: ComponentState, band: number, scratch: Float32Array): number {
+/** Runs [first, end) of MCUs marked in `changed`. */
+function runsOf(changed: Uint8Array): [number, number][] {
+  const runs: [number, number][] = [];
+  for (let m = 0; m < changed.length; m++) {
+    if (changed[m] === 0) continue;
+    const first = m;
+    while (m + 1 < changed.length && changed[m + 1] === 1) m++;
+    runs.push([first, m + 1]);
+  }
+  return runs;
+}
+
+/**
+ * Clips the blocks of one component in band `band` and MCUs [m0, m1) (its plane holds their samples,
+ * then their changes), marking the MCUs whose blocks changed.
+ */
+function projectBand(
+  c: ComponentState,
+  band: number,
+  scratch: Float32Array,
+  changed: Uint8Array,
+  m0: number,
+  m1: number,
+): number {
   const { plane, blocksWide } = c;
   let clipped = 0;
   for (let t = 0; t < c.v; t++) {
     const by = band * c.v + t;
     if (by >= c.blocksHigh) break;
     const rows = Math.min(8, c.coveredHeight - by * 8);
-    for (let bx = 0; bx < blocksWide; bx++) {
+    for (let bx = m0 * c.h; bx < Math.min(m1 * c.h, blocksWide); bx++) {
       const cols = Math.min(8, c.coveredWidth - bx * 8);
       const offset = t * 8 * plane.width + bx * 8;
       const k0 = (by * blocksWide + bx) * 64;
-      if (cols === 8 && rows === 8) {
-        clipped += clipBlock(plane.data, offset, plane.width, c.coefficients, k0, c.cells);
-        continue;
-      }
-      let cells = c.edgeCells.get(cols * 8 + rows);
-      if (cells === undefined) {
-        cells = cellTables(c.quant, c.margin, cols, rows);
-        c.edgeCells.set(cols * 8 + rows, cells);
-      }
-      const at = { offset, stride: plane.width, cols, rows };
-      clipped += clipEdgeBlock(plane.data, at, c.coefficients, k0, cells, scratch, EDGE_ROUNDS);
+      const n =
+        cols === 8 && rows === 8
+          ? clipBlock(plane.data, offset, plane.width, c.coefficients, k0, c.cells)
+          : clipEdge(c, plane, offset, cols, rows, k0, scratch);
+      if (n > 0) changed[Math.floor(bx / c.h)] = 1;
+      clipped += n;
     }
   }
   return clipped;
+}
+
+function clipEdge(
+  c: ComponentState,
+  plane: ComponentPlane,
+  offset: number,
+  cols: number,
+  rows: number,
+  k0: number,
+  scratch: Float32Array,
+): number {
+  let cells = c.edgeCells.get(cols * 8 + rows);
+  if (cells === undefined) {
+    cells = cellTables(c.quant, c.margin, cols, rows);
+    c.edgeCells.set(cols * 8 + rows, cells);
+  }
+  const at = { offset, stride: plane.width, cols, rows };
+  return clipEdgeBlock(plane.data, at, c.coefficients, k0, cells, scratch, EDGE_ROUNDS);
 }

@@ -83,6 +83,22 @@ const SAMPLINGS: Record<string, Sampling[]> = {
     { h: 1, v: 1, quant: CHROMA },
   ],
   grey: [{ h: 1, v: 1, quant: LUMA }],
+  // Less common samplings, moved by the general loops rather than the written-out ones.
+  "4:4:0": [
+    { h: 1, v: 2, quant: LUMA },
+    { h: 1, v: 1, quant: CHROMA },
+    { h: 1, v: 1, quant: CHROMA },
+  ],
+  "4:1:1": [
+    { h: 4, v: 1, quant: LUMA },
+    { h: 1, v: 1, quant: CHROMA },
+    { h: 1, v: 1, quant: CHROMA },
+  ],
+  "Cb and Cr sampled apart": [
+    { h: 2, v: 2, quant: LUMA },
+    { h: 1, v: 1, quant: CHROMA },
+    { h: 2, v: 1, quant: CHROMA },
+  ],
 };
 
 describe("the JPEG DCT (factored)", () => {
