@@ -1,13 +1,18 @@
 /**
  * Checks container/Dockerfile without Docker: every file it COPYs from the build context exists (build
- * args at their defaults) and is not excluded by container/Dockerfile.dockerignore, and every entry point
- * it names has its source (lib/cli/main.ts, handlers/<name>.ts exporting `handler`).
+ * args at their defaults) and is not excluded by container/Dockerfile.dockerignore; every entry point it
+ * names has its source (lib/cli/main.ts, handlers/<name>.ts exporting `handler`); and, per target, what
+ * the image starts: an entry script copied from the context exists there, and every program it execs is
+ * put into that target's image by a COPY (its own or its parent stages').
  *
  *   npx tsx container/check.ts [Dockerfile]     exit 0: fine, 1: problems (listed)
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UnjpegError } from "../lib/errors.js";
+import { copiedInto, type Instruction, readStages, type Stage } from "./stages.js";
+
+export type { Stage } from "./stages.js";
 
 export interface CheckResult {
   /** What would make `docker build` or the image's start fail. */
@@ -16,12 +21,8 @@ export interface CheckResult {
   readonly notes: string[];
   /** Context paths copied and entry points found, for the report. */
   readonly checked: string[];
-}
-
-interface Instruction {
-  readonly line: number;
-  readonly keyword: string;
-  readonly args: string;
+  /** Each target (stage) as it ends: entry point, command, environment, copies. */
+  readonly stages: ReadonlyMap<string, Stage>;
 }
 
 /** Dockerfile instructions with continuation lines joined and comments dropped. */
@@ -80,41 +81,29 @@ export function checkDockerfile(dockerfile: string, contextDir: string): CheckRe
   const checked: string[] = [];
   const ignorePath = `${dockerfile}.dockerignore`;
   const rules = existsSync(ignorePath) ? ignoreRules(readFileSync(ignorePath, "utf8")) : [];
-  const globalArgs = new Map<string, string>();
-  let stageArgs = new Map<string, string>();
-  let inStage = false;
-  const expand = (text: string, args: Map<string, string>) =>
-    text.replace(
-      /\$\{?(\w+)\}?/g,
-      (_, name: string) => args.get(name) ?? globalArgs.get(name) ?? `\${${name}}`,
-    );
-
-  for (const { line, keyword, args } of parseDockerfile(readFileSync(dockerfile, "utf8"))) {
-    const where = `${dockerfile}:${line}`;
-    if (keyword === "ARG") {
-      const [name, value = ""] = args.split("=", 2);
-      (inStage ? stageArgs : globalArgs).set(name!.trim(), value.trim());
-    } else if (keyword === "FROM") {
-      inStage = true;
-      stageArgs = new Map();
-    } else if (keyword === "COPY" || keyword === "ADD") {
-      if (/(^|\s)--from=/.test(args)) continue;
-      const words = args.split(/\s+/).filter((word) => !word.startsWith("--"));
-      for (const source of words.slice(0, -1)) {
-        const usesArg = /\$/.test(source);
-        const path = expand(source, stageArgs).replace(/^\.\//, "").replace(/\/$/, "");
-        if (!existsSync(join(contextDir, path))) {
-          const message = `${where}: ${keyword} source ${path} is not in the build context`;
-          if (usesArg)
-            notes.push(`${message} (a build arg's default: pass --build-arg to use another folder)`);
-          else problems.push(message);
-        } else if (isIgnored(path, rules)) {
-          problems.push(`${where}: ${path} is excluded by ${ignorePath}`);
-        } else {
-          checked.push(path);
-        }
+  const instructions = parseDockerfile(readFileSync(dockerfile, "utf8"));
+  const stages = readStages(instructions);
+  for (const stage of stages.values()) {
+    for (const copy of stage.copies) {
+      if (copy.stage !== stage.name || copy.source === undefined) continue;
+      const where = `${dockerfile}:${copy.line}`;
+      if (!existsSync(join(contextDir, copy.source))) {
+        const message = `${where}: ${copy.keyword} source ${copy.source} is not in the build context`;
+        if (copy.usesArg)
+          notes.push(`${message} (a build arg's default: pass --build-arg to use another folder)`);
+        else problems.push(message);
+      } else if (isIgnored(copy.source, rules)) {
+        problems.push(`${where}: ${copy.source} is excluded by ${ignorePath}`);
+      } else {
+        checked.push(copy.source);
       }
-    } else if (keyword === "ENTRYPOINT" || keyword === "CMD") {
+    }
+    checkEntryScript(stage, contextDir, problems, checked);
+  }
+
+  for (const { line, keyword, args } of instructions) {
+    const where = `${dockerfile}:${line}`;
+    if (keyword === "ENTRYPOINT" || keyword === "CMD") {
       for (const target of args.match(/[\w./-]+\.(js|handler)\b/g) ?? []) {
         const handler = /(?:^|\/)dist\/handlers\/([\w-]+)\.handler$/.exec(target);
         const script = /(?:^|\/)dist\/(.+)\.js$/.exec(target);
@@ -135,7 +124,32 @@ export function checkDockerfile(dockerfile: string, contextDir: string): CheckRe
       }
     }
   }
-  return { problems, notes, checked };
+  return { problems, notes, checked, stages };
+}
+
+/**
+ * A stage whose entry point is a script copied from the build context: every absolute path it execs must
+ * be in the image, put there by a COPY of this stage or of a stage it is built from.
+ */
+function checkEntryScript(stage: Stage, contextDir: string, problems: string[], checked: string[]): void {
+  const entry = stage.entrypoint?.[0];
+  if (entry === undefined) return;
+  const copy = copiedInto(stage, entry);
+  if (copy?.source === undefined || copy.stage !== stage.name) return;
+  const path = join(contextDir, copy.source);
+  if (!existsSync(path)) return; // reported with the COPY
+  checked.push(`${stage.name}: ${entry} ← ${copy.source}`);
+  const script = readFileSync(path, "utf8");
+  for (const match of script.matchAll(/^\s*exec\s+(.+)$/gm)) {
+    for (const program of match[1]!.split(/\s+/).filter((word) => word.startsWith("/"))) {
+      const provider = copiedInto(stage, program);
+      if (provider === undefined) {
+        problems.push(`${copy.source} runs ${program}, which no COPY puts into the ${stage.name} image`);
+      } else {
+        checked.push(`${stage.name}: ${program} (run by ${copy.source}) ← COPY in stage ${provider.stage}`);
+      }
+    }
+  }
 }
 
 function main(argv: string[]): number {
@@ -143,6 +157,11 @@ function main(argv: string[]): number {
   if (!existsSync(dockerfile)) throw new UnjpegError("DOCKERFILE_MISSING", `no Dockerfile at ${dockerfile}`);
   const result = checkDockerfile(dockerfile, dirname(dirname(dockerfile)));
   for (const item of result.checked) process.stdout.write(`ok    ${item}\n`);
+  for (const stage of result.stages.values()) {
+    if (stage.entrypoint === undefined && stage.cmd === undefined) continue;
+    const start = [...(stage.entrypoint ?? []), ...(stage.cmd ?? [])].join(" ");
+    process.stdout.write(`start ${stage.name}: ${start}\n`);
+  }
   for (const note of result.notes) process.stdout.write(`note  ${note}\n`);
   for (const problem of result.problems) process.stderr.write(`error ${problem}\n`);
   return result.problems.length === 0 ? 0 : 1;

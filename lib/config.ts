@@ -1,4 +1,5 @@
 import { UnjpegError } from "./errors.js";
+import { DEFAULT_MODEL_CONCURRENCY } from "./model/run-queue.js";
 
 /** Output formats a derivative can be written in. */
 export const OUTPUT_FORMATS = ["jpeg", "png", "webp", "avif"] as const;
@@ -19,6 +20,8 @@ export interface Config {
   /** Absent: let the runtime choose from the cores it is given. */
   readonly threads: number | undefined;
   readonly executionProvider: ExecutionProviderName;
+  /** Restores that decode, run the model and encode at once in this process; the rest wait their turn. */
+  readonly modelConcurrency: number;
   readonly bucket: string | undefined;
   /** Empty: every prefix. */
   readonly sourcePrefixes: readonly string[];
@@ -109,6 +112,7 @@ export function loadConfig(env: Env = process.env): Config {
     modelDir: text("UNJPEG_MODEL_DIR"),
     threads: int("UNJPEG_THREADS", undefined, 1, 1024),
     executionProvider: provider as ExecutionProviderName,
+    modelConcurrency: int("UNJPEG_MODEL_CONCURRENCY", DEFAULT_MODEL_CONCURRENCY, 1, 64) as number,
     bucket: text("UNJPEG_BUCKET"),
     sourcePrefixes: list("UNJPEG_SOURCE_PREFIXES"),
     signingKeys: list("UNJPEG_SIGNING_KEYS"),

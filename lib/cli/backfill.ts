@@ -19,10 +19,14 @@ import { isDerivativeKey } from "../storage/keys.js";
 import { listObjects } from "../storage/listing.js";
 import { UsageError } from "./args.js";
 
-/** The configuration with the command line's overrides on top. */
+/**
+ * The configuration with the command line's overrides on top. `--restore-concurrency` is this process's
+ * model concurrency: the run queue every restore here waits in (lib/model/run-queue.ts) admits that many.
+ */
 export function backfillConfig(base: Config, args: BackfillArgs): Config {
   return Object.freeze({
     ...base,
+    modelConcurrency: args.restoreConcurrency,
     ...(args.endpoint === undefined ? {} : { s3Endpoint: args.endpoint, s3ForcePathStyle: true }),
     ...(args.skipQuality === undefined ? {} : { skipQuality: args.skipQuality }),
     ...(args.format === undefined ? {} : { format: args.format }),

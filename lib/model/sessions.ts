@@ -31,7 +31,7 @@ export interface SessionOptions {
   readonly memoryArena?: boolean;
   /**
    * Run the sessions in the model worker or in the calling thread; default: in the worker when a core is
-   * left over for this thread's work (`threads` below the cores), see defaultInWorker.
+   * left over for this thread's work (`threads` below the cores) or with CUDA, see defaultInWorker.
    */
   readonly inWorker?: boolean;
 }
@@ -71,19 +71,34 @@ interface Entry {
 }
 
 const cache = new Map<string, Entry>();
+/** Session sets this process has started to create (a failed one included): diagnostics and tests. */
+let created = 0;
+
+/**
+ * How many session sets this process has started to create. Restores running together for one model
+ * folder, provider and thread count share one set: this grows by one per set, not per restore.
+ */
+export function sessionSetsCreated(): number {
+  return created;
+}
 
 export function defaultThreads(): number {
   return Math.max(1, availableParallelism());
 }
 
 /**
- * Whether the model runs in the model worker by default: only where onnxruntime leaves a core free.
- * Without one, the tile work that would overlap the model slows its threads as much as it hides
+ * Whether the model runs in the model worker by default: where onnxruntime leaves a core free, and with
+ * CUDA, whose runs wait on the GPU rather than use the cores (the calling thread's event loop then stays
+ * free for the other invocations in flight: S3 reads and writes, decoding, encoding). Without a free core
+ * on the CPU, the tile work that would overlap the model slows its threads as much as it hides
  * (bench/restore.ts, 2 cores, 2 threads, 4 MP, restores alternating in one process: 2.24 s a restore
  * in the worker against 2.03 s in the calling thread).
  */
-export function defaultInWorker(threads: number = defaultThreads()): boolean {
-  return threads < availableParallelism();
+export function defaultInWorker(
+  threads: number = defaultThreads(),
+  provider: ExecutionProvider = "cpu",
+): boolean {
+  return provider === "cuda" || threads < availableParallelism();
 }
 
 /** Sessions for a model folder, created on first use and cached for the life of the process. */
@@ -91,24 +106,25 @@ export function openModel(dir: string, options: SessionOptions = {}): Promise<Mo
   const provider = options.provider ?? "cpu";
   const threads = options.threads ?? defaultThreads();
   const memoryArena = options.memoryArena ?? true;
-  const inWorker = options.inWorker ?? defaultInWorker(threads);
+  const inWorker = options.inWorker ?? defaultInWorker(threads, provider);
   const key = `${resolve(dir)}\u0000${provider}\u0000${threads}\u0000${memoryArena}\u0000${inWorker}`;
   let entry = cache.get(key);
   // Sessions of a model worker that has stopped since are gone with it.
   if (entry?.worker !== undefined && entry.worker !== liveWorker()) entry = undefined;
   if (entry === undefined) {
-    const created: Entry = {
+    created++;
+    const made: Entry = {
       pending: inWorker
         ? openRemote(dir, provider, threads, memoryArena, (worker) => {
-            created.worker = worker;
+            made.worker = worker;
           })
         : openLocal(dir, provider, threads, memoryArena),
     };
-    entry = created;
-    cache.set(key, created);
+    entry = made;
+    cache.set(key, made);
     // A failed load is not cached: the next call tries again (the folder may have been fixed).
-    created.pending.catch(() => {
-      if (cache.get(key) === created) cache.delete(key);
+    made.pending.catch(() => {
+      if (cache.get(key) === made) cache.delete(key);
     });
   }
   return entry.pending;

@@ -11,5 +11,6 @@ export function restoreOptionsFromConfig(config: Config, format: OutputFormat = 
     modelDir: config.modelDir,
     threads: config.threads,
     executionProvider: config.executionProvider,
+    modelConcurrency: config.modelConcurrency,
   } satisfies RestoreOptions;
 }

@@ -6,6 +6,7 @@
 import { giveBack } from "../image/buffer-pool.js";
 import { ImageError } from "../image/errors.js";
 import { shippedModelDir } from "../model/default-model.js";
+import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
 import { stepper } from "../model/step.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
 import type { RestoreDescription, RestoreOptions, RestoreOutcome, SkipReason } from "./types.js";
@@ -93,66 +94,82 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       inWorker: options.modelInWorker,
     }),
   );
-  let decoded: Awaited<ReturnType<typeof decodeImage>>;
-  try {
-    decoded = await timed("decode", () => decodeImage(bytes, limits));
-  } catch (error) {
-    if (error instanceof ImageError && error.code === "IMAGE_UNSUPPORTED")
-      return skipped("unsupported", error.message);
-    if (error instanceof ImageError && error.code === "IMAGE_TOO_LARGE")
-      return skipped("too-large", error.message);
-    throw error;
-  }
-  const { info, rgb } = decoded;
-  const format = options.format ?? "jpeg";
-  const encodeOptions = {
-    format,
-    quality: options.quality,
-    grey: info.grey,
-    modelTag: sessions.model.tag,
-  } as const;
-  // A JPEG's metadata carrier needs only the source: written by sharp's threads while the model runs.
-  const carrier = format === "jpeg" ? jpegCarrier(bytes, info.width, info.height, encodeOptions) : undefined;
-  carrier?.catch(() => undefined); // awaited by the encode; a restore that fails first never reads it
-
-  const result = await runPipeline(
-    sessions,
-    { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables },
-    { signal: options.signal, onProgress: options.onProgress },
-  );
-  for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;
-  for (const [name, ms] of Object.entries(result.cpuTimings)) cpuTimings[name] = (cpuTimings[name] ?? 0) + ms;
-
-  let output: Uint8Array;
-  try {
-    output = await timed("encode", () =>
-      encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, carrier),
-    );
-  } finally {
-    giveBack(result.rgb.buffer); // the next restore blends into it (fresh memory is slow to touch)
-  }
-  return {
-    action: "restored",
-    output,
-    contentType: CONTENT_TYPES[format],
-    format,
-    description: {
-      ...base,
-      predictedQuality:
-        result.predictedQuality === null ? null : Math.round(result.predictedQuality * 10) / 10,
-      model: sessions.model.tag,
-      width: info.width,
-      height: info.height,
-      outputBytes: output.length,
+  // Decode, model, encode: what holds an image in memory and runs the model.
+  const restoreInTurn = async (): Promise<RestoreOutcome> => {
+    let decoded: Awaited<ReturnType<typeof decodeImage>>;
+    try {
+      decoded = await timed("decode", () => decodeImage(bytes, limits));
+    } catch (error) {
+      if (error instanceof ImageError && error.code === "IMAGE_UNSUPPORTED")
+        return skipped("unsupported", error.message);
+      if (error instanceof ImageError && error.code === "IMAGE_TOO_LARGE")
+        return skipped("too-large", error.message);
+      throw error;
+    }
+    const { info, rgb } = decoded;
+    const format = options.format ?? "jpeg";
+    const encodeOptions = {
       format,
-      totalMs: performance.now() - start,
-      cpuTimings,
-      run: {
-        tiles: result.tiles,
-        cave: result.cave.mode,
-        provider: sessions.provider,
-        threads: sessions.threads,
+      quality: options.quality,
+      grey: info.grey,
+      modelTag: sessions.model.tag,
+    } as const;
+    // A JPEG's metadata carrier needs only the source: written by sharp's threads while the model runs.
+    const carrier =
+      format === "jpeg" ? jpegCarrier(bytes, info.width, info.height, encodeOptions) : undefined;
+    carrier?.catch(() => undefined); // awaited by the encode; a restore that fails first never reads it
+
+    const result = await runPipeline(
+      sessions,
+      { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables },
+      { signal: options.signal, onProgress: options.onProgress },
+    );
+    for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;
+    for (const [name, ms] of Object.entries(result.cpuTimings))
+      cpuTimings[name] = (cpuTimings[name] ?? 0) + ms;
+
+    let output: Uint8Array;
+    try {
+      output = await timed("encode", () =>
+        encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, carrier),
+      );
+    } finally {
+      giveBack(result.rgb.buffer); // the next restore blends into it (fresh memory is slow to touch)
+    }
+    return {
+      action: "restored",
+      output,
+      contentType: CONTENT_TYPES[format],
+      format,
+      description: {
+        ...base,
+        predictedQuality:
+          result.predictedQuality === null ? null : Math.round(result.predictedQuality * 10) / 10,
+        model: sessions.model.tag,
+        width: info.width,
+        height: info.height,
+        outputBytes: output.length,
+        format,
+        totalMs: performance.now() - start,
+        cpuTimings,
+        run: {
+          tiles: result.tiles,
+          cave: result.cave.mode,
+          provider: sessions.provider,
+          threads: sessions.threads,
+        },
       },
-    },
+    };
   };
+
+  // From here the image is decoded and the model runs: one turn of the process's run queue
+  // (lib/model/run-queue.ts), so that invocations in flight together share the sessions at bounded memory.
+  const endTurn = await timed("queue", () =>
+    modelRunQueue.enter(options.modelConcurrency ?? DEFAULT_MODEL_CONCURRENCY, options.signal),
+  );
+  try {
+    return await restoreInTurn();
+  } finally {
+    endTurn();
+  }
 }

@@ -32,6 +32,11 @@ export interface RestoreOptions {
    * (false) in the calling thread. Default: the worker when `threads` leaves a core free.
    */
   readonly modelInWorker?: boolean;
+  /**
+   * Restores past triage at once in this process (decoding, running the model, encoding); the others wait
+   * in the process's run queue, in arrival order (lib/model/run-queue.ts). Default 2.
+   */
+  readonly modelConcurrency?: number;
   /** Checked between pipeline steps; an aborted restore throws and writes nothing. */
   readonly signal?: AbortSignal;
   /** Encoder quality 1..100 for jpeg, webp and avif (defaults 95, 90, 70); ignored for png. */

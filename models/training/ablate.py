@@ -4,7 +4,9 @@
 
 Switching off = zeroing the part's output layer, which the architecture turns into identity: UNet off
 gives x0 = latent, refinement off passes the coarse decoder output through, tokens zero removes CaVE's
-conditioning (cross-attention sees zero tokens). Uses the held-out crops of train.py's split (never the
+conditioning (cross-attention sees zero tokens), tables off (a model told the compression) zeroes every
+path the quantization tables take (token shift, modulations, the DCT input and the DCT-domain residual),
+and "tables of QF 50" feeds the IJG tables of quality 50 whatever the source's were. Uses the held-out crops of train.py's split (never the
 benchmark sets); the sample differs from the training log's validation, so compare rows with each other.
 Shows where the FLOPs pay off, before moving them between stages. Then, for every generator layer
 that follows an activation, the share of its inputs that are non-zero: a layer near 0 % is fed by silent
@@ -21,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, flops_per_megapixel  # noqa: E402
-from data import load_pool, validation_set  # noqa: E402
+from data import ijg_tables, load_pool, validation_set  # noqa: E402
 from train import validate  # noqa: E402
 
 
@@ -40,12 +42,29 @@ def zero_tokens(model: CodiffTiny) -> None:
     model.cave.forward = no_tokens
 
 
+def tables_off(model: CodiffTiny) -> None:
+    unet, dec = model.gen.unet, model.gen.vae_decoder
+    for layer in (unet.tok_add, unet.film8, dec.dct_in, dec.film, dec.to_dct, dec.refine.film):
+        zero_(layer)
+
+
+def tables_of_q50(model: CodiffTiny) -> None:
+    forward = model.gen.forward
+    q50 = torch.tensor([ijg_tables(50)], dtype=torch.float32)
+
+    def fixed_tables(rgb01, tokens, qtables=None):
+        return forward(rgb01, tokens, q50.expand(rgb01.shape[0], -1, -1))
+
+    model.gen.forward = fixed_tables
+
+
 PARTS = {
     "unet off (x0 = latent)": lambda m: zero_(m.gen.unet.out),
     "refinement off": lambda m: zero_(m.gen.vae_decoder.refine.out if m.gen.vae_decoder.refine is not None
                                       else m.gen.vae_decoder.ref2),
     "CaVE tokens zero": zero_tokens,
 }
+TABLE_PARTS = {"tables off": tables_off, "tables of QF 50": tables_of_q50}
 
 
 def main(argv=None) -> int:
@@ -74,18 +93,19 @@ def main(argv=None) -> int:
     qs = args.qualities.split(",")
     print("| variant | " + " | ".join(f"gain QF {q}, dB" for q in qs) + " |")
     print("|---|" + "---|" * len(qs))
-    for name, edit in [("full model", lambda m: None), *PARTS.items()]:
+    parts = {**PARTS, **(TABLE_PARTS if cfg.extra.get("tables") else {})}
+    for name, edit in [("full model", lambda m: None), *parts.items()]:
         m = model()
         with torch.no_grad():
             edit(m)
         res = validate(m, val, "cpu")
         print(f"| {name} | " + " | ".join(f"{res[f'psnr_gain_q{q}']:+.3f}" for q in qs) + " |", flush=True)
-    print_activity(model(), val[int(qs[0])][1])
+    print_activity(model(), val[int(qs[0])])
     return 0
 
 
 @torch.no_grad()
-def print_activity(model: CodiffTiny, jpg) -> None:
+def print_activity(model: CodiffTiny, sample) -> None:
     """Share of positive inputs of each generator conv/linear (meaningful where an activation feeds it)."""
     shares: dict[str, float] = {}
 
@@ -97,9 +117,9 @@ def print_activity(model: CodiffTiny, jpg) -> None:
     for name, mod in model.gen.named_modules():
         if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
             mod.register_forward_hook(hook(name))
-    x = torch.from_numpy(jpg)
+    x = torch.from_numpy(sample[1])
     tokens, _ = model.cave(x)
-    model.gen(x, tokens)
+    model.gen(x, tokens, torch.from_numpy(sample[2]) if model.takes_tables else None)
     print("\n| generator layer | inputs > 0 |\n|---|---|")
     for name, share in shares.items():
         print(f"| {name} | {share * 100:.1f} %{' (silent?)' if share < 0.05 else ''} |")

@@ -4,7 +4,8 @@ Compression uses PIL (libjpeg). The benchmark protocol (standard IJG tables scal
 to 8 bits as libjpeg's `quality` does, 4:2:0 for colour) is `jpeg_roundtrip`; training (`compress`)
 widens it to what users bring: qualities 1..95 weighted to 1..40, IJG tables clamped to 8 bits or kept
 16-bit (what plain `cjpeg` writes at low qualities), non-IJG tables (`synthetic_tables`: flat, ramped and
-warped shapes, as cameras and other encoders write), and 4:2:0, 4:2:2, 4:4:4 or grey. Every pair carries
+warped shapes, as cameras and other encoders write), 4:2:0, 4:2:2, 4:4:4 or grey, and files compressed
+hard then re-saved at a high quality (`resaved`). Every pair carries
 the tables it was compressed with ([2, 64] steps, luma then chroma, natural order; a grey JPEG's chroma
 row repeats its luma table, as the runtime feeds it). The block grid is anchored at each crop's origin
 exactly as it is at an image's origin at inference; a random 0..7 px shift of the content before
@@ -136,10 +137,23 @@ def sample_compression(quality: int, grey: bool, rng: random.Random) -> tuple[li
     return tables, "4:2:0" if s < 0.7 else "4:4:4" if s < 0.92 else "4:2:2"
 
 
+def resaved(clean: np.ndarray, tables: list[list[int]], sampling: str, rng: random.Random) -> np.ndarray:
+    """A re-saved JPEG as the runtime hands it to the model: compressed with `tables`, cropped by 0..7 px at
+    the top and left (aligned 40 % of the time), saved again at IJG quality 75..98 (4:2:0 or 4:4:4), and
+    padded back (edge) by the crop, so that the earlier, harder compression's block grid is the model's
+    grid, as the runtime pads a file whose earlier grid it detected at that offset."""
+    first = decode_rgb(jpeg_bytes(clean, tables, sampling))
+    oy, ox = (0, 0) if rng.random() < 0.4 else (rng.randint(0, 7), rng.randint(0, 7))
+    later = "grey" if sampling == "grey" else rng.choice(["4:2:0", "4:4:4"])
+    second = decode_rgb(jpeg_bytes(np.ascontiguousarray(first[oy:, ox:]), ijg_tables(rng.randint(75, 98)), later))
+    return np.pad(second, ((oy, 0), (ox, 0), (0, 0)), mode="edge")
+
+
 def make_pair(img: np.ndarray, size: int, quality: int, grey: bool, rng: random.Random,
-              compression: tuple[list[list[int]], str] | None = None):
+              compression: tuple[list[list[int]], str] | None = None, resave: bool = False):
     """(clean, jpeg, qtables) for a size x size crop; grey pairs have a grey target too. `compression`
-    (tables, sampling) defaults to the benchmark protocol at `quality`."""
+    (tables, sampling) defaults to the benchmark protocol at `quality`; `resave`: saved again at a high
+    quality afterwards (`resaved`), the tables still those of the first, harder compression."""
     h, w = img.shape[:2]
     shift_y, shift_x = rng.randint(0, 7), rng.randint(0, 7)
     y = rng.randint(0, h - size - 8)
@@ -153,7 +167,8 @@ def make_pair(img: np.ndarray, size: int, quality: int, grey: bool, rng: random.
         g = np.asarray(Image.fromarray(clean).convert("L"))
         clean = np.repeat(g[..., None], 3, axis=2)
     tables, sampling = compression or (ijg_tables(quality), "grey" if grey else "4:2:0")
-    return clean, decode_rgb(jpeg_bytes(clean, tables, sampling)), table_input(tables, sampling)
+    jpg = resaved(clean, tables, sampling, rng) if resave else decode_rgb(jpeg_bytes(clean, tables, sampling))
+    return clean, jpg, table_input(tables, sampling)
 
 
 class Batches:
@@ -175,7 +190,10 @@ class Batches:
             img = self.rng.choices(self.images, self.weights)[0]
             q = sample_quality(self.rng)
             grey = self.rng.random() < self.grey_prob
-            clean, jpg, tab = make_pair(img, self.size, q, grey, self.rng, sample_compression(q, grey, self.rng))
+            # 8 %: compressed hard (QF <= 40), then re-saved at a high quality.
+            resave = q <= 40 and self.rng.random() < 0.12
+            compression = sample_compression(q, grey, self.rng)
+            clean, jpg, tab = make_pair(img, self.size, q, grey, self.rng, compression, resave)
             cleans.append(clean)
             jpegs.append(jpg)
             qs.append(q)

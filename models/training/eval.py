@@ -24,7 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, pad_to_multiple, restore_image  # noqa: E402
-from data import list_images  # noqa: E402
+from data import decode_rgb, ijg_tables, jpeg_bytes, list_images, table_input  # noqa: E402
 
 
 def load_model(weights: str | Path) -> tuple[CodiffTiny, dict]:
@@ -86,15 +86,11 @@ def psnr_b(gt: np.ndarray, test: np.ndarray) -> float:
     return 10 * math.log10(1.0 / mse)
 
 
-def jpeg(rgb: np.ndarray, quality: int, grey: bool) -> np.ndarray:
-    buf = io.BytesIO()
-    if grey:
-        Image.fromarray(rgb[..., 0]).save(buf, "JPEG", quality=quality)
-    else:
-        Image.fromarray(rgb).save(buf, "JPEG", quality=quality, subsampling=2)
-    buf.seek(0)
-    with Image.open(buf) as im:
-        return np.asarray(im.convert("RGB"))
+def jpeg(rgb: np.ndarray, quality: int, grey: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The benchmark protocol (PIL/libjpeg, standard 8-bit tables, 4:2:0 or grey): decoded pixels and the
+    tables as the model's `qtables` value [2, 64]."""
+    tables, sampling = ijg_tables(quality), "grey" if grey else "4:2:0"
+    return decode_rgb(jpeg_bytes(rgb, tables, sampling)), table_input(tables, sampling)
 
 
 def metrics(gt: np.ndarray, test: np.ndarray) -> dict:
@@ -102,13 +98,14 @@ def metrics(gt: np.ndarray, test: np.ndarray) -> dict:
     return {"psnr_rgb": psnr(gt, test), "psnr_y": psnr(gy, ty), "ssim_y": ssim(gy, ty), "psnrb_y": psnr_b(gy, ty)}
 
 
-def compressed(path: Path, q: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
-    """(ground truth, its JPEG at q, the JPEG as a [1, 3, H, W] tensor in 0..1); grey stays grey."""
+def compressed(path: Path, q: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor, torch.Tensor]:
+    """(ground truth, its JPEG at q, the JPEG as a [1, 3, H, W] tensor in 0..1, its tables [1, 2, 64]);
+    grey stays grey."""
     with Image.open(path) as im:
         grey = im.mode in ("L", "LA", "I;16")
         gt = np.asarray(im.convert("RGB"))
-    jp = jpeg(gt, q, grey)
-    return gt, jp, torch.from_numpy(jp.astype(np.float32).transpose(2, 0, 1) / 255.0)[None]
+    jp, tables = jpeg(gt, q, grey)
+    return gt, jp, torch.from_numpy(jp.astype(np.float32).transpose(2, 0, 1) / 255.0)[None], torch.from_numpy(tables)[None]
 
 
 @torch.no_grad()
@@ -117,9 +114,9 @@ def evaluate(model: CodiffTiny, files: list[Path], qualities: list[int]) -> dict
     for q in qualities:
         rows = []
         for path in files:
-            gt, jp, x = compressed(path, q)
+            gt, jp, x, qt = compressed(path, q)
             _, qp = model.cave(pad_to_multiple(x, model.cfg.pad_multiple))
-            out = restore_image(model, x)[0].numpy().transpose(1, 2, 0)
+            out = restore_image(model, x, qt)[0].numpy().transpose(1, 2, 0)
             out = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
             mj, mr = metrics(gt, jp), metrics(gt, out)
             rows.append({"image": path.name, "jpeg": mj, "restored": mr, "cave_quality": float(qp[0, 0])})

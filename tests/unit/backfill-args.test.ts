@@ -75,6 +75,7 @@ test("every option", () => {
   assert.equal(config.s3ForcePathStyle, true);
   assert.equal(config.skipQuality, 80);
   assert.equal(config.format, "webp");
+  assert.equal(config.modelConcurrency, 3, "--restore-concurrency sets the process's run queue");
 });
 
 test("a manifest is its own source; bad usage is a UsageError", () => {

@@ -11,6 +11,7 @@ test("defaults match docs/CONTRACTS.md", () => {
   assert.equal(config.maxPixels, 50_000_000);
   assert.equal(config.maxBytes, 52_428_800);
   assert.equal(config.executionProvider, "cpu");
+  assert.equal(config.modelConcurrency, 2);
   assert.deepEqual(config.sourcePrefixes, []);
   assert.deepEqual(config.signingKeys, []);
   assert.equal(config.s3Port, 4569);
@@ -53,4 +54,15 @@ test("every problem is reported in one error", () => {
 
 test("a suffix and prefix both empty would overwrite sources and is refused", () => {
   assert.throws(() => loadConfig({ UNJPEG_DERIVATIVE_SUFFIX: "" }), ConfigError);
+});
+
+test("UNJPEG_MODEL_CONCURRENCY sets the run queue's turns, from 1 to 64", () => {
+  assert.equal(loadConfig({ UNJPEG_MODEL_CONCURRENCY: "1" }).modelConcurrency, 1);
+  assert.equal(loadConfig({ UNJPEG_MODEL_CONCURRENCY: "8" }).modelConcurrency, 8);
+  for (const bad of ["0", "65", "1.5", "many"]) {
+    assert.throws(
+      () => loadConfig({ UNJPEG_MODEL_CONCURRENCY: bad }),
+      /UNJPEG_MODEL_CONCURRENCY must be an integer from 1 to 64/,
+    );
+  }
 });

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 import { checkDockerfile, parseDockerfile } from "../../container/check.js";
+import { copiedInto } from "../../container/stages.js";
 import { ALLOCATOR_TUNABLES } from "../../lib/allocator.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -49,8 +50,13 @@ describe("container/Dockerfile", () => {
       runs,
       /ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js/,
     );
-    assert.deepEqual(text("ENTRYPOINT"), [
-      '["node", "--enable-source-maps", "/app/dist/lib/cli/main.js", "worker"]',
+    // The worker's entry point, as the gpu target ends (lambda-gpu, built FROM gpu, sets its own).
+    const { stages: targets } = checkDockerfile(dockerfile, root);
+    assert.deepEqual(targets.get("gpu")?.entrypoint, [
+      "node",
+      "--enable-source-maps",
+      "/app/dist/lib/cli/main.js",
+      "worker",
     ]);
     assert.ok(text("ENV").some((env) => /UNJPEG_EXECUTION_PROVIDER=cuda/.test(env)));
     // Both images run with glibc keeping freed memory (lib/allocator.ts), the worker without re-executing.
@@ -59,7 +65,76 @@ describe("container/Dockerfile", () => {
   });
 });
 
+describe("container/Dockerfile, target lambda-gpu", () => {
+  const { stages, checked, problems } = checkDockerfile(dockerfile, root);
+  const stage = stages.get("lambda-gpu");
+
+  it("is the gpu image (CUDA provider installed at build time, the chosen model) with the Lambda runtime", () => {
+    assert.deepEqual(problems, []);
+    assert.ok(stage, "no lambda-gpu stage");
+    assert.equal(stage.base, "gpu");
+    assert.equal(stages.get("gpu")?.base, "nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04");
+    // onnxruntime-node with libonnxruntime_providers_cuda.so (build-cuda), the model folder, the code.
+    const from = (dest: string) => copiedInto(stage, dest);
+    assert.equal(from("/app/node_modules/onnxruntime-node")?.from, "build-cuda");
+    assert.equal(from("/app/dist/handlers/s3-upload.js")?.from, "build-cuda");
+    assert.equal(from("/app/models/full/model.json")?.source, "models/codiff-official");
+    assert.equal(stage.env["UNJPEG_MODEL_DIR"], "/app/models/full");
+    assert.equal(stage.env["UNJPEG_EXECUTION_PROVIDER"], "cuda");
+    assert.equal(stage.env["GLIBC_TUNABLES"], ALLOCATOR_TUNABLES);
+    const runs = parseDockerfile(readFileSync(dockerfile, "utf8"))
+      .filter((step) => step.keyword === "RUN")
+      .map((step) => step.args)
+      .join("\n");
+    assert.match(runs, /ONNXRUNTIME_NODE_INSTALL=cuda12 .*libonnxruntime_providers_cuda\.so/s);
+  });
+
+  it("starts the runtime interface client (4.x: several invocations at once) on one worker thread", () => {
+    assert.ok(stage);
+    assert.deepEqual(stage.entrypoint, ["/usr/local/bin/lambda-entrypoint"]);
+    assert.deepEqual(stage.cmd, ["dist/handlers/s3-upload.handler"]);
+    // One thread loads the model once; the invocations in flight share its sessions.
+    assert.equal(stage.env["AWS_LAMBDA_NODEJS_WORKER_COUNT"], "1");
+    const args = parseDockerfile(readFileSync(dockerfile, "utf8")).filter((step) => step.keyword === "ARG");
+    const ric = args.map((step) => /^RIC_VERSION=(\d+)\.\d+\.\d+$/.exec(step.args)).find(Boolean);
+    assert.ok(ric && Number(ric[1]) >= 4, "aws-lambda-ric pinned to 4.x or later");
+    assert.equal(copiedInto(stage, "/opt/aws-lambda-ric/node_modules/aws-lambda-ric/index.mjs")?.from, "ric");
+    for (const line of [
+      "lambda-gpu: /usr/local/bin/lambda-entrypoint ← container/lambda-entrypoint.sh",
+      "lambda-gpu: /usr/local/bin/node (run by container/lambda-entrypoint.sh) ← COPY in stage gpu",
+    ]) {
+      assert.ok(checked.includes(line), `${line} not checked`);
+    }
+    // The script hands the command to the runtime as _HANDLER, from where the code is.
+    const script = readFileSync(join(root, "container/lambda-entrypoint.sh"), "utf8");
+    assert.match(script, /^export _HANDLER="\$1"$/m);
+    const taskRoot = /^export LAMBDA_TASK_ROOT=(\S+)$/m.exec(script)?.[1];
+    assert.ok(taskRoot && copiedInto(stage, `${taskRoot}/${stage.cmd[0]!.replace(/\.handler$/, ".js")}`));
+  });
+});
+
 describe("checkDockerfile", () => {
+  it("reports an entry script that runs a program no COPY puts into the image", () => {
+    const context = join(scratch, "entry");
+    mkdirSync(join(context, "container"), { recursive: true });
+    writeFileSync(join(context, "container/start.sh"), "#!/bin/sh\nexec /opt/tool/bin/run /usr/bin/x\n");
+    const file = join(context, "container/Dockerfile");
+    writeFileSync(
+      file,
+      [
+        "FROM scratch AS base",
+        "COPY --from=other /opt/tool /opt/tool",
+        "FROM base AS app",
+        "COPY container/start.sh /start",
+        'ENTRYPOINT ["/start"]',
+      ].join("\n"),
+    );
+    const { problems, checked, stages } = checkDockerfile(file, context);
+    assert.deepEqual(problems, ["container/start.sh runs /usr/bin/x, which no COPY puts into the app image"]);
+    assert.ok(checked.includes("app: /opt/tool/bin/run (run by container/start.sh) ← COPY in stage base"));
+    assert.deepEqual(stages.get("app")?.entrypoint, ["/start"]);
+  });
+
   it("reports a missing source, an ignored source and a handler without a handler export", () => {
     const context = join(scratch, "ctx");
     mkdirSync(join(context, "handlers"), { recursive: true });
