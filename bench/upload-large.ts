@@ -12,6 +12,7 @@ import { randomFillSync } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { GetObjectCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import { loadConfig } from "../lib/config.js";
 import { LOCAL_CREDENTIALS } from "../lib/storage/local-s3.js";
 import {
   createS3Client,
@@ -80,7 +81,7 @@ async function runCase(
   limitBytes: number,
 ): Promise<Measured> {
   const s3 = createS3Client(
-    { s3Endpoint: endpoint, s3ForcePathStyle: true },
+    loadConfig({ UNJPEG_S3_ENDPOINT: endpoint, UNJPEG_S3_FORCE_PATH_STYLE: "true" }),
     { credentials: LOCAL_CREDENTIALS },
   );
   await s3.send(new HeadBucketCommand({ Bucket: BUCKET })); // warm: connection and credentials

@@ -29,6 +29,10 @@ export interface Config {
   readonly signingKeys: readonly string[];
   readonly s3Endpoint: string | undefined;
   readonly s3ForcePathStyle: boolean;
+  /** Every S3 request: the longest the TCP connection may take to open. */
+  readonly s3ConnectTimeoutMs: number;
+  /** Every S3 request: the longest it may go without a byte moving, from connecting to the response's end. */
+  readonly s3RequestTimeoutMs: number;
   readonly s3Port: number;
   readonly httpPort: number;
   /**
@@ -118,6 +122,8 @@ export function loadConfig(env: Env = process.env): Config {
     signingKeys: list("UNJPEG_SIGNING_KEYS"),
     s3Endpoint: endpoint,
     s3ForcePathStyle: forcePathStyle === "true" || forcePathStyle === "1",
+    s3ConnectTimeoutMs: int("UNJPEG_S3_CONNECT_TIMEOUT_MS", 5_000, 1, 600_000) as number,
+    s3RequestTimeoutMs: int("UNJPEG_S3_REQUEST_TIMEOUT_MS", 30_000, 1, 3_600_000) as number,
     s3Port: int("UNJPEG_S3_PORT", 4569, 1, 65535) as number,
     httpPort: int("UNJPEG_HTTP_PORT", 3000, 1, 65535) as number,
     revalidateSeconds: int("UNJPEG_REVALIDATE_SECONDS", 0, 0, 86_400) as number,

@@ -1,8 +1,8 @@
 /**
  * What one derive outcome means for bulk callers: the backfill report, S3 Batch Operations result codes
- * and the queue worker's delete-or-leave. A corrupt source or a derivative key held by a foreign object
- * will not get better by retrying, yet needs an operator's eye: those are permanent failures here, where
- * the upload path treats them as skips.
+ * and the queue worker's delete-or-leave. A corrupt source, an image the configured format cannot hold, or
+ * a derivative key held by a foreign object will not get better by retrying, yet needs an operator's eye:
+ * those are permanent failures here, where the upload path treats them as skips.
  */
 import { type DeriveOutcome, type DeriveRequest, type Deriver, deriveObject } from "../storage/derive.js";
 import type { ListedObject } from "./manifest.js";
@@ -18,7 +18,7 @@ export interface BulkResult {
   readonly summary: string;
 }
 
-const FAILURE_REASONS = new Set(["corrupt", "key-taken"]);
+const FAILURE_REASONS = new Set(["corrupt", "format-limit", "key-taken"]);
 
 export function bulkResultOf(outcome: DeriveOutcome): BulkResult {
   const quality = outcome.quality === null ? "" : ` (quality ${outcome.quality})`;

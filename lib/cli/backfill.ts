@@ -17,6 +17,7 @@ import { type Config, loadConfig } from "../config.js";
 import { createDeriver } from "../storage/deriver.js";
 import { isDerivativeKey } from "../storage/keys.js";
 import { listObjects } from "../storage/listing.js";
+import type { RetryOptions } from "../storage/retry.js";
 import { UsageError } from "./args.js";
 
 /**
@@ -74,10 +75,12 @@ export async function main(argv: string[]): Promise<number> {
   process.on("SIGTERM", onSignal);
 
   const retry = { attempts: args.retries };
+  const onRetry: RetryOptions["onRetry"] = (failure, attempt, delay) =>
+    log(`\nretry ${attempt} in ${delay} ms after ${failure.code}: ${failure.message}`);
   const objects =
     args.manifest !== null
       ? manifestObjectsIn(args, deriver.s3)
-      : listObjects(deriver.s3, args.location!, { retry, signal: controller.signal });
+      : listObjects(deriver.s3, args.location!, { retry: { ...retry, onRetry }, signal: controller.signal });
   const counts = emptyCounts();
   const progress = startProgress(counts, process.stderr, { plainEveryMs: args.progressEverySeconds * 1000 });
   let report: BackfillReport;
@@ -90,11 +93,7 @@ export async function main(argv: string[]): Promise<number> {
       dryRun: args.dryRun,
       filter: makeKeyFilter({ include: args.include, exclude: args.exclude, since: args.since }),
       isDerivativeKey: (key) => isDerivativeKey(key, config),
-      retry: {
-        ...retry,
-        onRetry: (failure, attempt, delay) =>
-          log(`\nretry ${attempt} in ${delay} ms after ${failure.code}: ${failure.message}`),
-      },
+      retry: { ...retry, onRetry },
       signal: controller.signal,
       counts,
       process: (object, signal) =>

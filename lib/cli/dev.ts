@@ -12,7 +12,7 @@ import { isUnjpegError } from "../errors.js";
 import { startHttpService } from "../http/dev-service.js";
 import type { Deriver } from "../storage/derive.js";
 import { createDeriver } from "../storage/deriver.js";
-import { LOCAL_CREDENTIALS, startLocalS3 } from "../storage/local-s3.js";
+import { LOCAL_CREDENTIALS, LOCAL_KEY_LIMITS, startLocalS3 } from "../storage/local-s3.js";
 import type { Decision } from "../storage/report.js";
 import { parseCommandArgs, UsageError } from "./args.js";
 
@@ -101,7 +101,10 @@ export async function startDevStack(
     });
     services.push({ name: "s3", banner: s3Banner(s3.endpoint), close: () => s3.close() });
     const local: Config = Object.freeze({ ...config, s3Endpoint: s3.endpoint, s3ForcePathStyle: true });
-    const deriver = await createDeriver(local, { s3Options: { credentials: LOCAL_CREDENTIALS } });
+    const deriver = await createDeriver(local, {
+      s3Options: { credentials: LOCAL_CREDENTIALS },
+      keyLimits: LOCAL_KEY_LIMITS,
+    });
     cleanups.push(() => deriver.s3.destroy());
     resolveDeriver(deriver);
     const context: DevContext = {

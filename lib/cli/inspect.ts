@@ -16,7 +16,10 @@ Estimates each JPEG's IJG quality (1..100) from its quantization tables, reading
 Exit status: 0 all files read, 1 some file failed, 2 bad usage.`;
 
 export type FileReport =
-  | ({ file: string; ok: true } & Omit<JpegInspection, "status" | "componentInfo" | "headerBytes"> & {
+  | ({ file: string; ok: true } & Omit<
+      JpegInspection,
+      "status" | "componentInfo" | "headerBytes" | "scanStart"
+    > & {
         bytesRead: number;
       })
   | { file: string; ok: false; error: { code: string; message: string } };
@@ -65,7 +68,13 @@ export async function inspectFile(file: string): Promise<FileReport> {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return failure(file, "FILE_NOT_REGULAR", "not a regular file");
     const result = await inspectJpegSource(fileSource(fd, stat.size));
-    const { status: _status, componentInfo: _components, headerBytes: _header, ...facts } = result;
+    const {
+      status: _status,
+      componentInfo: _components,
+      headerBytes: _header,
+      scanStart: _scan,
+      ...facts
+    } = result;
     return { file, ok: true, ...facts };
   } catch (error) {
     if (isUnjpegError(error)) return failure(file, error.code, error.message);

@@ -1,17 +1,18 @@
 /**
  * `unjpeg restore IN... [-o OUT | --out-dir DIR] [--format F] [--force] [--json] [--model DIR]`: restores
  * files with the same `restore()` the handlers use. Outputs are written whole or not at all (temporary
- * file, then rename); an input is never overwritten.
+ * file, then rename); every output name is decided before the first restore, and an input is never
+ * overwritten (restore-outputs.ts).
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
-import { basename, dirname, extname, join, resolve } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { type Config, loadConfig, OUTPUT_FORMATS, type OutputFormat } from "../config.js";
 import { isUnjpegError, UnjpegError } from "../errors.js";
-import { EXTENSIONS } from "../image/encode.js";
 import { restore } from "../restore/restore.js";
 import type { RestoreOutcome } from "../restore/types.js";
 import { parseCommandArgs, UsageError } from "./args.js";
+import { type OutputGuard, outputGuard, type PlannedOutput, planOutputs } from "./restore-outputs.js";
 
 const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jpeg|png|webp|avif] [--force] [--json] [--model DIR]
 
@@ -19,7 +20,7 @@ Restores heavily compressed JPEGs with the model (default: the shipped one); pro
 Sources whose quality, estimated from their quantization tables, is at or above UNJPEG_SKIP_QUALITY (90)
 are skipped.
   -o, --output OUT   where to write (one input only); default <stem>.restored.<ext> beside the input
-  --out-dir DIR      write each output as DIR/<stem>.<ext>
+  --out-dir DIR      write each output as DIR/<stem>.<ext> (inputs that would share one are refused)
   --format F         jpeg (default, quality 95, 4:4:4), png, webp or avif
   --quality N        encoder quality 1..100 for jpeg, webp and avif
   --force            restore even high-quality sources
@@ -86,20 +87,6 @@ function plan(argv: string[], config: Config): Plan | "help" {
   };
 }
 
-/** Where the output of `input` goes (contracts: `--out-dir` gives `<stem>.<ext>`). */
-export function outputPath(
-  input: string,
-  p: Pick<Plan, "output" | "outDir" | "format">,
-  suffix: string,
-): string {
-  if (p.output !== undefined) return p.output;
-  const stem = basename(input, extname(input));
-  const ext = EXTENSIONS[p.format];
-  return p.outDir !== undefined
-    ? join(p.outDir, `${stem}.${ext}`)
-    : join(dirname(input), `${stem}${suffix}.${ext}`);
-}
-
 /** Writes to a temporary name beside the target, then renames: the target is whole or absent. */
 async function writeAtomically(path: string, data: Uint8Array): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
@@ -122,15 +109,16 @@ type Report =
   | { file: string; action: "skipped"; outcome: Extract<RestoreOutcome, { action: "skipped" }> }
   | { file: string; action: "failed"; error: { code: string; message: string } };
 
-async function restoreFile(input: string, p: Plan, config: Config): Promise<Report> {
+async function restoreFile(
+  planned: PlannedOutput,
+  p: Plan,
+  config: Config,
+  guard: OutputGuard,
+): Promise<Report> {
+  const input = planned.input;
   try {
-    const target = outputPath(input, p, config.derivativeSuffix);
-    if (resolve(target) === resolve(input)) {
-      throw new UnjpegError(
-        "CLI_WOULD_OVERWRITE",
-        `the output ${target} is the input; originals are never modified`,
-      );
-    }
+    if ("refused" in planned) throw planned.refused;
+    const target = planned.target;
     const info = await stat(input);
     if (!info.isFile()) throw new UnjpegError("FILE_NOT_REGULAR", `${input} is not a regular file`);
     if (info.size > config.maxBytes) {
@@ -163,7 +151,9 @@ async function restoreFile(input: string, p: Plan, config: Config): Promise<Repo
     });
     if (outcome.action === "skipped") return { file: input, action: "skipped", outcome };
     if (p.outDir !== undefined) await mkdir(p.outDir, { recursive: true });
+    await guard.check(input, target);
     await writeAtomically(target, outcome.output);
+    await guard.wrote(input, target);
     return { file: input, action: "restored", output: target, outcome };
   } catch (error) {
     if (isUnjpegError(error))
@@ -244,9 +234,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // Every output name is decided (and every clash refused) before the first restore.
+  const naming = { output: p.output, outDir: p.outDir, format: p.format, suffix: config.derivativeSuffix };
+  const [planned, guard] = await Promise.all([planOutputs(p.inputs, naming), outputGuard(p.inputs)]);
   let failed = false;
-  for (const input of p.inputs) {
-    const report = await restoreFile(input, p, config);
+  for (const one of planned) {
+    const report = await restoreFile(one, p, config, guard);
     failed ||= report.action === "failed";
     process.stdout.write(`${p.json ? jsonLine(report) : textLine(report)}\n`);
   }

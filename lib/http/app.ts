@@ -49,7 +49,12 @@ export async function createOriginApp(config: Config, options: OriginAppOptions)
   const store = { ...createS3OriginStore(deriver, bucket), triage: createSourceTriage(deriver, bucket) };
   const extraRoutes =
     options.page === true
-      ? createPageRoutes(createS3PageStore(deriver, bucket, store), await loadPageAssets(), config.maxBytes)
+      ? createPageRoutes(
+          createS3PageStore(deriver, bucket, store),
+          await loadPageAssets(),
+          config.maxBytes,
+          config.sourcePrefixes,
+        )
       : undefined;
   const handOff =
     options.handOff ??

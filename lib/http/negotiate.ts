@@ -40,21 +40,22 @@ export function parseAccept(header: string | undefined): { type: string; q: numb
 }
 
 /**
- * The best format for this Accept header: the highest q-value among AVIF, WebP and JPEG, ties broken by
- * AUTO_ORDER. JPEG is the fallback for clients that accept nothing we know (every browser shows it).
+ * The formats this Accept header takes, best first: AVIF and WebP when named explicitly with a q-value
+ * above 0, by q-value, ties broken by AUTO_ORDER; JPEG always (every browser shows it), last when the
+ * header does not take it. `format=auto` serves the first that can hold the image.
  */
-export function negotiateFormat(acceptHeader: string | undefined): OutputFormat {
+export function acceptableFormats(acceptHeader: string | undefined): OutputFormat[] {
   const accept = parseAccept(acceptHeader);
-  let best: OutputFormat = "jpeg";
-  let bestQ = 0;
-  for (const format of AUTO_ORDER) {
-    const q = acceptance(accept, MIME[format]);
-    // Wildcards alone (`*/*`) do not prove a client decodes AVIF or WebP: only explicit types count for them.
-    const explicit = format === "jpeg" || accept.some((entry) => entry.type === MIME[format]);
-    if (explicit && q > bestQ) {
-      best = format;
-      bestQ = q;
-    }
-  }
-  return best;
+  return AUTO_ORDER.map((format, order) => ({ format, order, q: acceptance(accept, MIME[format]) }))
+    .filter(({ format, q }) => {
+      // Wildcards alone (`*/*`) do not prove a client decodes AVIF or WebP: only explicit types count for them.
+      return format === "jpeg" || (q > 0 && accept.some((entry) => entry.type === MIME[format]));
+    })
+    .sort((a, b) => b.q - a.q || a.order - b.order)
+    .map(({ format }) => format);
+}
+
+/** The best format for this Accept header: the first of {@link acceptableFormats}. */
+export function negotiateFormat(acceptHeader: string | undefined): OutputFormat {
+  return acceptableFormats(acceptHeader)[0] ?? "jpeg";
 }

@@ -4,20 +4,14 @@
  * (handlers/cdn-origin.ts, lib/http/local-server.ts) only translate requests and responses.
  */
 import type { Config, OutputFormat } from "../config.js";
-import {
-  badRequest,
-  HttpError,
-  methodNotAllowed,
-  notFound,
-  timedOut,
-  tooLarge,
-  unsupportedMedia,
-} from "./errors.js";
+import { isUnjpegError } from "../errors.js";
+import { derivativeRefused, methodNotAllowed, notFound, skipAnswer, timedOut, tooLarge } from "./errors.js";
+import { createFailureMemory } from "./failure-memory.js";
 import { createPendingMemory, type HandOff, type PendingState, within } from "./hand-off.js";
 import { CACHE_PENDING, representationEtag } from "./headers.js";
 import { createHotCache, type HotEntry } from "./hot-cache.js";
 import { createLimiter, freshShared, type Limiter, singleFlight } from "./limiter.js";
-import { negotiateFormat } from "./negotiate.js";
+import { acceptableFormats } from "./negotiate.js";
 import { errorResponse, jsonResponse, redirect } from "./respond.js";
 import { judgeRestore, observeRestore, type RestoreRate, SEEDED_RATE } from "./restore-estimate.js";
 import { checkPrefix, type ImageRequest, type Route, route } from "./route.js";
@@ -117,6 +111,8 @@ export function createOrigin(options: OriginOptions): Origin {
   const restoring = new Map<string, AbortController>();
   /** Restores handed off lately: requests meanwhile answer at once rather than start them again. */
   const pendingMemory = createPendingMemory(PENDING_RETRY_MS);
+  /** Sources whose content failed lately (415, 413, 422): answered again without reading them. */
+  const failures = createFailureMemory(FAILURE_MEMORY_MS);
   const flightKey = (key: string, source: ObjectHead, format: OutputFormat): string =>
     `${format}\u0000${source.etag}\u0000${key}`;
   /** This process's restore speed: seeded, then learnt from each restore it completes. */
@@ -242,6 +238,8 @@ export function createOrigin(options: OriginOptions): Origin {
         quality: undefined,
         contentType: original.contentType ?? "image/jpeg",
         cacheControl: CACHE_PENDING,
+        // Not decoded first: a pending answer is due now, and this source passed the restore's header
+        // triage; one that does not decode fails its restore, and that failure is what is answered next.
         headers: { ...headers, "x-unjpeg-action": "pending", "x-unjpeg-pending": state },
         timing,
       },
@@ -250,20 +248,42 @@ export function createOrigin(options: OriginOptions): Origin {
 
   async function serveImage(request: OriginRequest, wanted: ImageRequest): Promise<OriginResponse> {
     const started = performance.now();
-    // When this request's look at the source begins: what a derivative kept in memory was checked against.
-    const checkStartMs = clockMs();
     const { key } = wanted;
     // The signature first: an unsigned client learns nothing, not even which prefixes are served.
     verifySignature({ decodedKey: key, query: wanted.query, keys: config.signingKeys, now: now() });
     checkPrefix(key, config.sourcePrefixes);
     if (store.isDerivativeKey(key)) throw derivativeRefused();
-    const format =
-      wanted.format === "auto"
-        ? negotiateFormat(request.headers["accept"])
-        : (wanted.format ?? config.format);
     const common: Record<string, string> = { "x-content-type-options": "nosniff" };
-    if (wanted.format === "auto") common["vary"] = "Accept";
+    if (wanted.format !== "auto")
+      return serveFormat(request, wanted, wanted.format ?? config.format, common, started);
+    // format=auto: the formats this client takes, best first; one that cannot hold the image (found from
+    // its headers, before any restore or decode) gives way to the next, and the answer says so.
+    common["vary"] = "Accept";
+    const formats = acceptableFormats(request.headers["accept"]);
+    for (let i = 0; ; i++) {
+      const format = formats[i]!;
+      const headers =
+        i === 0 ? common : { ...common, "x-unjpeg-format-fallback": `${formats[0]}->${format}` };
+      try {
+        return await serveFormat(request, wanted, format, headers, started);
+      } catch (error) {
+        const misfit = isUnjpegError(error) && error.code === "IMAGE_TOO_LARGE_FOR_FORMAT";
+        if (!misfit || i + 1 >= formats.length) throw error;
+      }
+    }
+  }
 
+  /** One request in one output format: a stored derivative, a restore, or the source as it is. */
+  async function serveFormat(
+    request: OriginRequest,
+    wanted: ImageRequest,
+    format: OutputFormat,
+    common: Record<string, string>,
+    started: number,
+  ): Promise<OriginResponse> {
+    // When this look at the source begins: what a derivative kept in memory was checked against.
+    const checkStartMs = clockMs();
+    const { key } = wanted;
     const cacheKey = `${format}\u0000${key}`;
     const hot = hotCache?.get(cacheKey);
     let source: ObjectHead | null;
@@ -330,6 +350,33 @@ export function createOrigin(options: OriginOptions): Origin {
     }
     stored?.discard();
 
+    // A failure of this source version's content is answered again without reading the source.
+    const failed = failures.get(key, source.etag, format, clockMs());
+    if (failed !== undefined) throw failed;
+    try {
+      return await serveFromSource(request, wanted, source, format, common, timing, {
+        cacheKey,
+        checkStartMs,
+      });
+    } catch (error) {
+      failures.remember(key, source.etag, format, error, clockMs());
+      throw error;
+    }
+  }
+
+  /** No current derivative: restore the source (or hand it off), or serve it as it is when it is skipped. */
+  async function serveFromSource(
+    request: OriginRequest,
+    wanted: ImageRequest,
+    source: ObjectHead,
+    format: OutputFormat,
+    common: Record<string, string>,
+    timing: () => string,
+    /** Where a restored derivative goes in memory, and when this request's look at the source began. */
+    hot: { cacheKey: string; checkStartMs: number },
+  ): Promise<OriginResponse> {
+    const { key } = wanted;
+    const { cacheKey, checkStartMs } = hot;
     const known = pendingMemory.get(flightKey(key, source, format), clockMs());
     if (known !== undefined) return servePending(request, wanted, source, format, known, common, timing);
     const dueAt = Math.min(
@@ -373,8 +420,9 @@ export function createOrigin(options: OriginOptions): Origin {
     }
     switch (outcome.reason) {
       case "high-quality":
-      case "unsupported": {
-        // Nothing to restore, but the client still gets its image (in the format it asked for).
+      case "unsupported":
+      case "key-too-long": {
+        // Nothing to restore (or nowhere to store it): the client still gets its image, in the asked format.
         const original = await store.getObject(key);
         if (original === null) throw notFound();
         const headers: Record<string, string> = {
@@ -391,33 +439,14 @@ export function createOrigin(options: OriginOptions): Origin {
             format,
             quality: wanted.quality,
             bytesFormat: "jpeg",
+            source: { maxPixels: config.maxPixels },
             headers,
             timing,
           },
         );
       }
-      case "too-large":
-        throw tooLarge(outcome.message);
-      case "not-jpeg":
-        throw unsupportedMedia("NOT_JPEG", outcome.message);
-      case "corrupt":
-        throw unsupportedMedia("NOT_DECODABLE", outcome.message);
-      case "derivative":
-        throw derivativeRefused();
-      case "gone":
-        throw notFound();
-      case "superseded":
-        throw new HttpError("SOURCE_CHANGED", 503, "the source changed during restoration; retry", {
-          retryAfterSeconds: 1,
-        });
-      case "key-taken":
-        throw new HttpError(
-          "DERIVATIVE_KEY_TAKEN",
-          409,
-          "the derivative's key holds an object unjpeg did not write",
-        );
-      case "other":
-        throw new HttpError("NOT_RESTORED", 503, outcome.message, { retryAfterSeconds: 5 });
+      default:
+        throw skipAnswer(outcome.reason, outcome.message);
     }
   }
 
@@ -455,6 +484,5 @@ export function createOrigin(options: OriginOptions): Origin {
 
 /** A source handed off is not tried again here for this long (a later request then finds the derivative). */
 const PENDING_RETRY_MS = 5 * 60_000;
-
-const derivativeRefused = (): HttpError =>
-  badRequest("DERIVATIVE_KEY", "this key is an unjpeg derivative; ask for its source instead");
+/** A source version whose content failed is answered from memory for this long (the answer: 60 s). */
+const FAILURE_MEMORY_MS = 10 * 60_000;

@@ -6,14 +6,14 @@ import { readFile } from "node:fs/promises";
 import { UnjpegError } from "../errors.js";
 import { badRequest, methodNotAllowed, notFound, tooLarge, unsupportedMedia } from "./errors.js";
 import { jsonResponse } from "./respond.js";
-import { parseKey } from "./route.js";
+import { checkPrefix, parseKey } from "./route.js";
 import type { QueryPairs } from "./signing.js";
 import type { OriginRequest, OriginResponse, StoredObject } from "./types.js";
 import { sniffFormat } from "./variant.js";
 
 export interface PageStore {
-  /** Source JPEGs in the bucket (no derivatives), at most `limit`. */
-  listSources(limit: number): Promise<{ key: string; size: number }[]>;
+  /** Source JPEGs in the bucket (no derivatives) under the source prefixes (none: all), at most `limit`. */
+  listSources(limit: number, prefixes: readonly string[]): Promise<{ key: string; size: number }[]>;
   putSource(key: string, body: Uint8Array, contentType: string): Promise<void>;
   getObject(key: string): Promise<StoredObject | null>;
   isDerivativeKey(key: string): boolean;
@@ -48,7 +48,16 @@ export async function loadPageAssets(): Promise<Map<string, Uint8Array>> {
   );
 }
 
-export function createPageRoutes(store: PageStore, assets: Map<string, Uint8Array>, maxUploadBytes: number) {
+/**
+ * The page's routes. `sourcePrefixes` (`UNJPEG_SOURCE_PREFIXES`) bound what the API lists, reads and
+ * accepts exactly as they bound what the origin serves: the page shows nothing the origin would refuse.
+ */
+export function createPageRoutes(
+  store: PageStore,
+  assets: Map<string, Uint8Array>,
+  maxUploadBytes: number,
+  sourcePrefixes: readonly string[] = [],
+) {
   const get = (query: QueryPairs, name: string): string | undefined => query.find(([n]) => n === name)?.[1];
 
   return async function pageRoutes(
@@ -65,9 +74,10 @@ export function createPageRoutes(store: PageStore, assets: Map<string, Uint8Arra
     const query = target.query ?? [];
     switch (target.endpoint) {
       case "objects":
-        return jsonResponse(200, { objects: await store.listSources(500) });
+        return jsonResponse(200, { objects: await store.listSources(500, sourcePrefixes) });
       case "original": {
         const key = parseKey(`/${get(query, "key") ?? ""}`);
+        checkPrefix(key, sourcePrefixes);
         const object = await store.getObject(key);
         if (object === null) throw notFound();
         return {
@@ -90,6 +100,7 @@ export function createPageRoutes(store: PageStore, assets: Map<string, Uint8Arra
         if (sniffFormat(body) !== "jpeg")
           throw unsupportedMedia("NOT_JPEG", "only JPEG files can be restored");
         const key = `uploads/${safeName(get(query, "name") ?? "upload.jpg")}`;
+        checkPrefix(key, sourcePrefixes);
         if (store.isDerivativeKey(key))
           throw badRequest("DERIVATIVE_KEY", "that name is reserved for derivatives");
         await store.putSource(key, body, "image/jpeg");

@@ -80,7 +80,13 @@ export async function limitResponse(response: OriginResponse, options: PayloadOp
       headers: {
         location: await options.presign(response.storedKey),
         "cache-control": "public, max-age=300",
-        ...pick(response.headers, ["vary", "x-unjpeg-action", "x-unjpeg-model", "x-unjpeg-quality"]),
+        ...pick(response.headers, [
+          "vary",
+          "x-unjpeg-action",
+          "x-unjpeg-model",
+          "x-unjpeg-quality",
+          "x-unjpeg-format-fallback",
+        ]),
       },
     };
   }

@@ -3,6 +3,7 @@
  * was asked, or a 4xx `HttpError`. Reserved paths start with `/_unjpeg/` (docs/CONTRACTS.md).
  */
 import { OUTPUT_FORMATS, type OutputFormat } from "../config.js";
+import { isUnderSourcePrefixes } from "../storage/keys.js";
 import { badRequest, forbidden, notFound } from "./errors.js";
 import type { QueryPairs } from "./signing.js";
 
@@ -109,6 +110,6 @@ function parseImageParameters(query: QueryPairs): Pick<ImageRequest, "format" | 
 
 /** Refuses keys outside the configured source prefixes (empty list: every key is allowed). */
 export function checkPrefix(key: string, prefixes: readonly string[]): void {
-  if (prefixes.length === 0 || prefixes.some((prefix) => key.startsWith(prefix))) return;
+  if (isUnderSourcePrefixes(key, prefixes)) return;
   throw forbidden("KEY_FORBIDDEN", "this key is outside the prefixes this origin serves");
 }

@@ -8,7 +8,13 @@ import { type Config, ConfigError, type OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { type BodyStream, ObjectTooLargeError, readBodyLimited } from "../storage/body.js";
 import { type DeriveOutcome as CoreOutcome, type Deriver, deriveObject } from "../storage/derive.js";
-import { derivativeKey, isDerivativeKey } from "../storage/keys.js";
+import {
+  derivativeKey,
+  isDerivativeKey,
+  isUnderSourcePrefixes,
+  KeyTooLongError,
+  uploadKeyTooLong,
+} from "../storage/keys.js";
 import { listObjects } from "../storage/listing.js";
 import {
   buildDerivativeMetadata,
@@ -16,7 +22,14 @@ import {
   isCurrent,
   normalizeETag,
 } from "../storage/metadata.js";
-import { headObject, putObject, type ObjectHead as S3Head, StorageError } from "../storage/s3.js";
+import {
+  headObject,
+  isS3Timeout,
+  putObject,
+  type ObjectHead as S3Head,
+  StorageError,
+  s3TimeoutError,
+} from "../storage/s3.js";
 import type { PageStore } from "./page-routes.js";
 import type { DeriveOutcome, DeriveSkip, ObjectHead, OriginStore, StoredObject } from "./types.js";
 
@@ -29,8 +42,10 @@ const PASSED_THROUGH = new Set<string>([
   "derivative",
   "gone",
   "corrupt",
+  "format-limit",
   "superseded",
   "key-taken",
+  "key-too-long",
 ]);
 
 /** Skip reasons that mean another writer stored the derivative: the origin serves theirs. */
@@ -68,6 +83,7 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
       if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
         return null;
       if ((error as { name?: string }).name === "NoSuchKey") return null;
+      if (isS3Timeout(error)) throw s3TimeoutError(`GET s3://${bucket}/${key}`, error);
       throw new StorageError(`GET s3://${bucket}/${key} failed: ${String(error)}`, {
         cause: error,
         retryable: true,
@@ -98,6 +114,7 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
           if (error instanceof ObjectTooLargeError)
             throw new StorageError(`${what} is too large to serve`, { cause: error, retryable: false });
           if (error instanceof UnjpegError) throw error;
+          if (isS3Timeout(error)) throw s3TimeoutError(`GET ${what} (body)`, error);
           throw new StorageError(`GET ${what} (body) failed: ${String(error)}`, {
             cause: error,
             retryable: true,
@@ -175,24 +192,35 @@ export function requireBucket(config: Config): string {
 
 /** The page's view of the local bucket: list JPEG sources, upload one. */
 export function createS3PageStore(
-  deriver: Pick<Deriver, "s3" | "config">,
+  deriver: Pick<Deriver, "s3" | "config" | "keyLimits">,
   bucket: string,
   origin: OriginStore,
 ): PageStore {
   const { s3, config } = deriver;
   return {
-    async listSources(limit) {
+    async listSources(limit, prefixes) {
       // The project's one lister (V1 markers: pages past 1,000 keys on s3rver too); one try, as the page
       // waits on it. Leaving the loop early stops the listing: no page beyond the one that filled `limit`.
-      const found: { key: string; size: number }[] = [];
-      for await (const item of listObjects(s3, { bucket, prefix: "" }, { retry: { attempts: 1 } })) {
-        if (/\.(jpe?g|jfif)$/i.test(item.key) && !isDerivativeKey(item.key, config))
-          found.push({ key: item.key, size: item.size ?? 0 });
-        if (found.length >= limit) break;
+      // Listed by prefix (no listing of keys the page may not show); nested prefixes would list a key twice.
+      const found = new Map<string, number>();
+      for (const prefix of prefixes.length === 0 ? [""] : prefixes) {
+        if (found.size >= limit) break;
+        for await (const item of listObjects(s3, { bucket, prefix }, { retry: { attempts: 1 } })) {
+          if (
+            /\.(jpe?g|jfif)$/i.test(item.key) &&
+            !isDerivativeKey(item.key, config) &&
+            isUnderSourcePrefixes(item.key, prefixes)
+          )
+            found.set(item.key, item.size ?? 0);
+          if (found.size >= limit) break;
+        }
       }
-      return found;
+      return [...found].map(([key, size]) => ({ key, size }));
     },
     async putSource(key, body, contentType) {
+      // Refused before the write: a key the store cannot hold, or whose derivatives it could not.
+      const problem = uploadKeyTooLong(key, config, deriver.keyLimits);
+      if (problem !== null) throw new KeyTooLongError(`${problem}; use a shorter file name`);
       await putObject(s3, { bucket, key, body, contentType, cacheControl: "no-cache", metadata: {} });
     },
     getObject: (key) => origin.getObject(key),

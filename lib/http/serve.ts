@@ -3,10 +3,12 @@
  * the body as stored or re-encoded to the asked variant.
  */
 import type { OutputFormat } from "../config.js";
+import { ImageError } from "../image/errors.js";
+import { imageAnswer } from "./errors.js";
 import { CACHE_SUCCESS, matchesIfNoneMatch, representationEtag } from "./headers.js";
 import { contentTypeOf } from "./negotiate.js";
 import type { OriginRequest, OriginResponse } from "./types.js";
-import { encodeVariant } from "./variant.js";
+import { checkDecodes, encodeVariant } from "./variant.js";
 
 export interface Servable {
   readonly read: () => Promise<Uint8Array>;
@@ -23,6 +25,11 @@ export async function serveBody(
     quality: number | undefined;
     /** The format the stored bytes are in, when it may differ from `format` (then they are transcoded). */
     bytesFormat?: OutputFormat;
+    /**
+     * The bytes are a source, not something unjpeg wrote: they are served only if they decode as an image
+     * within `maxPixels` (as they are or transcoded), and one that does not is the input's fault (415).
+     */
+    source?: { readonly maxPixels: number };
     /** Overrides: the pending answer serves the original as it is, briefly cached. */
     contentType?: string;
     cacheControl?: string;
@@ -44,10 +51,15 @@ export async function serveBody(
   const needsEncode =
     how.quality !== undefined || (how.bytesFormat !== undefined && how.bytesFormat !== how.format);
   if (!needsEncode) {
+    // A source goes out as an image only if it is one (a transcode below proves it by decoding it).
+    if (how.source !== undefined) await imageOrAnswer(checkDecodes(bytes, how.source.maxPixels), true);
     const response = { status: 200, headers: { ...headers, "server-timing": how.timing() }, body: bytes };
     return object.key === undefined ? response : { ...response, storedKey: object.key };
   }
-  const variant = await encodeVariant(bytes, how.format, how.quality);
+  const variant = await imageOrAnswer(
+    encodeVariant(bytes, how.format, how.quality, how.source?.maxPixels),
+    how.source !== undefined,
+  );
   const response = {
     status: 200,
     headers: { ...headers, "server-timing": how.timing() },
@@ -55,6 +67,15 @@ export async function serveBody(
   };
   // Over a response-size limit, the stored image this variant was made from stands in for it.
   return object.key === undefined ? response : { ...response, storedKey: object.key };
+}
+
+/** The work's value, or its `ImageError` as the answer a client gets (lib/http/errors.ts `imageAnswer`). */
+async function imageOrAnswer<T>(work: Promise<T>, bytesAreSource: boolean): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw error instanceof ImageError ? imageAnswer(error, bytesAreSource) : error;
+  }
 }
 
 /** Response headers describing a stored derivative, from its metadata (docs/CONTRACTS.md). */

@@ -51,7 +51,15 @@ export interface StoredObject extends ObjectHead {
 }
 
 /** Why no derivative came back: a restore skip reason, or the storage core's own (lib/storage/derive.ts). */
-export type DeriveSkip = SkipReason | "gone" | "corrupt" | "superseded" | "key-taken" | "other";
+export type DeriveSkip =
+  | SkipReason
+  | "gone"
+  | "corrupt"
+  | "format-limit"
+  | "superseded"
+  | "key-taken"
+  | "key-too-long"
+  | "other";
 
 export type DeriveOutcome =
   | {

@@ -4,7 +4,8 @@
  * from the headers first.
  */
 import sharp, { type Metadata } from "sharp";
-import { ImageError } from "./errors.js";
+import { JpegError } from "../jpeg/index.js";
+import { decodeFailure, ImageError } from "./errors.js";
 import { DEFAULT_LIMITS, type ImageLimits } from "./limits.js";
 
 export interface ImageInfo {
@@ -82,18 +83,33 @@ export async function decodeImage(
   limits: ImageLimits = DEFAULT_LIMITS,
 ): Promise<DecodedImage> {
   const info = await probeImage(bytes, limits);
-  try {
+  const decodeRgb = (failOn: "warning" | "error") =>
     // ignoreIcc: the values as stored, not converted to sRGB; the profile goes back on at encode time.
-    const { data, info: out } = await sharp(bytes, {
-      limitInputPixels: limits.maxPixels,
-      failOn: "error",
-      ignoreIcc: true,
-    })
+    sharp(bytes, { limitInputPixels: limits.maxPixels, failOn, ignoreIcc: true })
       .autoOrient()
       .removeAlpha()
       .toColourspace("srgb") // channel layout only: 3 channels; pixel values are not colour-managed here
       .raw()
       .toBuffer({ resolveWithObject: true });
+  try {
+    let decoded: Awaited<ReturnType<typeof decodeRgb>>;
+    try {
+      // Strict first: a decoder warning stops it at once. Scan data that ends before the frame is filled
+      // would decode padded (a small image under a huge frame header): refused. Other warnings (stray
+      // bytes before a marker, ...) are common in real files: those decode again, as before, leniently.
+      decoded = await decodeRgb("warning");
+    } catch (cause) {
+      const message = (cause as Error).message;
+      if (MISSING_SCAN_DATA.test(message)) {
+        throw new JpegError(
+          "JPEG_SCAN_TOO_SHORT",
+          `the decoder ran out of scan data: ${message}`,
+          bytes.length,
+        );
+      }
+      decoded = await decodeRgb("error");
+    }
+    const { data, info: out } = decoded;
     if (out.channels !== 3 || out.width !== info.width || out.height !== info.height) {
       throw new ImageError(
         "IMAGE_INVALID",
@@ -102,10 +118,10 @@ export async function decodeImage(
     }
     return { info, rgb: new Uint8Array(data.buffer, data.byteOffset, data.length) };
   } catch (cause) {
-    if (cause instanceof ImageError) throw cause;
-    const message = (cause as Error).message;
-    // libjpeg in sharp has no 12-bit decoder; it says so as "Unsupported JPEG data precision 12".
-    const code = /precision|unsupported/i.test(message) ? "IMAGE_UNSUPPORTED" : "IMAGE_INVALID";
-    throw new ImageError(code, `cannot decode the image: ${message}`, { cause });
+    if (cause instanceof ImageError || cause instanceof JpegError) throw cause;
+    throw decodeFailure(cause, "cannot decode the image");
   }
 }
+
+/** libjpeg's warning for entropy-coded data that ends before every block was decoded (JWRN_HIT_MARKER). */
+const MISSING_SCAN_DATA = /premature end of data segment/i;

@@ -20,6 +20,9 @@ import { UnjpegError } from "../errors.js";
  * - `JPEG_MISSING_TABLE`: a scan uses a component whose quantization table slot was never defined.
  * - `JPEG_BAD_SCAN`: an SOS header that names no, too many or unknown components.
  * - `JPEG_HEADERS_TOO_LONG`: `inspectJpegSource` reached its `maxBytes` before the headers ended.
+ * - `JPEG_SCAN_TOO_SHORT`: the entropy-coded data is too short for the frame it claims (fewer bytes than any
+ *   encoder can code its blocks in, or a decoder that ran out of data): a cut file, or a small image with a
+ *   huge frame header that would decode padded (lib/jpeg/scan-length.ts has the rule).
  */
 export const JPEG_ERROR_CODES = [
   "JPEG_EMPTY",
@@ -39,6 +42,7 @@ export const JPEG_ERROR_CODES = [
   "JPEG_MISSING_TABLE",
   "JPEG_BAD_SCAN",
   "JPEG_HEADERS_TOO_LONG",
+  "JPEG_SCAN_TOO_SHORT",
 ] as const;
 
 export type JpegErrorCode = (typeof JPEG_ERROR_CODES)[number];

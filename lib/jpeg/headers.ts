@@ -47,6 +47,8 @@ export interface JpegHeaders {
   readonly componentTables: readonly QuantTable[];
   /** Bytes read: the offset just past the last header segment looked at (the first SOS, usually). */
   readonly headerBytes: number;
+  /** Where the first scan's entropy-coded data begins (just past its SOS header); at EOI when none. */
+  readonly scanStart: number;
   /** Scans seen; more than 1 only when reading to the end. */
   readonly scans: number;
   /** True when EOI was reached (only when reading to the end, or a file without entropy data). */
@@ -116,6 +118,7 @@ function walk(b: Uint8Array, fileSize: number | undefined, readToEnd: boolean): 
   let frame: JpegFrame | undefined;
   let latched: (QuantTable | undefined)[] = [];
   let scans = 0;
+  let scanStart: number | undefined;
   let pos = 2;
 
   const latch = (index: number, at: number): void => {
@@ -203,6 +206,7 @@ function walk(b: Uint8Array, fileSize: number | undefined, readToEnd: boolean): 
       for (const index of readScanComponents(b, start, end, frame, markerAt)) latch(index, markerAt);
       scans++;
       pos = end;
+      scanStart ??= pos;
       if (allLatched() && !readToEnd) return result(pos, false);
       pos = skipEntropyData(b, pos, ensure);
       continue;
@@ -211,7 +215,14 @@ function walk(b: Uint8Array, fileSize: number | undefined, readToEnd: boolean): 
   }
 
   function result(headerBytes: number, reachedEnd: boolean): JpegHeaders {
-    return { frame: frame!, componentTables: latched as QuantTable[], headerBytes, scans, reachedEnd };
+    return {
+      frame: frame!,
+      componentTables: latched as QuantTable[],
+      headerBytes,
+      scanStart: scanStart ?? headerBytes,
+      scans,
+      reachedEnd,
+    };
   }
 }
 

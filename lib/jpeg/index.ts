@@ -19,3 +19,4 @@ export type {
 export { inspectJpeg, inspectJpegSource, subsamplingOf } from "./inspect.js";
 export type { JpegProcess } from "./markers.js";
 export { estimateIjgQuality, type QualityEstimate, type RoledTable, type TableRole } from "./quality.js";
+export { checkScanLength, codedBlocks, MIN_HUFFMAN_BITS_PER_BLOCK, minimumScanBytes } from "./scan-length.js";

@@ -57,6 +57,8 @@ export interface JpegInspection {
   readonly componentInfo: readonly JpegComponentInfo[];
   /** How many bytes of the file the answer needed. */
   readonly headerBytes: number;
+  /** Where the first scan's entropy-coded data begins: what follows is scans (and a few small headers). */
+  readonly scanStart: number;
 }
 
 export interface NeedMoreBytes {
@@ -103,6 +105,7 @@ function describe(headers: JpegHeaders): JpegInspection {
     tables,
     componentInfo: frame.components.map(({ id, h, v, slot }) => ({ id, h, v, slot })),
     headerBytes: headers.headerBytes,
+    scanStart: headers.scanStart,
   };
 }
 

@@ -38,6 +38,7 @@ export async function handleMessageBody(
       const outcome = await deriveObject(deriver, {
         bucket: event.bucket,
         key: event.key,
+        eTag: event.eTag,
         redoStale: options.redoStale ?? true,
         signal,
       });

@@ -50,12 +50,18 @@ export function decide(bytes: Uint8Array, options: TriageOptions = {}): TriageDe
 
 /**
  * {@link decide}, with how the quality was matched (exact IJG tables or the nearest equivalent) and the
- * tables the source was quantized with (what a model told the compression is fed), when the headers held them.
+ * tables the source was quantized with (what a model told the compression is fed), when the headers held them,
+ * and the inspection it was decided from (null when the headers could not be read).
  */
 export function triage(
   bytes: Uint8Array,
   options: TriageOptions = {},
-): { decision: TriageDecision; match: "exact" | "approximate" | null; tables: SourceTables | null } {
+): {
+  decision: TriageDecision;
+  match: "exact" | "approximate" | null;
+  tables: SourceTables | null;
+  inspection: JpegInspection | null;
+} {
   let inspected: JpegInspection | undefined;
   const decision = decideInner(bytes, options, (inspection) => {
     inspected = inspection;
@@ -64,6 +70,7 @@ export function triage(
     decision,
     match: inspected?.match ?? null,
     tables: inspected === undefined ? null : sourceTables(inspected),
+    inspection: inspected ?? null,
   };
 }
 

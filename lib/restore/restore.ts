@@ -5,6 +5,8 @@
  */
 import { giveBack } from "../image/buffer-pool.js";
 import { ImageError } from "../image/errors.js";
+import { checkFormatHolds } from "../image/format-limits.js";
+import { checkScanLength } from "../jpeg/index.js";
 import { shippedModelDir } from "../model/default-model.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
 import { stepper } from "../model/step.js";
@@ -49,7 +51,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     maxBytes: options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes,
   };
 
-  const { decision, match, tables } = await timed("inspect", () =>
+  const { decision, match, tables, inspection } = await timed("inspect", () =>
     triage(bytes, {
       ...limits,
       force: options.force,
@@ -85,17 +87,17 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     return skipped("unsupported", "the JPEG ends inside its headers");
   }
 
+  // Scans far shorter than the frame they claim would decode padded: refused from the headers (JpegError).
+  if (inspection !== null) checkScanLength(inspection, bytes.length);
+  const format = options.format ?? "jpeg";
+  // An output format too small for the image fails here, not at encode time after the model ran.
+  checkFormatHolds(format, decision.width, decision.height);
+
   const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel } =
     await loadHeavyModules();
-  const sessions = await timed("load", () =>
-    openModel(options.modelDir ?? shippedModelDir(), {
-      provider: options.executionProvider,
-      threads: options.threads,
-      inWorker: options.modelInWorker,
-    }),
-  );
   // Decode, model, encode: what holds an image in memory and runs the model.
   const restoreInTurn = async (): Promise<RestoreOutcome> => {
+    // Decoded before the model is opened: a file the decoder refuses costs no model load.
     let decoded: Awaited<ReturnType<typeof decodeImage>>;
     try {
       decoded = await timed("decode", () => decodeImage(bytes, limits));
@@ -106,8 +108,14 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
         return skipped("too-large", error.message);
       throw error;
     }
+    const sessions = await timed("load", () =>
+      openModel(options.modelDir ?? shippedModelDir(), {
+        provider: options.executionProvider,
+        threads: options.threads,
+        inWorker: options.modelInWorker,
+      }),
+    );
     const { info, rgb } = decoded;
-    const format = options.format ?? "jpeg";
     const encodeOptions = {
       format,
       quality: options.quality,

@@ -9,9 +9,17 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Config, OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
+import { formatMisfit } from "../image/format-limits.js";
 import { restoreOptionsFromConfig } from "../restore/options.js";
 import type { RestoreOptions, RestoreOutcome, SkipReason, TriageDecision } from "../restore/types.js";
-import { allDerivativeKeys, derivativeKey, isDerivativeKey } from "./keys.js";
+import {
+  allDerivativeKeys,
+  derivativeKey,
+  isDerivativeKey,
+  isUnderSourcePrefixes,
+  type KeyLimits,
+  keyTooLong,
+} from "./keys.js";
 import {
   buildDerivativeMetadata,
   DERIVATIVE_CACHE_CONTROL,
@@ -49,6 +57,8 @@ export interface Deriver {
   readonly headerBytes?: number;
   /** When derivatives go up in parts (default DEFAULT_MULTIPART in s3.ts). */
   readonly multipart?: MultipartOptions;
+  /** What the store takes beyond S3's 1,024-byte keys (the local stack's; default: nothing more). */
+  readonly keyLimits?: KeyLimits;
 }
 
 /** Why an object got no new derivative. Stable strings: they appear in logs and metrics. */
@@ -62,8 +72,10 @@ export type DeriveSkipReason =
   | "other-bucket" // not UNJPEG_BUCKET
   | "outside-prefixes" // not under UNJPEG_SOURCE_PREFIXES
   | "key-taken" // the derivative's key holds an object unjpeg did not write
+  | "key-too-long" // the derivative's key would be longer than the store takes
   | "corrupt" // not decodable (truncated, malformed)
-  | "duplicate"; // the same object is already being processed in this process
+  | "format-limit" // the output format cannot hold the image's size (lib/image/format-limits.ts)
+  | "duplicate"; // the same version of the object is already being processed in this process
 
 export interface DeriveRequest {
   readonly bucket: string;
@@ -77,6 +89,11 @@ export interface DeriveRequest {
   /** Triage only: say whether a derivative would be written, read no more than the headers. */
   readonly dryRun?: boolean;
   readonly signal?: AbortSignal;
+  /**
+   * The version of the source this request is about (an event's ETag, without quotes), when the caller
+   * knows it: concurrent requests share a run only when they are about the same version.
+   */
+  readonly eTag?: string;
   /**
    * ETag and size already known from a listing or an inventory (the backfill): triage runs first, so an
    * object that needs no work costs one ranged GET and no HEADs; the checks below follow only for the rest.
@@ -134,16 +151,20 @@ export class ModelMismatchError extends UnjpegError {
     );
   }
 }
-/** Runs in progress, per S3 client (one per endpoint and process), by bucket, key, format and mode. */
+/** Runs in progress, per S3 client (one per endpoint and process), by bucket, key, format, mode and version. */
 const inFlightByClient = new WeakMap<S3Client, Map<string, Promise<DeriveOutcome>>>();
 
 /**
- * Makes sure the object has a current derivative. Concurrent calls for the same object and format in this
- * process share one run: the later ones get a `duplicate` skip and write nothing.
+ * Makes sure the object has a current derivative. Concurrent calls for the same object, format and source
+ * version in this process share one run: the later ones get a `duplicate` skip and write nothing. Calls
+ * about different versions (two quick uploads of one key) each run: the older one's run ends `superseded`
+ * and the newer one's writes, so the newest version always gets its derivative. A call that names no
+ * version asks for the object as it is now: when the run it shared ended `superseded`, it runs again.
  */
 export async function deriveObject(deriver: Deriver, request: DeriveRequest): Promise<DeriveOutcome> {
   const format = request.format ?? deriver.config.format;
-  const id = `${request.bucket}\n${request.key}\n${format}\n${request.dryRun === true}`;
+  const version = request.eTag ?? request.listed?.eTag;
+  const id = [request.bucket, request.key, format, request.dryRun === true, version ?? ""].join("\n");
   let inFlight = inFlightByClient.get(deriver.s3);
   if (inFlight === undefined) {
     inFlight = new Map();
@@ -152,6 +173,8 @@ export async function deriveObject(deriver: Deriver, request: DeriveRequest): Pr
   const running = inFlight.get(id);
   if (running !== undefined) {
     const first = await running;
+    if (version === undefined && first.action === "skipped" && first.reason === "superseded")
+      return deriveObject(deriver, request);
     return {
       ...base(first),
       bytesRead: 0,
@@ -199,9 +222,12 @@ async function deriveOnce(
   if (config.bucket !== undefined && bucket !== config.bucket) {
     return skip("other-bucket", `bucket "${bucket}" is not the configured "${config.bucket}"`);
   }
-  if (config.sourcePrefixes.length > 0 && !config.sourcePrefixes.some((p) => key.startsWith(p))) {
+  if (!isUnderSourcePrefixes(key, config.sourcePrefixes)) {
     return skip("outside-prefixes", `key is not under ${config.sourcePrefixes.join(", ")}`);
   }
+  // Before any read or restore: the write at the end could never succeed.
+  const tooLong = keyTooLong(target, deriver.keyLimits);
+  if (tooLong !== null) return skip("key-too-long", `the derivative's key ${tooLong}`);
   const options: RestoreOptions = {
     ...restoreOptionsFromConfig(config, format),
     force: request.force,
@@ -259,7 +285,12 @@ async function deriveOnce(
       quality = decision.quality;
       return skip(decision.reason, decision.message);
     }
-    if (decision.action === "restore") quality = decision.quality;
+    if (decision.action === "restore") {
+      quality = decision.quality;
+      // Before the source is read whole: a format too small for the image never will fit it.
+      const misfit = formatMisfit(format, decision.width, decision.height);
+      if (misfit !== undefined) return skip("format-limit", misfit);
+    }
     if (request.dryRun === true) {
       return { action: "would-write", bucket, key, derivativeKey: target, bytesRead, quality };
     }

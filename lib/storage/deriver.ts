@@ -5,6 +5,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type Config, loadConfig } from "../config.js";
 import type { DecideFunction, Deriver, RestoreFunction } from "./derive.js";
+import type { KeyLimits } from "./keys.js";
 import { createS3Client, type MultipartOptions, type S3ClientOptions } from "./s3.js";
 
 export interface DeriverParts {
@@ -19,6 +20,8 @@ export interface DeriverParts {
   readonly headerBytes?: number;
   /** When derivatives go up in parts (tests lower the threshold). */
   readonly multipart?: MultipartOptions;
+  /** What the store takes beyond S3's own key limit (the local stack's s3rver). */
+  readonly keyLimits?: KeyLimits;
 }
 
 export async function createDeriver(config: Config, parts: DeriverParts = {}): Promise<Deriver> {
@@ -30,6 +33,7 @@ export async function createDeriver(config: Config, parts: DeriverParts = {}): P
     model: parts.model ?? (await modelTag(config.modelDir)),
     headerBytes: parts.headerBytes,
     ...(parts.multipart === undefined ? {} : { multipart: parts.multipart }),
+    ...(parts.keyLimits === undefined ? {} : { keyLimits: parts.keyLimits }),
   };
 }
 

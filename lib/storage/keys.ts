@@ -51,6 +51,57 @@ export function derivativeKey(sourceKey: string, format: OutputFormat, naming: D
   return `${naming.derivativePrefix}${dir}${stem}${naming.derivativeSuffix}.${outExt}`;
 }
 
+/** The longest key S3 takes, in bytes of UTF-8. */
+export const S3_MAX_KEY_BYTES = 1024;
+
+/** What a store takes beyond S3's own limit (the local stack's s3rver: file names on disk). */
+export interface KeyLimits {
+  /** The longest path segment (between slashes), in bytes of UTF-8; absent: none of its own. */
+  readonly maxSegmentBytes?: number;
+}
+
+const shorten = (text: string): string => (text.length > 40 ? `${text.slice(0, 40)}...` : text);
+
+/** Why a path segment of `key` is longer than `maxSegmentBytes`, or null when none is. */
+function segmentTooLong(key: string, maxSegmentBytes: number): string | null {
+  for (const segment of key.split("/")) {
+    const bytes = Buffer.byteLength(segment, "utf8");
+    if (bytes > maxSegmentBytes)
+      return `${shorten(key)} has a path segment of ${bytes} bytes, over this store's limit of ${maxSegmentBytes}`;
+  }
+  return null;
+}
+
+/** Why the store cannot hold `key` (over S3's 1,024 bytes, or a segment over `limits`), or null when it can. */
+export function keyTooLong(key: string, limits: KeyLimits = {}): string | null {
+  const bytes = Buffer.byteLength(key, "utf8");
+  if (bytes > S3_MAX_KEY_BYTES)
+    return `${shorten(key)} is ${bytes} bytes, over S3's limit of ${S3_MAX_KEY_BYTES}`;
+  return limits.maxSegmentBytes === undefined ? null : segmentTooLong(key, limits.maxSegmentBytes);
+}
+
+/** Why the store cannot hold `sourceKey` or the key of one of its derivatives, or null: checked before an upload. */
+export function uploadKeyTooLong(
+  sourceKey: string,
+  naming: DerivativeNaming,
+  limits: KeyLimits = {},
+): string | null {
+  const own = keyTooLong(sourceKey, limits);
+  if (own !== null) return `the key ${own}`;
+  for (const key of allDerivativeKeys(sourceKey, naming)) {
+    const problem = keyTooLong(key, limits);
+    if (problem !== null) return `its derivative's key ${problem}`;
+  }
+  return null;
+}
+
+/** A key (or the key its derivative would get) that the store cannot hold, refused before anything is written. */
+export class KeyTooLongError extends UnjpegError {
+  constructor(message: string) {
+    super("KEY_TOO_LONG", message, { status: 400 });
+  }
+}
+
 /** The keys of every derivative a source can have, one per format (to delete them with the source). */
 export function allDerivativeKeys(sourceKey: string, naming: DerivativeNaming): string[] {
   return (Object.keys(FORMAT_EXTENSIONS) as OutputFormat[]).map((format) =>
@@ -94,4 +145,12 @@ export function decodeEventKey(encoded: string): string {
 /** Encodes a key the way S3 event notifications do (the inverse of `decodeEventKey`; `/` kept). */
 export function encodeEventKey(key: string): string {
   return encodeURIComponent(key).replaceAll("%20", "+").replaceAll("%2F", "/");
+}
+
+/**
+ * `UNJPEG_SOURCE_PREFIXES`: whether a key is one this deployment serves and restores (an empty list: every
+ * key). The one rule behind the origin, the page's API and the storage core.
+ */
+export function isUnderSourcePrefixes(key: string, prefixes: readonly string[]): boolean {
+  return prefixes.length === 0 || prefixes.some((prefix) => key.startsWith(prefix));
 }

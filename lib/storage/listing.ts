@@ -6,6 +6,7 @@ import { ListObjectsCommand, type ListObjectsCommandOutput, type S3Client } from
 import { UnjpegError } from "../errors.js";
 import { normalizeETag } from "./metadata.js";
 import { type RetryOptions, withRetry } from "./retry.js";
+import { isS3Timeout, StorageError, s3TimeoutError } from "./s3-errors.js";
 
 /** One object to consider: from a listing, an inventory manifest or a Batch Operations task. */
 export interface ListedObject {
@@ -33,6 +34,7 @@ export async function* listObjects(
   location: S3Location,
   options: { retry?: RetryOptions; signal?: AbortSignal; pageSize?: number } = {},
 ): AsyncGenerator<ListedObject> {
+  const where = `s3://${location.bucket}/${location.prefix}`;
   let marker: string | undefined;
   for (;;) {
     if (options.signal?.aborted) return;
@@ -40,24 +42,29 @@ export async function* listObjects(
     try {
       page = await withRetry(
         () =>
-          s3.send(
-            new ListObjectsCommand({
-              Bucket: location.bucket,
-              Prefix: location.prefix === "" ? undefined : location.prefix,
-              Marker: marker,
-              MaxKeys: options.pageSize,
+          s3
+            .send(
+              new ListObjectsCommand({
+                Bucket: location.bucket,
+                Prefix: location.prefix === "" ? undefined : location.prefix,
+                Marker: marker,
+                MaxKeys: options.pageSize,
+              }),
+              { abortSignal: options.signal },
+            )
+            .catch((error: unknown) => {
+              throw isS3Timeout(error) ? s3TimeoutError(`listing ${where}`, error) : error;
             }),
-            { abortSignal: options.signal },
-          ),
         { ...options.retry, signal: options.signal },
       );
     } catch (error) {
       // Stopped on purpose (Ctrl-C): the listing just ends; the run reports itself interrupted.
       if (options.signal?.aborted) return;
+      if (error instanceof StorageError) throw error;
       const name = (error as { name?: string }).name ?? "Error";
       throw new UnjpegError(
         "BACKFILL_LIST_FAILED",
-        `listing s3://${location.bucket}/${location.prefix} failed: ${name}: ${(error as Error).message}`,
+        `listing ${where} failed: ${name}: ${(error as Error).message}`,
         { cause: error, status: 502 },
       );
     }

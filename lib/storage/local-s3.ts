@@ -3,11 +3,51 @@
  * notifications (keys URL-encoded as S3 writes them), to the same handler function Lambda runs. s3rver is a
  * development dependency, loaded only here.
  */
-import type { S3rverRecord } from "s3rver";
-import { encodeEventKey } from "./keys.js";
+import type { S3rverContext, S3rverRecord } from "s3rver";
+import { encodeEventKey, type KeyLimits } from "./keys.js";
 
 /** s3rver's credentials (its defaults), printed by the local stack. */
 export const LOCAL_CREDENTIALS = Object.freeze({ accessKeyId: "S3RVER", secretAccessKey: "S3RVER" });
+
+/**
+ * What s3rver can store: it keeps an object as files named after the key's last segment, the longest
+ * `<segment>._S3rver_metadata.json`, so a segment over 255 (a file name's limit) − 22 bytes cannot be
+ * stored. Past it s3rver's write stream fails unhandled (the process dies) or it leaves the object's
+ * data without its metadata; requests for such keys are refused before s3rver sees them.
+ */
+export const LOCAL_KEY_LIMITS: KeyLimits = Object.freeze({ maxSegmentBytes: 255 - 22 });
+
+/**
+ * Answers a request whose path (`/bucket/key`, or `/key` for a virtual host) has a segment s3rver cannot
+ * store as S3 answers about a key that cannot exist: reads get 404 `NoSuchKey`, deletes 204, writes 400
+ * `KeyTooLongError`. Other requests go on to s3rver.
+ */
+export async function refuseUnstorableKeys(ctx: S3rverContext, next: () => Promise<void>): Promise<void> {
+  let segments: string[];
+  try {
+    segments = ctx.path.split("/").map(decodeURIComponent);
+  } catch {
+    return next(); // not valid percent-encoding: s3rver answers it
+  }
+  const limit = LOCAL_KEY_LIMITS.maxSegmentBytes!;
+  const bytes = Math.max(...segments.map((segment) => Buffer.byteLength(segment, "utf8")));
+  if (bytes <= limit) return next();
+  if (ctx.method === "DELETE") {
+    ctx.status = 204;
+    return;
+  }
+  const [status, code, message] =
+    ctx.method === "GET" || ctx.method === "HEAD"
+      ? [404, "NoSuchKey", "The specified key does not exist."]
+      : [
+          400,
+          "KeyTooLongError",
+          `Your key is too long for the local stack's S3: a path segment of ${bytes} bytes, where it stores at most ${limit} bytes per segment (as file names on disk).`,
+        ];
+  ctx.status = status;
+  ctx.type = "application/xml";
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+}
 
 /** A handler as the local stack calls it: with a real S3 event, returning when the work is done. */
 export type EventHandler = (event: { Records: unknown[] }) => Promise<unknown>;
@@ -105,6 +145,8 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     silent: true,
     configureBuckets: buckets.map((name) => ({ name })),
   });
+  // First of all of s3rver's own middleware (Koa's list), so nothing of it runs for such a key.
+  server.middleware.unshift(refuseUnstorableKeys);
   const report =
     options.onHandlerError ??
     ((error: unknown) => process.stderr.write(`local stack: event handler failed: ${String(error)}\n`));

@@ -17,18 +17,11 @@ import type { Config } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { type BodyStream, readBodyLimited } from "./body.js";
 import { normalizeETag } from "./metadata.js";
+import { isNotFound, StorageError, statusOf, storageError } from "./s3-errors.js";
 import { classifyWriteFailure, type WriteCondition, WriteRaceLostError } from "./write.js";
 
 export { ObjectTooLargeError } from "./body.js";
-
-export class StorageError extends UnjpegError {
-  /** False for answers that a retry cannot change (access denied, bad request). */
-  readonly retryable: boolean;
-  constructor(message: string, options: { cause?: unknown; retryable: boolean; status?: number }) {
-    super("S3_ERROR", message, { cause: options.cause, status: options.status ?? 502 });
-    this.retryable = options.retryable;
-  }
-}
+export { isS3Timeout, StorageError, s3TimeoutError } from "./s3-errors.js";
 
 /** The object changed between two requests (a newer upload landed): the newer one's event takes over. */
 export class SourceChangedError extends UnjpegError {
@@ -45,9 +38,14 @@ export interface S3ClientOptions {
   readonly maxAttempts?: number;
 }
 
-/** An S3 client for the configured endpoint (AWS when none), path-style when asked. */
+/**
+ * An S3 client for the configured endpoint (AWS when none), path-style when asked, with a connection and a
+ * request timeout on every request (the SDK's own request handler: `connectionTimeout`, and `socketTimeout`,
+ * its time without a byte moving, so a slow but moving transfer of a large body is never cut); a timed-out
+ * request is retried by the SDK's retry policy like any transient failure.
+ */
 export function createS3Client(
-  config: Pick<Config, "s3Endpoint" | "s3ForcePathStyle">,
+  config: Pick<Config, "s3Endpoint" | "s3ForcePathStyle" | "s3ConnectTimeoutMs" | "s3RequestTimeoutMs">,
   options: S3ClientOptions = {},
 ): S3Client {
   const custom = config.s3Endpoint !== undefined;
@@ -58,6 +56,10 @@ export function createS3Client(
     ...(options.credentials !== undefined ? { credentials: copyIfObject(options.credentials) } : {}),
     forcePathStyle: config.s3ForcePathStyle,
     maxAttempts: options.maxAttempts ?? 4,
+    requestHandler: {
+      connectionTimeout: config.s3ConnectTimeoutMs,
+      socketTimeout: config.s3RequestTimeoutMs,
+    },
     // S3-compatible servers (s3rver, older MinIO) reject the SDK's default flexible checksums.
     ...(custom
       ? { requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" }
@@ -75,31 +77,6 @@ export interface ObjectHead {
   readonly size: number;
   readonly contentType: string | undefined;
   readonly metadata: Readonly<Record<string, string>>;
-}
-
-interface SdkError {
-  name?: string;
-  $metadata?: { httpStatusCode?: number };
-  $retryable?: unknown;
-}
-
-const statusOf = (error: unknown): number | undefined => (error as SdkError)?.$metadata?.httpStatusCode;
-
-function isNotFound(error: unknown): boolean {
-  const name = (error as SdkError)?.name;
-  return name === "NotFound" || name === "NoSuchKey" || statusOf(error) === 404;
-}
-
-function storageError(operation: string, bucket: string, key: string, error: unknown): StorageError {
-  const status = statusOf(error);
-  const name = (error as SdkError)?.name ?? "Error";
-  const retryable =
-    status === undefined || status >= 500 || status === 429 || status === 408 || name === "SlowDown";
-  const reason = error instanceof Error ? error.message : String(error);
-  return new StorageError(`${operation} s3://${bucket}/${key} failed: ${name}: ${reason}`, {
-    cause: error,
-    retryable,
-  });
 }
 
 /** HEAD; null when the object does not exist. */

@@ -8,7 +8,18 @@ declare module "s3rver" {
     [field: string]: unknown;
   }
 
+  /** The part of a Koa context the local stack's own middleware uses. */
+  export interface S3rverContext {
+    readonly path: string;
+    readonly method: string;
+    status: number;
+    type: string;
+    body: unknown;
+  }
+
   export default class S3rver {
+    /** Koa's middleware list (s3rver is a Koa application); composed when the server starts. */
+    middleware: ((ctx: S3rverContext, next: () => Promise<void>) => Promise<void>)[];
     constructor(options: {
       port: number;
       address: string;

@@ -101,7 +101,9 @@ async function decide(
   if (event.change === "created") {
     return {
       ...fields,
-      ...fromDerive(await deriveObject(deriver, { bucket: event.bucket, key: event.key, signal })),
+      ...fromDerive(
+        await deriveObject(deriver, { bucket: event.bucket, key: event.key, eTag: event.eTag, signal }),
+      ),
     };
   }
   if (event.change === "removed") {

@@ -36,7 +36,7 @@ test("listKeys pages past 1,000 keys", async () => {
 test("the page's source list pages past 1,000 keys", async () => {
   // The origin is not called by listSources; the page store only keeps it for getObject.
   const store = createS3PageStore({ s3: stack.s3, config: stack.config }, BUCKET, {} as OriginStore);
-  assert.deepEqual(await store.listSources(10), [
+  assert.deepEqual(await store.listSources(10, []), [
     { key: "z/photo.jpg", size: (await makeJpeg(30, 16, 16)).length },
   ]);
 });

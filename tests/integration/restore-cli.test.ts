@@ -1,6 +1,6 @@
 /** `unjpeg restore` as a user runs it: a child process, real files, the random fixture model. */
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -65,5 +65,76 @@ describe("unjpeg restore (CLI)", () => {
     assert.match(bad.stdout, /MODEL_NOT_FOUND/);
     const usage = await cli(["--format", "gif", join(dir, "low.jpg")]);
     assert.equal(usage.code, 2);
+  });
+
+  it("out-dir: an input is never overwritten (reliability case 1)", async () => {
+    // `--out-dir b a/x.jpg b/x.jpg`: a/x.jpg's output would be b/x.jpg, an input of the same run.
+    const a = join(dir, "case1-a");
+    const b = join(dir, "case1-b");
+    await mkdir(a);
+    await mkdir(b);
+    await writeFile(join(a, "x.jpg"), await readFile(join(dir, "low.jpg")));
+    const original = await readFile(join(dir, "high.jpg"));
+    await writeFile(join(b, "x.jpg"), original);
+    const r = await cli([
+      "--json",
+      "--force",
+      "--model",
+      MODEL,
+      "--out-dir",
+      b,
+      join(a, "x.jpg"),
+      join(b, "x.jpg"),
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(
+      lines.map((l) => [l.file, l.action, l.error?.code]),
+      [
+        [join(a, "x.jpg"), "failed", "CLI_WOULD_OVERWRITE"],
+        [join(b, "x.jpg"), "failed", "CLI_WOULD_OVERWRITE"],
+      ],
+    );
+    assert.deepEqual(await readFile(join(b, "x.jpg")), original, "the input b/x.jpg is untouched");
+    assert.deepEqual(await readdir(b), ["x.jpg"], "nothing written, no temporary files left");
+  });
+
+  it("out-dir: two inputs with one output name are refused before anything is written (reliability case 1)", async () => {
+    const a = join(dir, "case1-c");
+    const b = join(dir, "case1-d");
+    const out = join(dir, "case1-out");
+    await mkdir(a);
+    await mkdir(b);
+    await writeFile(join(a, "y.jpg"), await readFile(join(dir, "low.jpg")));
+    await writeFile(join(b, "y.jpg"), await readFile(join(dir, "low.jpg")));
+    // A third input with a name of its own still restores: only the clashing ones are refused.
+    const r = await cli([
+      "--json",
+      "--model",
+      MODEL,
+      "--out-dir",
+      out,
+      join(a, "y.jpg"),
+      join(dir, "low.jpg"),
+      join(b, "y.jpg"),
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(
+      lines.map((l) => [l.file, l.action, l.error?.code]),
+      [
+        [join(a, "y.jpg"), "failed", "CLI_OUTPUT_CLASH"],
+        [join(dir, "low.jpg"), "restored", undefined],
+        [join(b, "y.jpg"), "failed", "CLI_OUTPUT_CLASH"],
+      ],
+    );
+    assert.match(lines[0].error.message, /y\.jpg/);
+    assert.deepEqual(await readdir(out), ["low.jpg"], "no output for either clashing input");
   });
 });

@@ -66,3 +66,14 @@ test("UNJPEG_MODEL_CONCURRENCY sets the run queue's turns, from 1 to 64", () => 
     );
   }
 });
+
+test("S3 timeouts: defaults, overrides, and a bad value refused (reliability case 3)", () => {
+  const defaults = loadConfig({});
+  assert.deepEqual([defaults.s3ConnectTimeoutMs, defaults.s3RequestTimeoutMs], [5_000, 30_000]);
+  const set = loadConfig({ UNJPEG_S3_CONNECT_TIMEOUT_MS: "800", UNJPEG_S3_REQUEST_TIMEOUT_MS: "120000" });
+  assert.deepEqual([set.s3ConnectTimeoutMs, set.s3RequestTimeoutMs], [800, 120_000]);
+  assert.throws(
+    () => loadConfig({ UNJPEG_S3_CONNECT_TIMEOUT_MS: "0", UNJPEG_S3_REQUEST_TIMEOUT_MS: "soon" }),
+    (error: unknown) => error instanceof ConfigError && error.problems.length === 2,
+  );
+});

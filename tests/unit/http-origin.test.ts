@@ -1,6 +1,7 @@
 /** The origin's decisions over an in-memory store (the real S3 path is in tests/integration/cdn-*.test.ts). */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import sharp from "sharp";
 import { loadConfig } from "../../lib/config.js";
 import { createOrigin } from "../../lib/http/origin.js";
 import { signUrl } from "../../lib/http/signing.js";
@@ -19,7 +20,12 @@ interface Entry {
   metadata: Record<string, string>;
 }
 
-const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+/** A real (tiny) JPEG: sources served as they are must decode as images. */
+const JPEG = new Uint8Array(
+  await sharp({ create: { width: 8, height: 8, channels: 3, background: "#808080" } })
+    .jpeg()
+    .toBuffer(),
+);
 const MODEL = "test@1";
 
 function memoryStore(skip?: DeriveOutcome & { action: "skipped" }) {

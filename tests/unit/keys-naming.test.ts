@@ -8,7 +8,9 @@ import {
   EventKeyError,
   encodeEventKey,
   isDerivativeKey,
+  keyTooLong,
   splitKey,
+  uploadKeyTooLong,
 } from "../../lib/storage/keys.js";
 
 const naming = { derivativeSuffix: ".restored", derivativePrefix: "" };
@@ -97,4 +99,26 @@ test("encodeEventKey is the inverse of decodeEventKey and keeps slashes", () => 
       assert.equal(decodeEventKey(encodeEventKey(key)), key);
     }),
   );
+});
+
+test("keyTooLong counts UTF-8 bytes against S3's 1,024 (reliability case 9)", () => {
+  assert.equal(keyTooLong("a".repeat(1024)), null);
+  assert.match(keyTooLong("a".repeat(1025)) ?? "", /1025 bytes, over S3's limit of 1024/);
+  assert.equal(keyTooLong("猫".repeat(341)), null); // 1,023 bytes
+  assert.match(keyTooLong("猫".repeat(342)) ?? "", /1026 bytes/);
+});
+
+test("a store's own limit per path segment: the key and every derivative's key are checked (reliability case 8)", () => {
+  const limits = { maxSegmentBytes: 233 };
+  const naming = { derivativeSuffix: ".restored", derivativePrefix: "" };
+  assert.equal(keyTooLong(`uploads/${"猫".repeat(76)}.jpg`, limits), null); // 232 bytes
+  assert.match(keyTooLong(`uploads/${"猫".repeat(130)}.jpg`, limits) ?? "", /segment of 394 bytes.*233/);
+  assert.equal(keyTooLong(`uploads/${"猫".repeat(130)}.jpg`), null, "S3 itself has no such limit");
+  assert.match(uploadKeyTooLong(`uploads/${"猫".repeat(130)}.jpg`, naming, limits) ?? "", /^the key /);
+  // The source fits, `<stem>.restored.webp` (242 bytes) does not.
+  assert.match(
+    uploadKeyTooLong(`uploads/${"猫".repeat(76)}.jpg`, naming, limits) ?? "",
+    /^its derivative's key .*segment of 24\d bytes/,
+  );
+  assert.equal(uploadKeyTooLong(`uploads/${"猫".repeat(70)}.jpg`, naming, limits), null);
 });

@@ -78,3 +78,21 @@ test("isCurrent: same source key, same ETag, same model", () => {
   );
   assert.equal(isCurrent(derivative, { ...source, eTag: undefined }, "codiff-tiny@1.0.0"), false);
 });
+
+test("isCurrent: an object at a derivative key without unjpeg's full metadata is never current (reliability case 8)", () => {
+  const source = { key: meta.sourceKey, eTag: '"abc123"', metadata: {} };
+  const full = buildDerivativeMetadata(meta);
+  // A half-written object the local S3 left without its metadata, or with only part of it.
+  const partial: Record<string, string>[] = [
+    {},
+    { [META.derivative]: "1" },
+    ...[META.derivative, META.sourceKey, META.sourceETag, META.model].map((name) => {
+      const { [name]: _dropped, ...rest } = full;
+      return rest;
+    }),
+    { ...full, [META.derivative]: "yes" },
+  ];
+  for (const metadata of partial) {
+    assert.equal(isCurrent({ eTag: "d1", metadata }, source, meta.model), false, JSON.stringify(metadata));
+  }
+});
