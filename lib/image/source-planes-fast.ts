@@ -26,32 +26,34 @@ export function columnOffsets(layout: StoredLayout, n: number): Int32Array {
 
 const rowOffset = (layout: StoredLayout, y: number) => (layout.base + y * layout.dy) * 3;
 
+/** Levels cut off values by clamping them to 0 or 255 in {@link roundInto}, in all (callers subtract). */
+let clampedLevels = 0;
+
+export const clampedSoFar = (): number => clampedLevels;
+
 /**
- * Writes `v` rounded to 8 bits at `out[p]`, with what rounding took off the pixel before (`carry[k]`), and
- * keeps what it takes off this one for the next: rounding errors spread along the row rather than add up.
- * Each sample's change is smooth, often a constant over a block, and rounding that alone would move every
- * pixel the same way: up to half a level on all 64, 4 units of the DC. Returns 1 when the value was
- * clamped to 0 or 255 (its error is then dropped, not carried).
+ * Writes `target` rounded to 8 bits at `out[p]` and returns what rounding took off, which the caller adds
+ * to the next pixel of the row: rounding errors spread along the row rather than add up. Each sample's
+ * change is smooth, often a constant over a block, and rounding that alone would move every pixel the
+ * same way: up to half a level on all 64, 4 units of the DC. A value clamped to 0 or 255 carries nothing;
+ * the levels cut off are added up.
  */
-export function put(out: Uint8ClampedArray, p: number, v: number, carry: Float64Array, k: number): number {
-  const target = v + carry[k]!;
-  out[p] = target;
-  const error = target - out[p]!;
-  if (error < -0.5 || error > 0.5) {
-    carry[k] = 0;
-    return 1;
+export function roundInto(out: Uint8Array, p: number, target: number): number {
+  if (target >= -0.5 && target < 255.5) {
+    const rounded = (target + 0.5) | 0; // target + 0.5 is in [0, 256): truncation rounds half up
+    out[p] = rounded;
+    return target - rounded;
   }
-  carry[k] = error;
+  out[p] = target < 0 ? 0 : 255;
+  clampedLevels += target < 0 ? -target : target - 255;
   return 0;
 }
 
 /** One component (grey): the changed luma is written to all three channels. */
 export function greyIo(rgb: Uint8Array, layout: StoredLayout, luma: ComponentPlane): BandIo {
   const { width: sw, height: sh } = layout;
-  const out = new Uint8ClampedArray(rgb.buffer, rgb.byteOffset, rgb.length);
   const { width: lw, rows, data: L } = luma;
   const xo = columnOffsets(layout, lw);
-  const carry = new Float64Array(1);
   return {
     planes: [luma],
     gather(y0, x0, x1) {
@@ -66,18 +68,18 @@ export function greyIo(rgb: Uint8Array, layout: StoredLayout, luma: ComponentPla
     },
     apply(y0, x0, x1) {
       const end = Math.min(x1, sw);
-      let clamped = 0;
+      const before = clampedLevels;
       for (let j = 0; j < rows && y0 + j < sh; j++) {
         const row = rowOffset(layout, y0 + j);
-        carry[0] = 0;
+        let carry = 0;
         for (let x = x0, l = j * lw + x0; x < end; x++, l++) {
           const p = row + xo[x]!;
-          clamped |= put(out, p, lumaOf(rgb[p]!, rgb[p + 1]!, rgb[p + 2]!) + 128 + L[l]!, carry, 0);
-          out[p + 1] = out[p]!;
-          out[p + 2] = out[p]!;
+          carry = roundInto(rgb, p, lumaOf(rgb[p]!, rgb[p + 1]!, rgb[p + 2]!) + 128 + L[l]! + carry);
+          rgb[p + 1] = rgb[p]!;
+          rgb[p + 2] = rgb[p]!;
         }
       }
-      return clamped === 1;
+      return clampedLevels - before;
     },
   };
 }
@@ -89,12 +91,10 @@ export function fullColourIo(
   planes: readonly ComponentPlane[],
 ): BandIo {
   const { width: sw, height: sh } = layout;
-  const out = new Uint8ClampedArray(rgb.buffer, rgb.byteOffset, rgb.length);
   const [luma, cb, cr] = planes as [ComponentPlane, ComponentPlane, ComponentPlane];
   const { width: w, rows } = luma;
   const [Y, U, V] = [luma.data, cb.data, cr.data];
   const xo = columnOffsets(layout, w);
-  const carry = new Float64Array(3);
   return {
     planes,
     gather(y0, x0, x1) {
@@ -114,43 +114,25 @@ export function fullColourIo(
     },
     apply(y0, x0, x1) {
       const end = Math.min(x1, sw);
-      let clamped = 0;
+      const before = clampedLevels;
       for (let j = 0; j < rows && y0 + j < sh; j++) {
         const row = rowOffset(layout, y0 + j);
-        carry.fill(0);
+        let r = 0;
+        let g = 0;
+        let b = 0;
         for (let x = x0, l = j * w + x0; x < end; x++, l++) {
           const dY = Y[l]!;
           const dCb = U[l]!;
           const dCr = V[l]!;
           const p = row + xo[x]!;
-          clamped |= store(out, rgb, p, dY, redOf(dCr), greenOf(dCb, dCr), blueOf(dCb), carry, 0);
+          r = roundInto(rgb, p, rgb[p]! + dY + redOf(dCr) + r);
+          g = roundInto(rgb, p + 1, rgb[p + 1]! + dY + greenOf(dCb, dCr) + g);
+          b = roundInto(rgb, p + 2, rgb[p + 2]! + dY + blueOf(dCb) + b);
         }
       }
-      return clamped === 1;
+      return clampedLevels - before;
     },
   };
-}
-
-/**
- * Pixel p changed by luma dY and its sample's colour change (dR, dG, dB), each channel {@link put} with
- * the carries `carry[k..k+3)`; 1 when a channel clamps.
- */
-function store(
-  out: Uint8ClampedArray,
-  rgb: Uint8Array,
-  p: number,
-  dY: number,
-  dR: number,
-  dG: number,
-  dB: number,
-  carry: Float64Array,
-  k: number,
-): number {
-  return (
-    put(out, p, rgb[p]! + dY + dR, carry, k) |
-    put(out, p + 1, rgb[p + 1]! + dY + dG, carry, k + 1) |
-    put(out, p + 2, rgb[p + 2]! + dY + dB, carry, k + 2)
-  );
 }
 
 /** 4:2:2 and 4:2:0: chroma at half the width, and at full or half the height (`planes[1].sy` 1 or 2). */
@@ -160,7 +142,6 @@ export function halfColourIo(
   planes: readonly ComponentPlane[],
 ): BandIo {
   const { width: sw, height: sh } = layout;
-  const out = new Uint8ClampedArray(rgb.buffer, rgb.byteOffset, rgb.length);
   const [luma, cb, cr] = planes as [ComponentPlane, ComponentPlane, ComponentPlane];
   const lw = luma.width;
   const { width: cw, rows, sy } = cb;
@@ -168,7 +149,6 @@ export function halfColourIo(
   const area = two ? 0.25 : 0.5;
   const [Y, U, V] = [luma.data, cb.data, cr.data];
   const xo = columnOffsets(layout, 2 * cw);
-  const carry = new Float64Array(6); // top row's channels, then the bottom row's
   return {
     planes,
     gather(y0, x0, x1) {
@@ -219,30 +199,35 @@ export function halfColourIo(
     },
     apply(y0, x0, x1) {
       const end = Math.min(x1, sw);
-      let clamped = 0;
-      for (let j = 0; j < rows && y0 + j * sy < sh; j++) {
-        const top = rowOffset(layout, y0 + j * sy);
-        const hasBottom = two && y0 + j * 2 + 1 < sh;
-        const bottom = hasBottom ? rowOffset(layout, y0 + j * 2 + 1) : top;
-        const l0 = j * sy * lw;
-        const l1 = l0 + lw;
-        carry.fill(0);
-        for (let i = x0 >> 1, x = x0; x < end; i++, x += 2) {
-          const dCb = U[j * cw + i]!;
-          const dCr = V[j * cw + i]!;
+      const before = clampedLevels;
+      // Row by row (the top then the bottom of each chroma row), each with its own carries.
+      for (let y = y0; y < Math.min(y0 + rows * sy, sh); y++) {
+        const row = rowOffset(layout, y);
+        const l = (y - y0) * lw;
+        const c = ((y - y0) >> (sy - 1)) * cw;
+        let r = 0;
+        let g = 0;
+        let b = 0;
+        for (let i = x0 >> 1, x = x0; x < end; i++, x++) {
+          const dCb = U[c + i]!;
+          const dCr = V[c + i]!;
           const dR = redOf(dCr);
           const dG = greenOf(dCb, dCr);
           const dB = blueOf(dCb);
-          const right = x + 1 < end;
-          clamped |= store(out, rgb, top + xo[x]!, Y[l0 + x]!, dR, dG, dB, carry, 0);
-          if (right) clamped |= store(out, rgb, top + xo[x + 1]!, Y[l0 + x + 1]!, dR, dG, dB, carry, 0);
-          if (hasBottom) {
-            clamped |= store(out, rgb, bottom + xo[x]!, Y[l1 + x]!, dR, dG, dB, carry, 3);
-            if (right) clamped |= store(out, rgb, bottom + xo[x + 1]!, Y[l1 + x + 1]!, dR, dG, dB, carry, 3);
-          }
+          let p = row + xo[x]!;
+          let dY = Y[l + x]!;
+          r = roundInto(rgb, p, rgb[p]! + dY + dR + r);
+          g = roundInto(rgb, p + 1, rgb[p + 1]! + dY + dG + g);
+          b = roundInto(rgb, p + 2, rgb[p + 2]! + dY + dB + b);
+          if (++x === end) break;
+          p = row + xo[x]!;
+          dY = Y[l + x]!;
+          r = roundInto(rgb, p, rgb[p]! + dY + dR + r);
+          g = roundInto(rgb, p + 1, rgb[p + 1]! + dY + dG + g);
+          b = roundInto(rgb, p + 2, rgb[p + 2]! + dY + dB + b);
         }
       }
-      return clamped === 1;
+      return clampedLevels - before;
     },
   };
 }

@@ -7,14 +7,15 @@
 import {
   blueOf,
   cbOf,
+  clampedSoFar,
   crOf,
   fullColourIo,
   greenOf,
   greyIo,
   halfColourIo,
   lumaOf,
-  put,
   redOf,
+  roundInto,
 } from "./source-planes-fast.js";
 
 /** Where stored pixel (x, y) lies in the upright buffer: pixel index `base + x·dx + y·dy`. */
@@ -72,10 +73,11 @@ export interface BandIo {
    * Adds the planes' changes (now in `data`) to the band's pixels, each sample's change to all the pixels it
    * covers, so that averaging the result again gives the changed sample; rounds to 8 bits (clamped). With
    * one plane (grey), every channel is set to the changed luma. Only stored columns [x0, x1) are touched
-   * (the caller skips MCUs where nothing changed: both are multiples of the MCU width). True when a value
-   * was clamped to 0 or 255 (then the band no longer has exactly the planes' change).
+   * (the caller skips MCUs where nothing changed: both are multiples of the MCU width). Returns the levels
+   * that clamping to 0 and 255 cut off, in all (where not 0, the band no longer has exactly the planes'
+   * change).
    */
-  apply(y0: number, x0: number, x1: number): boolean;
+  apply(y0: number, x0: number, x1: number): number;
 }
 
 /**
@@ -100,10 +102,36 @@ export function bandIo(
   return generic(rgb, layout, planes);
 }
 
+/**
+ * Copies the pixels of stored rows [y0, y0 + rows) and columns [x0, x1) from the image into `saved`
+ * (`save`), or back (`restore`); `saved` holds `rows` stored rows of the whole width.
+ */
+export function copyPixels(
+  rgb: Uint8Array,
+  layout: StoredLayout,
+  y0: number,
+  rows: number,
+  x0: number,
+  x1: number,
+  saved: Uint8Array,
+  direction: "save" | "restore",
+): void {
+  const { width: sw, height: sh, base, dx, dy } = layout;
+  for (let y = y0; y < Math.min(y0 + rows, sh); y++) {
+    for (let x = x0; x < Math.min(x1, sw); x++) {
+      const p = (base + x * dx + y * dy) * 3;
+      const q = ((y - y0) * sw + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        if (direction === "save") saved[q + c] = rgb[p + c]!;
+        else rgb[p + c] = saved[q + c]!;
+      }
+    }
+  }
+}
+
 /** Any other sampling (4:4:0, 4:1:1, luma below full resolution, ...): plane by plane, pixel by pixel. */
 function generic(rgb: Uint8Array, layout: StoredLayout, planes: readonly ComponentPlane[]): BandIo {
   const { width: sw, height: sh, base, dx, dy } = layout;
-  const out = new Uint8ClampedArray(rgb.buffer, rgb.byteOffset, rgb.length);
   const conversions = [lumaOf, cbOf, crOf] as const;
   const gather = (y0: number, x0: number, x1: number) => {
     planes.forEach(({ sx, sy, width, rows, data }, role) => {
@@ -128,21 +156,22 @@ function generic(rgb: Uint8Array, layout: StoredLayout, planes: readonly Compone
     const at = (plane: ComponentPlane, x: number, y: number) =>
       plane.data[Math.floor((y - y0) / plane.sy) * plane.width + Math.floor(x / plane.sx)]!;
     const end = Math.min(y0 + luma.rows * luma.sy, sh);
-    const carry = new Float64Array(3);
-    let clamped = 0;
+    const before = clampedSoFar();
     for (let y = y0; y < end; y++) {
-      carry.fill(0);
+      let r = 0;
+      let g = 0;
+      let b = 0;
       for (let x = x0; x < Math.min(x1, sw); x++) {
         const dY = at(luma, x, y);
         const dCb = at(cb, x, y);
         const dCr = at(cr, x, y);
         const p = (base + x * dx + y * dy) * 3;
-        clamped |= put(out, p, rgb[p]! + dY + redOf(dCr), carry, 0);
-        clamped |= put(out, p + 1, rgb[p + 1]! + dY + greenOf(dCb, dCr), carry, 1);
-        clamped |= put(out, p + 2, rgb[p + 2]! + dY + blueOf(dCb), carry, 2);
+        r = roundInto(rgb, p, rgb[p]! + dY + redOf(dCr) + r);
+        g = roundInto(rgb, p + 1, rgb[p + 1]! + dY + greenOf(dCb, dCr) + g);
+        b = roundInto(rgb, p + 2, rgb[p + 2]! + dY + blueOf(dCb) + b);
       }
     }
-    return clamped === 1;
+    return clampedSoFar() - before;
   };
   return { planes, gather, apply };
 }

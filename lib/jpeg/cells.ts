@@ -13,6 +13,8 @@ export interface CellTables {
   readonly step: Float32Array;
   /** Half the clipped cell's width, scaled: (q/2 − margin) · scale, never below 0. */
   readonly half: Float32Array;
+  /** Half the cell's own width, scaled: q/2 · scale. */
+  readonly bound: Float32Array;
   /** INVERSE_SCALE / FORWARD_SCALE: a change in forward units to inverse-DCT input. */
   readonly post: Float32Array;
 }
@@ -33,6 +35,7 @@ export type CellMargin = ArrayLike<number>;
 export function cellTables(quant: ArrayLike<number>, margin: CellMargin, cols = 8, rows = 8): CellTables {
   const step = new Float32Array(64);
   const half = new Float32Array(64);
+  const bound = new Float32Array(64);
   const post = new Float32Array(64);
   const across = paddingGain(cols);
   const down = paddingGain(rows);
@@ -42,9 +45,10 @@ export function cellTables(quant: ArrayLike<number>, margin: CellMargin, cols = 
     const gain = Math.sqrt(down[i >> 3]! * across[i & 7]!);
     step[i] = q * scale;
     half[i] = Math.max(0, q / 2 - margin[i]! * gain) * scale;
+    bound[i] = (q / 2) * scale;
     post[i] = INVERSE_SCALE[i]! / scale;
   }
-  return { step, half, post };
+  return { step, half, bound, post };
 }
 
 /**
@@ -68,9 +72,16 @@ function paddingGain(n: number): Float64Array {
 }
 
 /**
+ * What a clip counts: coefficients outside the clipped middle of their cells (`margin`), or outside the
+ * cells themselves (`cell`: those that would quantize to another value).
+ */
+export type Outside = "margin" | "cell";
+
+/**
  * The 8×8 block at `offset` of `plane` (samples, level-shifted) becomes the change that brings its DCT into
- * the cells of `coefficients[k0 .. k0+64)` (quantized values, natural order). Returns how many of its 64
- * coefficients were outside; when none were, the block is all zeros.
+ * the cells of `coefficients[k0 .. k0+64)` (quantized values, natural order), their margins kept. Returns
+ * how many of its 64 coefficients were `outside`; when none were outside the margins, the block is all
+ * zeros.
  */
 export function clipBlock(
   plane: Float32Array,
@@ -79,25 +90,36 @@ export function clipBlock(
   coefficients: Int16Array,
   k0: number,
   cells: CellTables,
+  outside: Outside = "margin",
 ): number {
-  const { step, half, post } = cells;
+  const { step, half, bound, post } = cells;
+  const strict = outside === "cell";
   forwardDct(plane, offset, stride);
   let clipped = 0;
+  let counted = 0;
   for (let r = 0, i = 0; r < 8; r++) {
     const row = offset + r * stride;
     for (let c = 0; c < 8; c++, i++) {
-      const g = plane[row + c]!;
-      const centre = coefficients[k0 + i]! * step[i]!;
-      const lo = centre - half[i]!;
-      const hi = centre + half[i]!;
-      const d = g < lo ? lo - g : g > hi ? hi - g : 0;
-      if (d !== 0) clipped++;
-      plane[row + c] = d * post[i]!;
+      // How far the coefficient is from its cell's centre, against how far it may be.
+      const d = plane[row + c]! - coefficients[k0 + i]! * step[i]!;
+      const h = half[i]!;
+      if (d > h) {
+        plane[row + c] = (h - d) * post[i]!;
+        clipped++;
+        if (!strict || d > bound[i]!) counted++;
+      } else if (d < -h) {
+        plane[row + c] = (-h - d) * post[i]!;
+        clipped++;
+        if (!strict || d < -bound[i]!) counted++;
+      } else plane[row + c] = 0;
     }
   }
   if (clipped > 0) inverseDct(plane, offset, stride);
-  return clipped;
+  return counted;
 }
+
+/** DCT units a partly covered block's coefficient may stay outside its clipped cell (well inside margins). */
+const EDGE_TOLERANCE = 0.05;
 
 /** Scratch for {@link clipEdgeBlock}: 3 × 64 values. */
 export function edgeScratch(): Float32Array {
@@ -108,7 +130,7 @@ export function edgeScratch(): Float32Array {
  * {@link clipBlock} for a block the image covers only `cols` × `rows` of. The encoder filled the rest by
  * repeating the last column and row, and will again from the changed image; so the change must be such
  * a repetition there too. Alternating projections between that and the cells (at most `rounds`) find a
- * change in both, or close to it. Returns the coefficients outside their cells at the start.
+ * change in both, or close to it. Returns the coefficients `outside` at the start.
  */
 export function clipEdgeBlock(
   plane: Float32Array,
@@ -118,37 +140,41 @@ export function clipEdgeBlock(
   cells: CellTables,
   scratch: Float32Array,
   rounds: number,
+  outside: Outside = "margin",
 ): number {
   const { offset, stride, cols, rows } = at;
-  const { step, half, post } = cells;
+  const { step, half, bound, post } = cells;
   const original = scratch.subarray(0, 64);
   const delta = scratch.subarray(64, 128);
   const work = scratch.subarray(128, 192);
   for (let r = 0; r < 8; r++)
     for (let c = 0; c < 8; c++) original[r * 8 + c] = plane[offset + r * stride + c]!;
   delta.fill(0);
-  let first = -1;
+  let counted = 0;
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < 64; i++) work[i] = original[i]! + delta[i]!;
     forwardDct(work, 0, 8);
-    let clipped = 0;
+    let worst = 0;
     for (let i = 0; i < 64; i++) {
       const g = work[i]!;
       const centre = coefficients[k0 + i]! * step[i]!;
       const lo = centre - half[i]!;
       const hi = centre + half[i]!;
       const v = Math.min(Math.max(g, lo), hi);
-      if (v !== g) clipped++;
+      if (v !== g) {
+        worst = Math.max(worst, Math.abs(v - g) / FORWARD_SCALE[i]!);
+        if (round === 0 && (outside === "margin" || Math.abs(g - centre) > bound[i]!)) counted++;
+      }
       work[i] = v * post[i]!;
     }
-    if (first < 0) first = clipped;
-    if (clipped === 0) break; // the last change is already in both sets
+    // The last change is in both sets, or so nearly that the margins hold it.
+    if (worst <= EDGE_TOLERANCE) break;
     inverseDct(work, 0, 8);
     for (let i = 0; i < 64; i++) delta[i] = work[i]! - original[i]!;
     averageEdges(delta, cols, rows);
   }
   for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) plane[offset + r * stride + c] = delta[r * 8 + c]!;
-  return first;
+  return counted;
 }
 
 /**

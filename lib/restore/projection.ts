@@ -6,7 +6,7 @@
  * Run in bands of one MCU row, so its memory is a few rows of floats whatever the image's size.
  */
 
-import { bandIo, type ComponentPlane, storedLayout } from "../image/source-planes.js";
+import { bandIo, type ComponentPlane, copyPixels, storedLayout } from "../image/source-planes.js";
 import {
   type CellMargin,
   type CellTables,
@@ -14,26 +14,12 @@ import {
   clipBlock,
   clipEdgeBlock,
   edgeScratch,
+  type Outside,
 } from "../jpeg/cells.js";
+import type { JpegCoefficients } from "../jpeg/coefficients.js";
 
-/** What the projection reads of a decoded JPEG (lib/jpeg/coefficients.ts). */
-export interface SourceCoefficients {
-  readonly width: number;
-  readonly height: number;
-  readonly precision: number;
-  readonly maxH: number;
-  readonly maxV: number;
-  readonly adobeTransform?: number;
-  readonly components: readonly {
-    readonly id: number;
-    readonly h: number;
-    readonly v: number;
-    readonly quant: Uint16Array;
-    readonly blocksWide: number;
-    readonly blocksHigh: number;
-    readonly coefficients: Int16Array;
-  }[];
-}
+/** What the projection reads of a decoded JPEG: all but how its scans were coded. */
+export type SourceCoefficients = Omit<JpegCoefficients, "progressive">;
 
 /**
  * What follows the projection, as margins inside the cells (DCT units) on top of its own rounding: the
@@ -51,7 +37,7 @@ export interface OutputMargins {
 export const LOSSLESS_OUTPUT: OutputMargins = Object.freeze({ absolute: 0 });
 
 /**
- * The projection's own rounding to 8 bits, spread along each row (source-planes-fast.ts put): about 0.75
+ * The projection's own rounding to 8 bits, spread along each row (source-planes-fast.ts roundInto): about 0.75
  * (3 standard deviations) where it lands at low horizontal frequencies, growing with them as spreading
  * pushes the error there (× 1 + 2 sin(πv/16): 2.2 at v = 7).
  */
@@ -68,7 +54,7 @@ function marginOf(output: OutputMargins, perCoefficient: ArrayLike<number> | und
 const EDGE_ROUNDS = 24;
 
 /** Projections again of MCUs whose change 8-bit clamping cut short (a band's pixels leaving 0..255). */
-const CLAMP_ROUNDS = 3;
+const CLAMP_ROUNDS = 4;
 
 /** Why the projection cannot apply to a source, or null when it can. */
 export function projectionSkipReason(
@@ -139,20 +125,44 @@ export function projectOntoSource(
   const mcus = Math.ceil(layout.width / mcuWidth);
   const changed = new Uint8Array(mcus);
   const grey = components.length === 1;
+  const cut = new Float64Array(mcus); // levels clamping cut off each MCU's change
+  let saved: Uint8Array | undefined; // a band's pixels before a round of clamp repair
   let clipped = 0;
   for (let band = 0, y0 = 0; y0 < layout.height; band++, y0 += 8 * maxV) {
     io.gather(y0, 0, mcus * mcuWidth);
     // A grey source's every pixel is written (as its luma), so that the encoder's grey is that luma.
     changed.fill(grey ? 1 : 0);
     for (const c of components) clipped += projectBand(c, band, scratch, changed, 0, mcus);
-    // Where 8-bit clamping undid part of a change, that part is projected again from the clamped pixels.
-    for (let round = 0; ; round++) {
-      const again = runsOf(changed).filter(([m0, m1]) => io.apply(y0, m0 * mcuWidth, m1 * mcuWidth));
-      if (again.length === 0 || round === CLAMP_ROUNDS) break;
-      changed.fill(0);
-      for (const [m0, m1] of again) {
+    // Written back MCU by MCU. Where 8-bit clamping cut a change short, the MCU is projected again from
+    // its clamped pixels, and again, while that pays: each round must at least halve what clamping cuts
+    // off, or it is undone. Clamping that does not give way (a black shadow, a white sky, whose truth is
+    // clamped too) would only push the other channels around the clamped one, round after round.
+    for (let m = 0; m < mcus; m++) {
+      if (changed[m] === 0) continue;
+      cut[m] = io.apply(y0, m * mcuWidth, (m + 1) * mcuWidth);
+      changed[m] = cut[m]! > 0 ? 1 : 0;
+    }
+    for (let round = 0; round < CLAMP_ROUNDS; round++) {
+      const runs = runsOf(changed);
+      if (runs.length === 0) break;
+      saved ??= new Uint8Array(8 * maxV * layout.width * 3);
+      for (const [m0, m1] of runs) {
+        changed.fill(0, m0, m1);
         io.gather(y0, m0 * mcuWidth, m1 * mcuWidth);
-        for (const c of components) projectBand(c, band, scratch, changed, m0, m1);
+        for (const c of components) projectBand(c, band, scratch, changed, m0, m1, "cell");
+        for (let m = m0; m < m1; m++) {
+          if (changed[m] === 0) continue;
+          const [x0, x1] = [m * mcuWidth, (m + 1) * mcuWidth];
+          copyPixels(rgb, layout, y0, 8 * maxV, x0, x1, saved, "save");
+          const now = io.apply(y0, x0, x1);
+          if (now > cut[m]! / 2) {
+            copyPixels(rgb, layout, y0, 8 * maxV, x0, x1, saved, "restore");
+            changed[m] = 0;
+          } else {
+            cut[m] = now;
+            changed[m] = now > 0 ? 1 : 0;
+          }
+        }
       }
     }
   }
@@ -177,7 +187,7 @@ function runsOf(changed: Uint8Array): [number, number][] {
   for (let m = 0; m < changed.length; m++) {
     if (changed[m] === 0) continue;
     const first = m;
-    while (m + 1 < changed.length && changed[m + 1] === 1) m++;
+    while (m + 1 < changed.length && changed[m + 1] !== 0) m++;
     runs.push([first, m + 1]);
   }
   return runs;
@@ -185,7 +195,7 @@ function runsOf(changed: Uint8Array): [number, number][] {
 
 /**
  * Clips the blocks of one component in band `band` and MCUs [m0, m1) (its plane holds their samples,
- * then their changes), marking the MCUs whose blocks changed.
+ * then their changes), marking the MCUs with coefficients `outside`; returns how many.
  */
 function projectBand(
   c: ComponentState,
@@ -194,6 +204,7 @@ function projectBand(
   changed: Uint8Array,
   m0: number,
   m1: number,
+  outside: Outside = "margin",
 ): number {
   const { plane, blocksWide } = c;
   let clipped = 0;
@@ -207,9 +218,10 @@ function projectBand(
       const k0 = (by * blocksWide + bx) * 64;
       const n =
         cols === 8 && rows === 8
-          ? clipBlock(plane.data, offset, plane.width, c.coefficients, k0, c.cells)
-          : clipEdge(c, plane, offset, cols, rows, k0, scratch);
-      if (n > 0) changed[Math.floor(bx / c.h)] = 1;
+          ? clipBlock(plane.data, offset, plane.width, c.coefficients, k0, c.cells, outside)
+          : clipEdge(c, plane, offset, cols, rows, k0, scratch, outside);
+      const m = Math.floor(bx / c.h);
+      changed[m] = Math.min(255, changed[m]! + n);
       clipped += n;
     }
   }
@@ -224,6 +236,7 @@ function clipEdge(
   rows: number,
   k0: number,
   scratch: Float32Array,
+  outside: Outside,
 ): number {
   let cells = c.edgeCells.get(cols * 8 + rows);
   if (cells === undefined) {
@@ -231,5 +244,5 @@ function clipEdge(
     c.edgeCells.set(cols * 8 + rows, cells);
   }
   const at = { offset, stride: plane.width, cols, rows };
-  return clipEdgeBlock(plane.data, at, c.coefficients, k0, cells, scratch, EDGE_ROUNDS);
+  return clipEdgeBlock(plane.data, at, c.coefficients, k0, cells, scratch, EDGE_ROUNDS, outside);
 }
