@@ -22,6 +22,8 @@ export interface Config {
   readonly executionProvider: ExecutionProviderName;
   /** Restores that decode, run the model and encode at once in this process; the rest wait their turn. */
   readonly modelConcurrency: number;
+  /** Project restorations of JPEGs onto their source's quantization cells (default true). */
+  readonly projection: boolean;
   readonly bucket: string | undefined;
   /** Empty: every prefix. */
   readonly sourcePrefixes: readonly string[];
@@ -97,10 +99,12 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (/[/\\]/.test(suffix))
     problems.push(`UNJPEG_DERIVATIVE_SUFFIX must not contain a slash, got "${suffix}"`);
-  const forcePathStyle = (text("UNJPEG_S3_FORCE_PATH_STYLE") ?? "false").toLowerCase();
-  if (!["true", "false", "1", "0"].includes(forcePathStyle)) {
-    problems.push(`UNJPEG_S3_FORCE_PATH_STYLE must be true or false, got "${forcePathStyle}"`);
-  }
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = (text(name) ?? String(fallback)).toLowerCase();
+    if (!["true", "false", "1", "0"].includes(raw))
+      problems.push(`${name} must be true or false, got "${raw}"`);
+    return raw === "true" || raw === "1";
+  };
   const endpoint = text("UNJPEG_S3_ENDPOINT");
   if (endpoint !== undefined && !URL.canParse(endpoint)) {
     problems.push(`UNJPEG_S3_ENDPOINT must be a URL, got "${endpoint}"`);
@@ -117,11 +121,12 @@ export function loadConfig(env: Env = process.env): Config {
     threads: int("UNJPEG_THREADS", undefined, 1, 1024),
     executionProvider: provider as ExecutionProviderName,
     modelConcurrency: int("UNJPEG_MODEL_CONCURRENCY", DEFAULT_MODEL_CONCURRENCY, 1, 64) as number,
+    projection: flag("UNJPEG_PROJECTION", true),
     bucket: text("UNJPEG_BUCKET"),
     sourcePrefixes: list("UNJPEG_SOURCE_PREFIXES"),
     signingKeys: list("UNJPEG_SIGNING_KEYS"),
     s3Endpoint: endpoint,
-    s3ForcePathStyle: forcePathStyle === "true" || forcePathStyle === "1",
+    s3ForcePathStyle: flag("UNJPEG_S3_FORCE_PATH_STYLE", false),
     s3ConnectTimeoutMs: int("UNJPEG_S3_CONNECT_TIMEOUT_MS", 5_000, 1, 600_000) as number,
     s3RequestTimeoutMs: int("UNJPEG_S3_REQUEST_TIMEOUT_MS", 30_000, 1, 3_600_000) as number,
     s3Port: int("UNJPEG_S3_PORT", 4569, 1, 65535) as number,
