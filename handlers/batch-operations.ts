@@ -1,8 +1,9 @@
 /**
- * S3 Batch Operations "Invoke AWS Lambda function" (schema 1.0 or 2.0; Lambda, middy). One result per
- * task: Succeeded (restored, or nothing to do and why), TemporaryFailure (throttling, 5xx, out of time:
- * S3 retries it) or PermanentFailure (bad input: corrupt image, missing object), with a result string
- * that the job's completion report shows. Job user arguments (2.0): `format`, `force`, `redoStale`.
+ * S3 Batch Operations "Invoke AWS Lambda function" (schema 1.0 or 2.0; Lambda, middy). Each task goes
+ * through the one object-event policy; one result per task: Succeeded (restored, or skipped and why, a
+ * corrupt image too), TemporaryFailure (throttling, 5xx, a model run failure, out of time: S3 retries it)
+ * or PermanentFailure (access denied, missing object), with a result string that the job's completion
+ * report shows. Job user arguments (2.0): `format`, `force`, `redoStale`.
  */
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
@@ -11,11 +12,11 @@ import {
   type BatchTaskResult,
   batchResponse,
   parseBatchInvocation,
-  resultOfError,
-  resultOfOutcome,
+  resultOfEvent,
 } from "../lib/backfill/batch.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../lib/config.js";
-import { type Deriver, deriveObject } from "../lib/storage/derive.js";
+import type { Deriver } from "../lib/storage/derive.js";
+import { handleObjectEvent } from "../lib/storage/object-event.js";
 import { builtOnce, invocationDeadline } from "./invocation.js";
 
 /** Stop starting tasks this long before Lambda's deadline, so the rest are answered TemporaryFailure. */
@@ -37,24 +38,20 @@ export function createBatchHandler(deriver: Deriver | (() => Promise<Deriver>)) 
         return batchResponse(invocation, results);
       }
       const core = await getDeriver();
+      const options = {
+        ...(format === undefined ? {} : { format: format as OutputFormat }),
+        force: args["force"] === "true",
+        redoStale: args["redoStale"] !== "false",
+        signal: deadline,
+      };
       for (const task of invocation.tasks) {
-        if (deadline.aborted) {
-          results.push(resultOfError(task.taskId, undefined, true));
-          continue;
-        }
-        try {
-          const outcome = await deriveObject(core, {
-            bucket: task.bucket,
-            key: task.key,
-            ...(format === undefined ? {} : { format: format as OutputFormat }),
-            force: args["force"] === "true",
-            redoStale: args["redoStale"] !== "false",
-            signal: deadline,
-          });
-          results.push(resultOfOutcome(task.taskId, outcome));
-        } catch (error) {
-          results.push(resultOfError(task.taskId, error, deadline.aborted));
-        }
+        const event = {
+          change: "created",
+          bucket: task.bucket,
+          key: task.key,
+          name: "Batch Operations",
+        } as const;
+        results.push(resultOfEvent(task.taskId, await handleObjectEvent(core, event, options)));
       }
       for (const result of results) {
         process.stdout.write(`${JSON.stringify({ job: invocation.jobId, ...result })}\n`);

@@ -1,14 +1,14 @@
 /**
  * S3 Batch Operations "Invoke AWS Lambda function" jobs: the invocation payload (schema 1.0 with bucket
- * ARNs, 2.0 with bucket names and user arguments) in, one result per task out, coded `Succeeded`,
- * `TemporaryFailure` (S3 retries the task: throttling, timeouts, 5xx) or `PermanentFailure` (bad input:
- * S3 records it in the job's completion report with our result string).
+ * ARNs, 2.0 with bucket names and user arguments) in, one result per task out, coded `Succeeded` (restored
+ * or skipped with its reason), `TemporaryFailure` (S3 retries the task: throttling, timeouts, 5xx, a model
+ * run that failed) or `PermanentFailure` (access denied, a missing object: S3 records it in the job's
+ * completion report with our result string).
  */
 import { UnjpegError } from "../errors.js";
 import type { DeriveOutcome } from "../storage/derive.js";
-import { classifyFailure } from "../storage/retry.js";
+import { type EventResult, failedResult, summaryOf } from "../storage/object-event.js";
 import { decodeKey } from "./manifest.js";
-import { bulkResultOf } from "./outcome.js";
 
 export type BatchResultCode = "Succeeded" | "TemporaryFailure" | "PermanentFailure";
 
@@ -105,16 +105,37 @@ export function parseBatchInvocation(event: unknown): BatchInvocation {
 /** Result strings end up in the job's completion report; keep them short and one line. */
 const clip = (text: string): string => text.replace(/\s+/g, " ").slice(0, 900);
 
-export function resultOfOutcome(taskId: string, outcome: DeriveOutcome): BatchTaskResult {
-  const result = bulkResultOf(outcome);
-  if (result.status === "failed")
-    return { taskId, resultCode: "PermanentFailure", resultString: clip(result.summary) };
-  if (outcome.action === "skipped" && outcome.reason === "gone") {
-    return { taskId, resultCode: "PermanentFailure", resultString: clip(`not found: ${outcome.message}`) };
+/**
+ * A task's result from the one object-event policy: done or skipped (with its reason, a corrupt image too)
+ * is `Succeeded`; a failure is `TemporaryFailure` or `PermanentFailure` by its classification. A source
+ * that is gone is `PermanentFailure`, S3's own convention for missing keys (`treatMissingKeysAs`).
+ */
+export function resultOfEvent(taskId: string, result: EventResult): BatchTaskResult {
+  const resultString = clip(summaryOf(result));
+  if (result.status === "failed") {
+    const temporary = result.failure?.kind === "temporary";
+    const text = clip(`${result.reason}: ${result.failure?.message ?? result.message ?? ""}`);
+    return { taskId, resultCode: temporary ? "TemporaryFailure" : "PermanentFailure", resultString: text };
   }
-  return { taskId, resultCode: "Succeeded", resultString: clip(result.summary) };
+  if (result.status === "skipped" && result.reason === "gone")
+    return { taskId, resultCode: "PermanentFailure", resultString: clip(`not found: ${result.message}`) };
+  return { taskId, resultCode: "Succeeded", resultString };
 }
 
+/** A storage core outcome as a task result (the policy's mapping, for callers that hold an outcome). */
+export function resultOfOutcome(taskId: string, outcome: DeriveOutcome): BatchTaskResult {
+  const status = outcome.action;
+  const skip = outcome.action === "skipped" ? { reason: outcome.reason, message: outcome.message } : {};
+  return resultOfEvent(taskId, {
+    bucket: outcome.bucket,
+    key: outcome.key,
+    status,
+    derived: outcome,
+    ...skip,
+  });
+}
+
+/** An error as a task result; `timedOut`: the deadline cut it (S3 retries it). */
 export function resultOfError(taskId: string, error: unknown, timedOut = false): BatchTaskResult {
   if (timedOut) {
     return {
@@ -123,12 +144,7 @@ export function resultOfError(taskId: string, error: unknown, timedOut = false):
       resultString: "timed out before the restore finished; S3 retries it",
     };
   }
-  const failure = classifyFailure(error);
-  return {
-    taskId,
-    resultCode: failure.kind === "temporary" ? "TemporaryFailure" : "PermanentFailure",
-    resultString: clip(`${failure.code}: ${failure.message}`),
-  };
+  return resultOfEvent(taskId, { bucket: "", key: "", ...failedResult(error) });
 }
 
 export function batchResponse(

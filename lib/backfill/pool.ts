@@ -32,26 +32,3 @@ export async function forEachConcurrent<T>(
   }
   if (firstError !== null) throw (firstError as { error: unknown }).error;
 }
-
-/**
- * Wraps `fn` so that at most `limit` calls run at once; the others wait in order. The backfill keeps many
- * objects in flight for cheap triage while only a few restores (CPU- and memory-heavy) run together.
- */
-export function limitConcurrency<A extends unknown[], R>(
-  fn: (...args: A) => Promise<R>,
-  limit: number,
-): (...args: A) => Promise<R> {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be >= 1, got ${limit}`);
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (...args: A): Promise<R> => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await fn(...args);
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}

@@ -4,7 +4,8 @@
  * write of one object); this module owns filtering, resume, bounded concurrency, retries and counting.
  */
 
-import { classifyFailure, type RetryOptions, withRetry } from "../storage/retry.js";
+import { classifyFailure } from "../storage/failure.js";
+import { type RetryOptions, withRetry } from "../storage/retry.js";
 import { isDone, type Journal, type JournalEntry } from "./journal.js";
 import type { ListedObject } from "./manifest.js";
 import { forEachConcurrent } from "./pool.js";

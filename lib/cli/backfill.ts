@@ -10,7 +10,6 @@ import { openJournal, readOnlyJournal } from "../backfill/journal.js";
 import { manifestSource } from "../backfill/listing.js";
 import type { ListedObject } from "../backfill/manifest.js";
 import { deriveListedObject } from "../backfill/outcome.js";
-import { limitConcurrency } from "../backfill/pool.js";
 import { emptyCounts, startProgress } from "../backfill/progress.js";
 import { type BackfillReport, runBackfill } from "../backfill/run.js";
 import { type Config, loadConfig } from "../config.js";
@@ -48,8 +47,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = backfillConfig(loadConfig(), args);
-  const core = await createDeriver(config);
-  const deriver = { ...core, restore: limitConcurrency(core.restore, args.restoreConcurrency) };
+  // Restores take turns in the process's model run queue, which admits --restore-concurrency at once.
+  const deriver = await createDeriver(config);
   const journal = args.dryRun
     ? await readOnlyJournal(args.statePath, args.source)
     : await openJournal(args.statePath, args.source);

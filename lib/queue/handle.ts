@@ -1,11 +1,12 @@
 /**
- * What a queued message means: each object event in it (S3 notification or EventBridge, the one message
- * shape of docs/CONTRACTS.md) is derived or, for removals, has its derivatives deleted. Shared by the
- * `unjpeg worker` loop and the queue-worker Lambda.
+ * What a queued message means for `unjpeg worker`: each object event in it (S3 notification or EventBridge,
+ * the one message shape of docs/CONTRACTS.md) goes through the one object-event policy. A skip (a corrupt
+ * or high-quality image) is done with; a failure, temporary or permanent, leaves the message to the
+ * queue's redrive policy (retried, then dead-lettered after the receive limit).
  */
-import { BulkFailure, bulkResultOf } from "../backfill/outcome.js";
-import { type Deriver, deriveObject, removeDerivatives } from "../storage/derive.js";
+import type { Deriver } from "../storage/derive.js";
 import { objectEventsFromMessageText } from "../storage/events.js";
+import { EventFailedError, handleObjectEvent, summaryOf } from "../storage/object-event.js";
 
 export interface MessageOptions {
   /** Redo derivatives made by another model or from an older source (default true, like uploads). */
@@ -14,8 +15,8 @@ export interface MessageOptions {
 
 /**
  * Handles one message body; resolves with a one-line summary, or throws (the message then stays for the
- * queue's redrive policy: a malformed body, a corrupt image or a foreign object on the derivative key end
- * in the dead-letter queue for an operator, transient errors are retried).
+ * queue's redrive policy): an EventFailedError carrying the failure's classification, or an
+ * EventFormatError for a body that is no object event message (permanent).
  */
 export async function handleMessageBody(
   deriver: Deriver,
@@ -27,28 +28,10 @@ export async function handleMessageBody(
   if (events.length === 0) return "no object events (test event)";
   const lines: string[] = [];
   for (const event of events) {
-    signal.throwIfAborted();
     const where = `s3://${event.bucket}/${event.key}`;
-    if (event.change === "removed") {
-      const removed = await removeDerivatives(deriver, event);
-      lines.push(
-        `${where}: ${removed.action === "deleted" ? `deleted ${removed.deleted.length} derivative(s)` : `kept (${removed.reason})`}`,
-      );
-    } else if (event.change === "created") {
-      const outcome = await deriveObject(deriver, {
-        bucket: event.bucket,
-        key: event.key,
-        eTag: event.eTag,
-        redoStale: options.redoStale ?? true,
-        signal,
-      });
-      const result = bulkResultOf(outcome);
-      if (result.status === "failed")
-        throw new BulkFailure(result.reason ?? "failed", `${where}: ${result.summary}`);
-      lines.push(`${where}: ${result.summary}`);
-    } else {
-      lines.push(`${where}: ignored ${event.name}`);
-    }
+    const result = await handleObjectEvent(deriver, event, { signal, redoStale: options.redoStale ?? true });
+    if (result.failure !== undefined) throw new EventFailedError(result.failure, where);
+    lines.push(`${where}: ${summaryOf(result)}`);
   }
   return lines.join("; ");
 }

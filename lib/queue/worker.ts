@@ -11,7 +11,8 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { abortableSleep, classifyFailure } from "../storage/retry.js";
+import { classifyFailure } from "../storage/failure.js";
+import { abortableSleep } from "../storage/retry.js";
 
 /** The slice of the SDK client the worker uses: tests pass a fake with the same `send`. */
 export type SqsSend = Pick<SQSClient, "send">;

@@ -5,8 +5,6 @@
  */
 import { type ClassifiedFailure, classifyFailure } from "./failure.js";
 
-export { type ClassifiedFailure, classifyFailure, type FailureKind } from "./failure.js";
-
 export interface RetryOptions {
   /** Attempts in all, the first included (default 5). */
   readonly attempts?: number;

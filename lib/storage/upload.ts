@@ -1,19 +1,13 @@
 /**
- * Restore on upload, without Lambda types: turns an invocation (S3 notifications, EventBridge events, or
- * SQS messages carrying either) into derive/remove calls on the shared core, one decision line each, and
- * says which units failed so that only those are retried.
+ * The Lambda consumers of object events (the upload function and the queue worker function), without
+ * Lambda types: turns an invocation (S3 notifications, EventBridge events, or SQS messages carrying either)
+ * into calls of the one object-event policy, one decision line each, and says which units failed so that
+ * only those are retried.
  */
-import { UnjpegError } from "../errors.js";
-import {
-  type DeriveOutcome,
-  type Deriver,
-  deriveObject,
-  type RemoveOutcome,
-  removeDerivatives,
-} from "./derive.js";
-import { classifyInvocation, type EventUnit, type ObjectEvent } from "./events.js";
+import type { Deriver, WrittenOutcome } from "./derive.js";
+import { classifyInvocation, type EventUnit } from "./events.js";
+import { type EventResult, failedResult, handleObjectEvent } from "./object-event.js";
 import { type Decision, decisionLine, type LineSink, stdoutSink } from "./report.js";
-import { StorageError } from "./s3.js";
 
 export interface UploadOptions {
   /** Where decision lines go (default stdout). */
@@ -51,30 +45,16 @@ export async function handleUploadEvent(
 
   const runUnit = async (unit: EventUnit) => {
     if (!Array.isArray(unit.events)) {
-      record(failure(unit.events, { unit: unit.id }));
+      record(decisionOf({ bucket: "", key: "", ...failedResult(unit.events) }, { unit: unit.id }));
       failed.add(unit.id);
       return;
     }
     for (const objectEvent of unit.events) {
-      if (options.signal?.aborted) {
-        record({
-          ...eventFields(objectEvent),
-          action: "failed",
-          reason: "DEADLINE",
-          retryable: true,
-          unit: unit.id,
-        });
-        failed.add(unit.id);
-        continue;
-      }
       const started = performance.now();
-      try {
-        const decision = await decide(deriver, objectEvent, options.signal);
-        record({ ...decision, ms: Math.round(performance.now() - started), unit: unit.id });
-      } catch (error) {
-        record({ ...eventFields(objectEvent), ...failure(error, { unit: unit.id }) });
-        failed.add(unit.id);
-      }
+      const result = await handleObjectEvent(deriver, objectEvent, { signal: options.signal });
+      const ms = result.status === "failed" ? {} : { ms: Math.round(performance.now() - started) };
+      record(decisionOf(result, { ...ms, unit: unit.id }));
+      if (result.status === "failed") failed.add(unit.id);
     }
   };
 
@@ -90,66 +70,53 @@ export async function handleUploadEvent(
   };
 }
 
-const eventFields = (e: ObjectEvent) => ({ bucket: e.bucket, key: e.key, event: e.name });
-
-async function decide(
-  deriver: Deriver,
-  event: ObjectEvent,
-  signal: AbortSignal | undefined,
-): Promise<Decision> {
-  const fields = eventFields(event);
-  if (event.change === "created") {
-    return {
-      ...fields,
-      ...fromDerive(
-        await deriveObject(deriver, { bucket: event.bucket, key: event.key, eTag: event.eTag, signal }),
-      ),
-    };
-  }
-  if (event.change === "removed") {
-    return {
-      ...fields,
-      ...fromRemove(await removeDerivatives(deriver, { bucket: event.bucket, key: event.key })),
-    };
-  }
-  return { ...fields, action: "ignored", reason: "event-type", message: `${event.name} needs no work` };
-}
-
-function fromDerive(outcome: DeriveOutcome): Decision {
-  const common = {
-    derivativeKey: outcome.derivativeKey,
-    quality: outcome.quality,
-    bytesRead: outcome.bytesRead,
+/** The decision line's fields for one result of the object-event policy. */
+export function decisionOf(result: EventResult, extra: Record<string, unknown> = {}): Decision {
+  const fields = {
+    ...(result.bucket === "" ? {} : { bucket: result.bucket, key: result.key }),
+    ...(result.name === undefined ? {} : { event: result.name }),
   };
-  switch (outcome.action) {
-    case "written":
+  const derived = result.derived;
+  const common =
+    derived === undefined
+      ? {}
+      : { derivativeKey: derived.derivativeKey, quality: derived.quality, bytesRead: derived.bytesRead };
+  switch (result.status) {
+    case "written": {
+      const w = derived as WrittenOutcome;
       return {
+        ...fields,
+        ...extra,
         ...common,
         action: "written",
-        replaced: outcome.replaced,
-        model: outcome.model,
-        restoreMs: outcome.restoreMs,
-        restoreWallMs: Math.round(outcome.restoreWallMs),
-        timings: outcome.timings,
-        bytesWritten: outcome.output.byteLength,
+        replaced: w.replaced,
+        model: w.model,
+        restoreMs: w.restoreMs,
+        restoreWallMs: Math.round(w.restoreWallMs),
+        timings: w.timings,
+        bytesWritten: w.output.byteLength,
       };
-    case "would-write":
-      return { ...common, action: "would-write" };
-    case "skipped":
-      return { ...common, action: "skipped", reason: outcome.reason, message: outcome.message };
+    }
+    case "failed":
+      return {
+        ...fields,
+        ...extra,
+        action: "failed",
+        reason: result.reason,
+        message: result.message,
+        retryable: result.failure?.kind === "temporary",
+      };
+    case "deleted":
+      return { ...fields, ...extra, action: "deleted", deleted: result.deleted };
+    default:
+      return {
+        ...fields,
+        ...extra,
+        ...common,
+        action: result.status,
+        ...(result.reason === undefined ? {} : { reason: result.reason }),
+        ...(result.message === undefined ? {} : { message: result.message }),
+        ...(result.staleDeleted === undefined ? {} : { staleDeleted: result.staleDeleted }),
+      };
   }
-}
-
-function fromRemove(outcome: RemoveOutcome): Decision {
-  if (outcome.action === "skipped")
-    return { action: "skipped", reason: outcome.reason, message: outcome.message };
-  return { action: "deleted", deleted: outcome.deleted };
-}
-
-function failure(error: unknown, extra: Record<string, unknown>): Decision {
-  const code = error instanceof UnjpegError ? error.code : error instanceof Error ? error.name : "ERROR";
-  const message = error instanceof Error ? error.message : String(error);
-  const retryable =
-    error instanceof StorageError ? error.retryable : !(error instanceof UnjpegError && error.status < 500);
-  return { ...extra, action: "failed", reason: code, message, retryable };
 }

@@ -29,7 +29,7 @@ before(async () => {
 });
 after(() => stack?.close());
 
-test("enqueue → worker: derivatives written, successes deleted, the corrupt one left for redrive", async () => {
+test("enqueue → worker: derivatives written, successes and skips (the corrupt one) deleted, a failure left for redrive", async () => {
   const deriver = await testDeriver(stack);
   const sqs = fakeSqs({ maxReceiveCount: 3 });
   async function* objects() {
@@ -39,8 +39,11 @@ test("enqueue → worker: derivatives written, successes deleted, the corrupt on
   }
   const sent = await enqueueObjects(sqs, QUEUE, objects());
   assert.deepEqual(sent, { sent: 11, batches: 2 });
+  // A message that is no object event: a (permanent) failure, left to the queue's redrive policy.
+  sqs.add("{not json");
 
   const handled: string[] = [];
+  const summaries: string[] = [];
   const stats = await runWorker({
     sqs,
     queueUrl: QUEUE,
@@ -50,16 +53,23 @@ test("enqueue → worker: derivatives written, successes deleted, the corrupt on
     exitWhenEmpty: true,
     handle: async (message, signal) => {
       handled.push(message.messageId);
-      return handleMessageBody(deriver, message.body, signal);
+      const summary = await handleMessageBody(deriver, message.body, signal);
+      summaries.push(summary);
+      return summary;
     },
   });
-  assert.equal(stats.received, 11);
-  assert.equal(stats.succeeded, 10);
+  assert.equal(stats.received, 12);
+  assert.equal(stats.succeeded, 11);
   assert.equal(stats.failed, 1);
+  // A corrupt image is a skip with its reason (the one object-event policy): done with, not redriven.
+  assert.ok(
+    summaries.some((s) => /queue\/broken\.jpg: skipped: corrupt/.test(s)),
+    summaries.join("\n"),
+  );
   assert.equal(new Set(handled).size, handled.length, "no message handled twice");
   // The failure stays in the queue (invisible until its timeout), for the redrive policy.
   assert.equal(sqs.messages.length, 1);
-  assert.match(sqs.messages[0]!.body, /queue\/broken\.jpg/);
+  assert.equal(sqs.messages[0]!.body, "{not json");
 
   const derivatives = (await listKeys(stack.s3, "queue/")).filter((k) => k.includes(".restored."));
   assert.deepEqual(derivatives, [
@@ -95,7 +105,7 @@ test("the queue-worker Lambda reports only the failed messages", async () => {
   const context = { getRemainingTimeInMillis: () => 120_000 } as unknown as Context;
   const response = await handler(event, context);
   assert.deepEqual(response, {
-    batchItemFailures: [{ itemIdentifier: "corrupt" }, { itemIdentifier: "garbage" }],
+    batchItemFailures: [{ itemIdentifier: "garbage" }],
   });
 });
 

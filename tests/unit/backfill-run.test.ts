@@ -172,26 +172,3 @@ test("a failing source stops the pool only after the calls in flight have settle
   );
   assert.deepEqual(settled.sort(), [1, 2]);
 });
-
-test("limitConcurrency: at most `limit` calls at once, the rest in order", async () => {
-  const { limitConcurrency } = await import("../../lib/backfill/pool.js");
-  let running = 0;
-  let peak = 0;
-  const order: number[] = [];
-  const limited = limitConcurrency(async (n: number) => {
-    running++;
-    peak = Math.max(peak, running);
-    await new Promise((r) => setTimeout(r, 5));
-    running--;
-    order.push(n);
-    if (n === 3) throw new Error("three");
-    return n * 2;
-  }, 2);
-  const results = await Promise.allSettled([1, 2, 3, 4, 5, 6].map((n) => limited(n)));
-  assert.equal(peak, 2);
-  assert.deepEqual(
-    results.map((r) => (r.status === "fulfilled" ? r.value : "failed")),
-    [2, 4, "failed", 8, 10, 12],
-  );
-  assert.equal(order.length, 6, "a failure frees its slot");
-});

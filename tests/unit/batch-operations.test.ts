@@ -123,10 +123,11 @@ test("each result code, with a useful result string", () => {
   assert.equal(resultOfOutcome("t2", highQuality).resultCode, "Succeeded");
   assert.match(resultOfOutcome("t2", highQuality).resultString, /^skipped: high-quality \(quality 95\)/);
   const corrupt = skipped("corrupt", "truncated scan [JPEG_TRUNCATED]", null);
+  // A corrupt image is a skip with its reason (the one object-event policy), not a failure.
   assert.deepEqual(resultOfOutcome("t3", corrupt), {
     taskId: "t3",
-    resultCode: "PermanentFailure",
-    resultString: "failed: corrupt: truncated scan [JPEG_TRUNCATED]",
+    resultCode: "Succeeded",
+    resultString: "skipped: corrupt: truncated scan [JPEG_TRUNCATED]",
   });
   const gone = skipped("gone", "the source no longer exists", null);
   assert.equal(resultOfOutcome("t4", gone).resultCode, "PermanentFailure");

@@ -1,8 +1,8 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: a CloudFormation template is untyped JSON, read by shape
 /**
  * `osls package` of serverless.yml offline (deploy/package-offline.ts), and the template read back with its
- * intrinsic functions evaluated, for the deploy tests of GPU mode (tests/unit/deploy-gpu.test.ts), the way
- * tests/unit/deploy-template.test.ts does it for the CPU mode.
+ * intrinsic functions evaluated: the one helper of the deploy tests of both modes
+ * (tests/unit/deploy-template.test.ts for CPU, tests/unit/deploy-gpu.test.ts for GPU).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

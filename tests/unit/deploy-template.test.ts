@@ -1,196 +1,50 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: a CloudFormation template is untyped JSON, read by shape
 /**
- * `osls package` of serverless.yml, offline: no AWS credentials of the user's, no network. osls asks
- * CloudFormation once (DescribeStacks, to reuse an unchanged layer); a loopback stub answers "no such
+ * `osls package` of serverless.yml, offline: no AWS credentials of the user's, no network (the packaging
+ * and the template's evaluation are tests/unit/deploy-package.ts's, shared with the GPU mode's tests). osls
+ * asks CloudFormation once (DescribeStacks, to reuse an unchanged layer); a loopback stub answers "no such
  * stack", and every other AWS endpoint also points at the stub so that any further call fails the test.
- * The template's intrinsic functions are evaluated here, so the IAM checks see the ARNs AWS would see.
+ * The template's intrinsic functions are evaluated, so the IAM checks see the ARNs AWS would see.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
 import { ALLOCATOR_TUNABLES } from "../../lib/allocator.js";
+import {
+  conditionsOf,
+  evaluate,
+  list,
+  packageWith as packageOffline,
+  resourcesFor,
+  statements as roleStatements,
+  root,
+  type Template,
+} from "./deploy-package.js";
 
-const root = resolve(import.meta.dirname, "../..");
 const bucket = "media-test";
 const kmsKey = "arn:aws:kms:eu-west-1:111122223333:key/0f1e2d3c";
 const secret = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:unjpeg-keys-AbCdEf";
 const bucketArn = `arn:aws:s3:::${bucket}`;
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Template = { Resources: Record<string, { Type: string; Condition?: string; Properties: any }> } & Record<
-  string,
-  any
->;
-
-/** Starts the CloudFormation stand-in; returns it with the list of actions it was asked for. */
-async function startCloudFormationStub(): Promise<{ server: Server; url: string; actions: string[] }> {
-  const actions: string[] = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk) => {
-      body += chunk;
-    });
-    req.on("end", () => {
-      const action = new URLSearchParams(body).get("Action") ?? `${req.method} ${req.url}`;
-      actions.push(action);
-      const message =
-        action === "DescribeStacks"
-          ? "Stack with id unjpeg-ci does not exist"
-          : `stub: ${action} not expected`;
-      res.writeHead(400, { "content-type": "text/xml" });
-      res.end(
-        `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>` +
-          `<Code>ValidationError</Code><Message>${message}</Message></Error><RequestId>stub</RequestId></ErrorResponse>`,
-      );
-    });
-  });
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as AddressInfo;
-  return { server, url: `http://127.0.0.1:${port}`, actions };
+/** `osls package` with `bucket` and `params` (tests/unit/deploy-package.ts); it must succeed. */
+async function packageWith(
+  layerName: string,
+  params: string[],
+): Promise<{ template: Template; actions: string[] }> {
+  const packaged = await packageOffline(layerName, [`bucket=${bucket}`, ...params]);
+  assert.equal(packaged.code, 0, `osls package failed:\n${packaged.output}`);
+  return { template: packaged.template!, actions: packaged.actions };
 }
 
-/** Runs `osls package` with only stub credentials and every AWS endpoint on the loopback stub. */
-async function oslsPackage(stubUrl: string, outDir: string, params: string[]): Promise<string> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(AWS_|HTTPS?_PROXY|ALL_PROXY)/i.test(name)) env[name] = value;
-  }
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: "stub",
-    AWS_SECRET_ACCESS_KEY: "stub",
-    AWS_ENDPOINT_URL: stubUrl,
-    AWS_EC2_METADATA_DISABLED: "true",
-    NO_PROXY: "127.0.0.1,localhost",
-  });
-  const bin = join(root, "node_modules/osls/bin/serverless.js");
-  const args = [bin, "package", "--stage", "ci", "--region", "eu-west-1", "--package", outDir];
-  for (const param of params) args.push("--param", param);
-  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    output += chunk;
-  });
-  const code = await new Promise<number | null>((done) => child.on("close", done));
-  assert.equal(code, 0, `osls package failed:\n${output}`);
-  return output;
-}
-
-interface Packaged {
-  readonly template: Template;
-  /** What the CloudFormation stub was asked for. */
-  readonly actions: string[];
-  /** Stops the stub, removes the layer and output folders. */
-  close(): void;
-}
-
-/**
- * `osls package` against a fresh stub with `bucket`, `params` and a stand-in layer folder
- * (layers/build/<layerName>-<pid>); the packaged CloudFormation template, read back.
- */
-async function packageWith(layerName: string, params: string[]): Promise<Packaged> {
-  const stub = await startCloudFormationStub();
-  const outDir = mkdtempSync(join(tmpdir(), "unjpeg-package-"));
-  const layerDir = `layers/build/${layerName}-${process.pid}`;
-  const close = () => {
-    stub.server.close();
-    rmSync(join(root, layerDir), { recursive: true, force: true });
-    rmSync(outDir, { recursive: true, force: true });
-  };
-  try {
-    mkdirSync(join(root, layerDir, "nodejs"), { recursive: true });
-    writeFileSync(join(root, layerDir, "nodejs/package.json"), '{"type":"module"}\n');
-    await oslsPackage(stub.url, outDir, [`bucket=${bucket}`, ...params, `layerDir=${layerDir}`]);
-    const template = JSON.parse(
-      readFileSync(join(outDir, "cloudformation-template-update-stack.json"), "utf8"),
-    );
-    return { template, actions: stub.actions, close };
-  } catch (error) {
-    close();
-    throw error;
-  }
-}
-
-/** Evaluates the intrinsic functions this template uses, as CloudFormation would on deploy. */
-function evaluate(value: Json, conditions: Record<string, boolean>): Json | undefined {
-  if (Array.isArray(value)) {
-    return value.map((item) => evaluate(item, conditions)).filter((item) => item !== undefined) as Json[];
-  }
-  if (value === null || typeof value !== "object") return value;
-  const keys = Object.keys(value);
-  const [fn] = keys;
-  if (keys.length === 1 && fn !== undefined && (fn === "Ref" || fn.startsWith("Fn::"))) {
-    const arg = value[fn] as any;
-    switch (fn) {
-      case "Ref":
-        if (arg === "AWS::NoValue") return undefined;
-        if (arg === "AWS::AccountId") return "111122223333";
-        if (arg === "AWS::Partition") return "aws";
-        return `ref:${arg}`;
-      case "Fn::GetAtt":
-        return `getatt:${arg[0]}.${arg[1]}`;
-      case "Fn::Join":
-        return (evaluate(arg[1], conditions) as Json[]).join(arg[0]);
-      case "Fn::Split":
-        return (evaluate(arg[1], conditions) as string).split(arg[0]);
-      case "Fn::Select":
-        return (evaluate(arg[1], conditions) as Json[])[arg[0]] as Json;
-      case "Fn::If": {
-        const chosen = conditions[arg[0]] ? arg[1] : arg[2];
-        assert.notEqual(conditions[arg[0]], undefined, `unknown condition ${arg[0]}`);
-        return evaluate(chosen, conditions);
-      }
-      case "Fn::Sub":
-        return String(arg);
-      default:
-        throw new Error(`evaluate: ${fn} not handled`);
-    }
-  }
-  const out: { [key: string]: Json } = {};
-  for (const [key, item] of Object.entries(value)) {
-    const evaluated = evaluate(item, conditions);
-    if (evaluated !== undefined) out[key] = evaluated;
-  }
-  return out;
-}
-
-function conditionsOf(template: Template): Record<string, boolean> {
-  const result: Record<string, boolean> = {};
-  for (const [name, condition] of Object.entries(template.Conditions as Record<string, any>)) {
-    const equals = (args: [string, string]) => args[0] === args[1];
-    result[name] = condition["Fn::Not"]
-      ? !equals(condition["Fn::Not"][0]["Fn::Equals"])
-      : equals(condition["Fn::Equals"]);
-  }
-  return result;
-}
-
-type Statement = { Effect: string; Action: string | string[]; Resource: string | string[]; Condition?: any };
-
-function statements(template: Template, role: string, conditions: Record<string, boolean>): Statement[] {
-  const policies = template.Resources[role]?.Properties.Policies as any[];
-  assert.ok(policies, `role ${role} missing`);
-  return policies.flatMap(
-    (policy) => (evaluate(policy.PolicyDocument, conditions) as any).Statement as Statement[],
-  );
-}
-
-const list = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
-
-/** The resources a role may use for one action (all statements together). */
-function resourcesFor(all: Statement[], action: string): string[] {
-  return all.filter((s) => list(s.Action).includes(action)).flatMap((s) => list(s.Resource));
+/** Every statement of a role's inline policies, evaluated; the role must exist. */
+function statements(template: Template, role: string, conditions: Record<string, boolean>) {
+  assert.ok(template.Resources[role]?.Properties.Policies, `role ${role} missing`);
+  return roleStatements(template, role, conditions);
 }
 
 describe("serverless.yml packaged offline (s3 trigger, two prefixes, KMS, signing keys)", () => {
-  let packaged: Packaged | undefined;
+  let packaged: { template: Template; actions: string[] } | undefined;
   let template: Template;
   let conditions: Record<string, boolean>;
 
@@ -203,8 +57,6 @@ describe("serverless.yml packaged offline (s3 trigger, two prefixes, KMS, signin
     template = packaged.template;
     conditions = conditionsOf(template);
   });
-
-  after(() => packaged?.close());
 
   it("asked AWS for nothing but the stack lookup", () => {
     assert.deepEqual([...new Set(packaged?.actions)], ["DescribeStacks"]);
@@ -395,15 +247,13 @@ describe("serverless.yml packaged offline (s3 trigger, two prefixes, KMS, signin
 });
 
 describe("serverless.yml packaged offline (eventbridge trigger, whole bucket, no KMS)", () => {
-  let packaged: Packaged | undefined;
+  let packaged: { template: Template; actions: string[] } | undefined;
   let template: Template;
 
   before(async () => {
     packaged = await packageWith("ci-layer-eb", ["uploadTrigger=eventbridge"]);
     template = packaged.template;
   });
-
-  after(() => packaged?.close());
 
   it("routes uploads through EventBridge to the queue, with no bucket notifications", () => {
     const conditions = conditionsOf(template);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { UnjpegError } from "../../lib/errors.js";
-import { backoffDelay, classifyFailure, withRetry } from "../../lib/storage/retry.js";
+import { classifyFailure } from "../../lib/storage/failure.js";
+import { backoffDelay, withRetry } from "../../lib/storage/retry.js";
 
 const awsError = (name: string, status: number) =>
   Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status } });
