@@ -1,8 +1,12 @@
 /**
  * Key filters for backfill: glob patterns over S3 keys and a modification-date floor. Keys are paths with
  * `/` separators, so the glob dialect is the shell's: `*` and `?` stay within one path segment, `**`
- * crosses segments, `{a,b}` alternates, `[...]` is a character class.
+ * crosses segments, `{a,b}` alternates, `[...]` is a character class (`[!...]` negated). Compiled by
+ * picomatch, the matcher most tools use, with the shell's reading: dot files match like any others,
+ * unbalanced brackets are errors, and parentheses are literal (keys like `IMG_0001 (1).jpg` are common;
+ * picomatch would read them as a regular expression's group).
  */
+import picomatch from "picomatch";
 import { UnjpegError } from "../errors.js";
 
 export class GlobError extends UnjpegError {
@@ -11,62 +15,16 @@ export class GlobError extends UnjpegError {
   }
 }
 
-const REGEXP_SPECIAL = new Set([..."\\^$.|+()[]{}*?"]);
+const GLOB_OPTIONS = Object.freeze({ dot: true, strictBrackets: true, posix: true, noextglob: true });
 
 /** Compiles one glob to an anchored RegExp matching whole keys. */
 export function globToRegExp(pattern: string): RegExp {
   if (pattern === "") throw new GlobError(pattern, "empty pattern");
-  let source = "";
-  let braceDepth = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i]!;
-    if (char === "*") {
-      if (pattern[i + 1] === "*") {
-        i++;
-        // `**/` also matches zero segments, so `photos/**/*.jpg` matches `photos/a.jpg`.
-        if (pattern[i + 1] === "/") {
-          i++;
-          source += "(?:.*/)?";
-        } else {
-          source += ".*";
-        }
-      } else {
-        source += "[^/]*";
-      }
-    } else if (char === "?") {
-      source += "[^/]";
-    } else if (char === "[") {
-      const end = pattern.indexOf("]", i + 2);
-      if (end === -1) throw new GlobError(pattern, "unclosed [");
-      let body = pattern.slice(i + 1, end);
-      if (body.startsWith("!")) body = `^${body.slice(1)}`;
-      source += `[${body.replace(/\\/g, "\\\\")}]`;
-      i = end;
-    } else if (char === "{") {
-      braceDepth++;
-      source += "(?:";
-    } else if (char === "}" && braceDepth > 0) {
-      braceDepth--;
-      source += ")";
-    } else if (char === "," && braceDepth > 0) {
-      source += "|";
-    } else if (char === "\\" && i + 1 < pattern.length) {
-      i++;
-      source += escapeChar(pattern[i]!);
-    } else {
-      source += escapeChar(char);
-    }
-  }
-  if (braceDepth !== 0) throw new GlobError(pattern, "unclosed {");
   try {
-    return new RegExp(`^${source}$`, "s");
+    return picomatch.makeRe(pattern.replace(/(?<!\\)[()]/g, "\\$&"), GLOB_OPTIONS);
   } catch (error) {
-    throw new GlobError(pattern, (error as Error).message);
+    throw new GlobError(pattern, error instanceof Error ? error.message : String(error));
   }
-}
-
-function escapeChar(char: string): string {
-  return REGEXP_SPECIAL.has(char) ? `\\${char}` : char;
 }
 
 export interface KeyFilterOptions {

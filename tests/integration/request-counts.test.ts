@@ -1,0 +1,212 @@
+/**
+ * S3 requests per path, counted on the wire (every attempt the storage core's client sends, after signing)
+ * against a real s3rver with the real restore: an upload event, a CDN hit, a CDN miss, a backfill skip and
+ * a backfill restore. Each object is asked about once: a miss or an upload costs 1 source HEAD, 1 look at
+ * the derivative's key, 1 header GET, 1 GET of the rest and 1 conditional PUT, and nothing just written is
+ * read back. The table these print is the one in docs/architecture.md (S3 requests per path).
+ *
+ * The core's first read is lowered to 2 KiB here, so that the test's small images (4-10 KB) need the
+ * second GET that a photo whose scans start past 64 KiB needs.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createUploadHandler } from "../../handlers/s3-upload.js";
+import { deriveListedObject } from "../../lib/backfill/outcome.js";
+import { createOriginApp } from "../../lib/http/app.js";
+import type { OriginRequest } from "../../lib/http/types.js";
+import type { Deriver } from "../../lib/storage/derive.js";
+import { createDeriver } from "../../lib/storage/deriver.js";
+import { encodeEventKey, isDerivativeKey } from "../../lib/storage/keys.js";
+import { LOCAL_CREDENTIALS } from "../../lib/storage/local-s3.js";
+import { createS3Client, headObject } from "../../lib/storage/s3.js";
+import { BUCKET, makeJpeg, startTestStack, type TestStack } from "./upload-helpers.js";
+
+const HEADER_BYTES = 2048;
+
+/** Counts every request the client sends, by what it asks for: `HEAD source`, `GET source (rest)`, ... */
+function countRequests(s3: S3Client, isDerivative: (key: string) => boolean) {
+  const counts: Record<string, number> = {};
+  let on = false;
+  s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (on) {
+        const request = args.request as { method: string; headers: Record<string, string> };
+        const input = args.input as { Key?: string };
+        const what = input.Key === undefined ? "" : isDerivative(input.Key) ? " derivative" : " source";
+        const range = request.headers["range"];
+        const part = range === undefined ? "" : range.startsWith("bytes=0-") ? " (headers)" : " (rest)";
+        const name = (context.commandName ?? "").replace(/Command$/, "");
+        const label = `${request.method === "HEAD" ? "HEAD" : name}${what}${part}`;
+        counts[label] = (counts[label] ?? 0) + 1;
+      }
+      return next(args);
+    },
+    { step: "finalizeRequest", name: "count-requests", priority: "low" },
+  );
+  return {
+    /** The requests `work` made, by label. */
+    async during(work: () => Promise<unknown>): Promise<Record<string, number>> {
+      for (const label of Object.keys(counts)) delete counts[label];
+      on = true;
+      try {
+        await work();
+      } finally {
+        on = false;
+      }
+      return { ...counts };
+    },
+  };
+}
+
+let stack: TestStack;
+let deriver: Deriver;
+let counter: ReturnType<typeof countRequests>;
+const table: string[] = [];
+
+before(async () => {
+  stack = await startTestStack();
+  // The core's own client, counted; the test's own requests go through the stack's client.
+  const s3 = createS3Client(stack.config, { credentials: LOCAL_CREDENTIALS });
+  counter = countRequests(s3, (key) => isDerivativeKey(key, stack.config));
+  deriver = await createDeriver({ ...stack.config, bucket: BUCKET }, { s3, headerBytes: HEADER_BYTES });
+});
+after(async () => {
+  process.stdout.write(`\n| path | S3 requests |\n|---|---|\n${table.join("\n")}\n`);
+  deriver?.s3.destroy();
+  await stack?.close();
+});
+
+const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+function record(path: string, counts: Record<string, number>): void {
+  const parts = Object.entries(counts).map(([label, n]) => `${n} ${label}`);
+  table.push(`| ${path} | ${total(counts)}: ${parts.join(", ")} |`);
+}
+
+const s3Event = (key: string) => ({
+  Records: [
+    {
+      eventSource: "aws:s3",
+      eventName: "ObjectCreated:Put",
+      s3: { bucket: { name: BUCKET }, object: { key: encodeEventKey(key) } },
+    },
+  ],
+});
+
+describe("S3 requests per path", () => {
+  const upload = createUploadHandler(() => Promise.resolve(deriver), { sink: () => undefined });
+
+  it("upload event (a restore): 1 source HEAD, 1 derivative HEAD, 1 header GET, 1 GET of the rest, 1 PUT", async () => {
+    await stack.put("counts/upload.jpg", await makeJpeg(15, 512, 384, 1));
+    const counts = await counter.during(() => upload(s3Event("counts/upload.jpg"), {} as never));
+    record("upload event, restored", counts);
+    assert.deepEqual(counts, {
+      "HEAD source": 1,
+      "HEAD derivative": 1,
+      "GetObject source (headers)": 1,
+      "GetObject source (rest)": 1,
+      "PutObject derivative": 1,
+    });
+  });
+
+  it("upload event (a skip): the two HEADs and the header GET, nothing more", async () => {
+    await stack.put("counts/high.jpg", await makeJpeg(97, 256, 192, 2));
+    const counts = await counter.during(() => upload(s3Event("counts/high.jpg"), {} as never));
+    record("upload event, skipped (high quality)", counts);
+    assert.deepEqual(counts, { "HEAD source": 1, "HEAD derivative": 1, "GetObject source (headers)": 1 });
+  });
+
+  describe("CDN origin", () => {
+    const get = (key: string): OriginRequest => ({
+      method: "GET",
+      path: `/${key}`,
+      query: "",
+      headers: { accept: "image/jpeg" },
+      // As on Lambda: an answer due in a minute, so the origin triages the source upfront (its estimate).
+      answerBy: Date.now() + 60_000,
+    });
+
+    it("miss: 1 source HEAD, 1 derivative GET (none there), 1 header GET (the triage, taken over by the restore), 1 GET of the rest, 1 PUT; nothing read back", async () => {
+      const { origin } = await createOriginApp(deriver.config, { deriver, hotCacheBytes: 0 });
+      await stack.put("counts/miss.jpg", await makeJpeg(15, 512, 384, 3));
+      let status = 0;
+      const counts = await counter.during(async () => {
+        const response = await origin(get("counts/miss.jpg"));
+        status = response.status;
+        assert.equal(response.headers["x-unjpeg-action"], "restored");
+      });
+      assert.equal(status, 200);
+      record("CDN miss (restored and stored)", counts);
+      assert.deepEqual(counts, {
+        "HEAD source": 1,
+        "GetObject derivative": 1,
+        "GetObject source (headers)": 1,
+        "GetObject source (rest)": 1,
+        "PutObject derivative": 1,
+      });
+    });
+
+    it("hit: 1 source HEAD and 1 derivative GET (read once); from the origin's memory, the HEAD alone", async () => {
+      const cold = (await createOriginApp(deriver.config, { deriver, hotCacheBytes: 0 })).origin;
+      const counts = await counter.during(async () => {
+        const response = await cold(get("counts/miss.jpg"));
+        assert.equal(response.headers["x-unjpeg-action"], "hit");
+      });
+      record("CDN hit", counts);
+      assert.deepEqual(counts, { "HEAD source": 1, "GetObject derivative": 1 });
+
+      const warm = (await createOriginApp(deriver.config, { deriver })).origin;
+      await warm(get("counts/miss.jpg"));
+      const again = await counter.during(async () => {
+        const response = await warm(get("counts/miss.jpg"));
+        assert.equal(response.headers["x-unjpeg-action"], "hit");
+      });
+      record("CDN hit held in the origin's memory (checked against the source)", again);
+      assert.deepEqual(again, { "HEAD source": 1 });
+    });
+  });
+
+  describe("backfill (listed objects: ETag and size from the listing)", () => {
+    const listed = async (key: string) => {
+      const head = (await headObject(stack.s3, BUCKET, key))!;
+      return { bucket: BUCKET, key, etag: head.eTag, size: head.size };
+    };
+
+    it("skip: 1 ranged GET, no HEAD", async () => {
+      await stack.put("counts/archive-high.jpg", await makeJpeg(97, 256, 192, 4));
+      const object = await listed("counts/archive-high.jpg");
+      const counts = await counter.during(() =>
+        deriveListedObject(deriver, object, new AbortController().signal),
+      );
+      record("backfill, skipped (high quality)", counts);
+      assert.deepEqual(counts, { "GetObject source (headers)": 1 });
+    });
+
+    it("restore: 1 header GET, then 1 source HEAD, 1 derivative HEAD, 1 GET of the rest, 1 PUT", async () => {
+      await stack.put("counts/archive-low.jpg", await makeJpeg(15, 512, 384, 5));
+      const object = await listed("counts/archive-low.jpg");
+      const result = { outcome: "" };
+      const counts = await counter.during(async () => {
+        result.outcome = (await deriveListedObject(deriver, object, new AbortController().signal)).outcome;
+      });
+      assert.equal(result.outcome, "restored");
+      record("backfill, restored", counts);
+      assert.deepEqual(counts, {
+        "GetObject source (headers)": 1,
+        "HEAD source": 1,
+        "HEAD derivative": 1,
+        "GetObject source (rest)": 1,
+        "PutObject derivative": 1,
+      });
+    });
+
+    it("already restored: the header GET and the two HEADs", async () => {
+      const object = await listed("counts/archive-low.jpg");
+      const counts = await counter.during(() =>
+        deriveListedObject(deriver, object, new AbortController().signal),
+      );
+      record("backfill, current derivative", counts);
+      assert.deepEqual(counts, { "GetObject source (headers)": 1, "HEAD source": 1, "HEAD derivative": 1 });
+    });
+  });
+});
