@@ -8,6 +8,7 @@ export {
   type DecodeCoefficientsOptions,
   decodeCoefficients,
   type JpegCoefficients,
+  releaseCoefficients,
 } from "./coefficients.js";
 export { JPEG_ERROR_CODES, JpegError, type JpegErrorCode } from "./errors.js";
 export type { FrameComponent, JpegFrame, JpegHeaders, QuantTable, ReadHeadersOptions } from "./headers.js";

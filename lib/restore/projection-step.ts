@@ -6,7 +6,7 @@
 import type { OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { DEFAULT_QUALITY } from "../image/encode.js";
-import { decodeCoefficients, type JpegCoefficients } from "../jpeg/coefficients.js";
+import { decodeCoefficients, type JpegCoefficients, releaseCoefficients } from "../jpeg/coefficients.js";
 import { ANNEX_K_CHROMA, ANNEX_K_LUMA, ijgTable } from "../jpeg/ijg.js";
 import type { Stepper } from "../model/step.js";
 import { threadClock } from "../model/thread-cpu.js";
@@ -98,10 +98,14 @@ export async function projectRestored(
   const source = await pending;
   if ("skipped" in source) return { applied: false, reason: source.skipped };
   const { coefficients } = source;
-  const reason = projectionSkipReason(coefficients, image.width, image.height, image.orientation);
-  if (reason !== null) return { applied: false, reason: `not for this source: ${reason}` };
-  const stats = await step("projection", () =>
-    projectOntoSource(rgb, image.width, image.height, image.orientation, coefficients, output),
-  );
-  return { applied: true, clipped: stats.clipped / stats.coefficients };
+  try {
+    const reason = projectionSkipReason(coefficients, image.width, image.height, image.orientation);
+    if (reason !== null) return { applied: false, reason: `not for this source: ${reason}` };
+    const stats = await step("projection", () =>
+      projectOntoSource(rgb, image.width, image.height, image.orientation, coefficients, output),
+    );
+    return { applied: true, clipped: stats.clipped / stats.coefficients };
+  } finally {
+    releaseCoefficients(coefficients); // the next restore decodes into it (fresh memory is slow to touch)
+  }
 }
