@@ -12,5 +12,6 @@ export function restoreOptionsFromConfig(config: Config, format: OutputFormat = 
     threads: config.threads,
     executionProvider: config.executionProvider,
     modelConcurrency: config.modelConcurrency,
+    detectResaved: config.detectResaved,
   } satisfies RestoreOptions;
 }

@@ -57,8 +57,13 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       force: options.force,
       skipQuality: options.skipQuality,
       totalBytes: bytes.length,
+      detectResaved: options.detectResaved,
+      recompressed: options.recompressed,
     }),
   );
+  // A re-saved source is restored as a file of its earlier compression: that one's quality and (IJG)
+  // tables condition the model, and its grid is the model's (lib/restore/resaved.ts).
+  const recompressed = decision.action === "restore" ? decision.recompressed : undefined;
   const base = {
     quality: decision.action === "need-more-bytes" ? null : decision.quality,
     qualityMatch: match,
@@ -129,7 +134,16 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
 
     const result = await runPipeline(
       sessions,
-      { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables },
+      recompressed === undefined
+        ? { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables }
+        : {
+            rgb,
+            width: info.width,
+            height: info.height,
+            tableQuality: recompressed.quality,
+            tables: null,
+            offset: recompressed.offset,
+          },
       { signal: options.signal, onProgress: options.onProgress },
     );
     for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;
@@ -158,6 +172,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
         height: info.height,
         outputBytes: output.length,
         format,
+        ...(recompressed === undefined ? {} : { recompressed }),
         totalMs: performance.now() - start,
         cpuTimings,
         run: {
