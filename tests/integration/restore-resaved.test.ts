@@ -1,0 +1,98 @@
+/**
+ * The re-saved policy through restore(), on a model told the compression (tests/fixtures/model-random-tables):
+ * a QF 95 file re-saved from QF 10 with its grid shifted is restored, the model fed the IJG tables of the
+ * earlier quality (not the file's last ones), the image padded at the top and left to the earlier grid and
+ * cropped back.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import sharp from "sharp";
+import { padTopLeft } from "../../lib/image/offset.js";
+import { inspectJpeg, type JpegInspection } from "../../lib/jpeg/index.js";
+import { runPipeline } from "../../lib/model/pipeline.js";
+import { closeAllModels, openModel } from "../../lib/model/sessions.js";
+import { restore } from "../../lib/restore/restore.js";
+import { photoLike, resaved } from "../unit/resave-tools.js";
+
+const TABLES_MODEL = join(import.meta.dirname, "../fixtures/model-random-tables");
+const SHIFT = [3, 5] as const;
+const JPEG = await resaved(photoLike(128, 96, 11), 10, 95, SHIFT);
+
+after(closeAllModels);
+
+async function decodedRgb(bytes: Uint8Array): Promise<{ rgb: Uint8Array; width: number; height: number }> {
+  const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { rgb: new Uint8Array(data), width: info.width, height: info.height };
+}
+
+function differing(a: Uint8Array, b: Uint8Array): number {
+  let changed = 0;
+  for (let i = 0; i < a.length; i++) changed += a[i] === b[i] ? 0 : 1;
+  return changed;
+}
+
+describe("restore() of a re-saved JPEG", () => {
+  it("is skipped as high quality with the check off", async () => {
+    const skipped = await restore(JPEG, { modelDir: TABLES_MODEL, threads: 1, detectResaved: false });
+    assert.equal(skipped.action === "skipped" && skipped.reason, "high-quality");
+    assert.equal(skipped.description.recompressed, undefined);
+  });
+
+  for (const inWorker of [false, true]) {
+    it(`is restored as its earlier compression: its tables, its grid (${inWorker ? "model worker" : "calling thread"})`, async () => {
+      const restored = await restore(JPEG, {
+        modelDir: TABLES_MODEL,
+        format: "png",
+        threads: 1,
+        modelInWorker: inWorker,
+      });
+      assert.equal(restored.action, "restored");
+      if (restored.action !== "restored") return;
+      const { quality, recompressed } = restored.description;
+      assert.equal(quality, 95, "the quality reported stays the tables'");
+      assert.ok(recompressed !== undefined);
+      assert.deepEqual(recompressed.offset, SHIFT);
+      assert.ok(Math.abs(recompressed.quality - 10) <= 5);
+
+      const out = await decodedRgb(restored.output);
+      const input = await decodedRgb(JPEG);
+      assert.deepEqual([out.width, out.height], [input.width, input.height], "cropped back");
+      const sessions = await openModel(TABLES_MODEL, { threads: 1, inWorker: false });
+      const run = (tableQuality: number, offset: readonly [number, number]) =>
+        runPipeline(sessions, { ...input, tableQuality, tables: null, offset });
+      const expected = await run(recompressed.quality, recompressed.offset);
+      assert.deepEqual(
+        out.rgb,
+        expected.rgb,
+        "what the pipeline gives with the earlier quality's IJG tables and offset",
+      );
+
+      // The offset is the edge padding at the top and left, cropped off after.
+      const padded = padTopLeft(input, SHIFT[0], SHIFT[1]);
+      const manual = await runPipeline(sessions, {
+        ...padded,
+        tableQuality: recompressed.quality,
+        tables: null,
+      });
+      for (let y = 0; y < input.height; y++) {
+        const a = out.rgb.subarray(y * input.width * 3, (y + 1) * input.width * 3);
+        const from = ((y + SHIFT[0]) * padded.width + SHIFT[1]) * 3;
+        assert.deepEqual(a, manual.rgb.subarray(from, from + input.width * 3), `row ${y}`);
+      }
+      const [luma, chroma] = (inspectJpeg(JPEG, { fileSize: JPEG.length }) as JpegInspection).tables;
+      const lastTables = await runPipeline(sessions, {
+        ...input,
+        tableQuality: 95,
+        tables: [luma!.values, chroma!.values],
+        offset: SHIFT,
+      });
+      assert.ok(
+        differing(lastTables.rgb, out.rgb) > out.rgb.length / 20,
+        "the last tables give another output",
+      );
+      const unshifted = await run(recompressed.quality, [0, 0]);
+      assert.ok(differing(unshifted.rgb, out.rgb) > out.rgb.length / 20, "no padding gives another output");
+    });
+  }
+});
