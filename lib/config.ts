@@ -22,6 +22,8 @@ export interface Config {
   readonly executionProvider: ExecutionProviderName;
   /** Restores that decode, run the model and encode at once in this process; the rest wait their turn. */
   readonly modelConcurrency: number;
+  /** Project restorations of JPEGs onto their source's quantization cells (default true). */
+  readonly projection: boolean;
   readonly bucket: string | undefined;
   /** Empty: every prefix. */
   readonly sourcePrefixes: readonly string[];
@@ -124,6 +126,7 @@ export function loadConfig(env: Env = process.env): Config {
     threads: int("UNJPEG_THREADS", undefined, 1, 1024),
     executionProvider: provider as ExecutionProviderName,
     modelConcurrency: int("UNJPEG_MODEL_CONCURRENCY", DEFAULT_MODEL_CONCURRENCY, 1, 64) as number,
+    projection: flag("UNJPEG_PROJECTION", true),
     bucket: text("UNJPEG_BUCKET"),
     sourcePrefixes: list("UNJPEG_SOURCE_PREFIXES"),
     signingKeys: list("UNJPEG_SIGNING_KEYS"),

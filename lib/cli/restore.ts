@@ -14,7 +14,7 @@ import type { RestoreOutcome } from "../restore/types.js";
 import { parseCommandArgs, UsageError } from "./args.js";
 import { type OutputGuard, outputGuard, type PlannedOutput, planOutputs } from "./restore-outputs.js";
 
-const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jpeg|png|webp|avif] [--force] [--json] [--model DIR]
+const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jpeg|png|webp|avif] [--force] [--no-projection] [--json] [--model DIR]
 
 Restores heavily compressed JPEGs with the model (default: the shipped one); progress goes to stderr.
 Sources whose quality, estimated from their quantization tables, is at or above UNJPEG_SKIP_QUALITY (90)
@@ -24,6 +24,8 @@ are skipped, unless they were re-saved from an earlier compression below it (UNJ
   --format F         jpeg (default, quality 95, 4:4:4), png, webp or avif
   --quality N        encoder quality 1..100 for jpeg, webp and avif
   --force            restore even high-quality sources
+  --no-projection    keep the model's pixels: no projection onto the source's quantization cells
+                     (default: UNJPEG_PROJECTION, else on)
   --json             one JSON object per line per input
   --model DIR        a model folder (default: UNJPEG_MODEL_DIR, else the shipped model)
   --threads N        onnxruntime threads (default: UNJPEG_THREADS, else every core)
@@ -36,6 +38,7 @@ const OPTIONS = {
   format: { type: "string" },
   quality: { type: "string" },
   force: { type: "boolean" },
+  "no-projection": { type: "boolean" },
   json: { type: "boolean" },
   model: { type: "string" },
   threads: { type: "string" },
@@ -50,6 +53,7 @@ interface Plan {
   readonly quality: number | undefined;
   readonly threads: number | undefined;
   readonly force: boolean;
+  readonly projection: boolean;
   readonly json: boolean;
   readonly modelDir: string | undefined;
 }
@@ -82,6 +86,7 @@ function plan(argv: string[], config: Config): Plan | "help" {
     quality: positiveInt(values.quality, "--quality", 100),
     threads: positiveInt(values.threads, "--threads", 1024) ?? config.threads,
     force: values.force === true,
+    projection: values["no-projection"] === true ? false : config.projection,
     json: values.json === true,
     modelDir: values.model ?? config.modelDir,
   };
@@ -132,6 +137,7 @@ async function restoreFile(
       format: p.format,
       quality: p.quality,
       force: p.force,
+      projection: p.projection,
       skipQuality: config.skipQuality,
       maxPixels: config.maxPixels,
       maxBytes: config.maxBytes,
@@ -212,6 +218,7 @@ function jsonLine(r: Report): string {
     ms: Math.round(d.totalMs),
     timings: Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v)])),
     run: d.run,
+    projection: d.projection,
   });
 }
 

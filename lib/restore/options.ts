@@ -13,5 +13,6 @@ export function restoreOptionsFromConfig(config: Config, format: OutputFormat = 
     executionProvider: config.executionProvider,
     modelConcurrency: config.modelConcurrency,
     detectResaved: config.detectResaved,
+    projection: config.projection,
   } satisfies RestoreOptions;
 }

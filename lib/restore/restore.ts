@@ -11,7 +11,13 @@ import { shippedModelDir } from "../model/default-model.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
 import { stepper } from "../model/step.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
-import type { RestoreDescription, RestoreOptions, RestoreOutcome, SkipReason } from "./types.js";
+import type {
+  ProjectionDescription,
+  RestoreDescription,
+  RestoreOptions,
+  RestoreOutcome,
+  SkipReason,
+} from "./types.js";
 
 /**
  * sharp and onnxruntime load on the first image that needs them: skips (and `import "unjpeg"`) stay light.
@@ -23,7 +29,8 @@ let heavyModules: Promise<HeavyModules> | undefined;
 type HeavyModules = typeof import("../image/decode.js") &
   typeof import("../image/encode.js") &
   typeof import("../model/pipeline.js") &
-  typeof import("../model/sessions.js");
+  typeof import("../model/sessions.js") &
+  typeof import("./projection-step.js");
 
 function loadHeavyModules(): Promise<HeavyModules> {
   heavyModules ??= Promise.all([
@@ -31,8 +38,15 @@ function loadHeavyModules(): Promise<HeavyModules> {
     import("../image/encode.js"),
     import("../model/pipeline.js"),
     import("../model/sessions.js"),
+    import("./projection-step.js"),
   ]).then(
-    ([decode, encode, pipeline, sessions]) => ({ ...decode, ...encode, ...pipeline, ...sessions }),
+    ([decode, encode, pipeline, sessions, projection]) => ({
+      ...decode,
+      ...encode,
+      ...pipeline,
+      ...sessions,
+      ...projection,
+    }),
     (error: unknown) => {
       heavyModules = undefined;
       throw error;
@@ -98,8 +112,8 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
   // An output format too small for the image fails here, not at encode time after the model ran.
   checkFormatHolds(format, decision.width, decision.height);
 
-  const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel } =
-    await loadHeavyModules();
+  const heavy = await loadHeavyModules();
+  const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel } = heavy;
   // Decode, model, encode: what holds an image in memory and runs the model.
   const restoreInTurn = async (): Promise<RestoreOutcome> => {
     // Decoded before the model is opened: a file the decoder refuses costs no model load.
@@ -131,6 +145,11 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     const carrier =
       format === "jpeg" ? jpegCarrier(bytes, info.width, info.height, encodeOptions) : undefined;
     carrier?.catch(() => undefined); // awaited by the encode; a restore that fails first never reads it
+    // The coefficients need only the source too: decoded here while the model runs.
+    const coefficients =
+      options.projection === false || info.format !== "jpeg"
+        ? undefined
+        : heavy.decodeWhileModelRuns(bytes, limits.maxPixels, timed, options.signal);
 
     const result = await runPipeline(
       sessions,
@@ -151,7 +170,18 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       cpuTimings[name] = (cpuTimings[name] ?? 0) + ms;
 
     let output: Uint8Array;
+    let projection: ProjectionDescription;
     try {
+      projection =
+        coefficients === undefined
+          ? { applied: false, reason: options.projection === false ? "turned off" : "not a JPEG" }
+          : await heavy.projectRestored(
+              result.rgb,
+              info,
+              coefficients,
+              timed,
+              heavy.outputMargins(format, options.quality),
+            );
       output = await timed("encode", () =>
         encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, carrier),
       );
@@ -175,6 +205,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
         ...(recompressed === undefined ? {} : { recompressed }),
         totalMs: performance.now() - start,
         cpuTimings,
+        projection,
         run: {
           tiles: result.tiles,
           cave: result.cave.mode,

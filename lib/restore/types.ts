@@ -42,6 +42,11 @@ export interface RestoreOptions {
   readonly signal?: AbortSignal;
   /** Encoder quality 1..100 for jpeg, webp and avif (defaults 95, 90, 70); ignored for png. */
   readonly quality?: number;
+  /**
+   * Project the restoration onto the source's quantization cells after the model (default true; for JPEG
+   * sources in YCbCr or grey, 8-bit). False: the model's pixels as they are.
+   */
+  readonly projection?: boolean;
   /** Called after each tile of a long restore (the CLI prints progress from it). */
   readonly onProgress?: (progress: { readonly tile: number; readonly tiles: number }) => void;
   /**
@@ -76,6 +81,8 @@ export interface RestoreDescription {
    * quality conditioned the model, its grid offset padded the image); absent otherwise.
    */
   readonly recompressed?: Recompression;
+  /** What the quantization-constraint projection did, when the model ran. */
+  readonly projection?: ProjectionDescription;
   /** How the model ran, when it ran: tiles, where CaVE ran, execution provider and threads. */
   readonly run?: {
     readonly tiles: number;
@@ -84,6 +91,14 @@ export interface RestoreDescription {
     readonly threads: number;
   };
 }
+
+/**
+ * The quantization-constraint projection: applied, with the share of the source's coefficients the
+ * restoration had moved out of their cells (and that were put back), or not, and why.
+ */
+export type ProjectionDescription =
+  | { readonly applied: true; readonly clipped: number }
+  | { readonly applied: false; readonly reason: string };
 
 export type RestoreOutcome =
   | {

@@ -137,4 +137,24 @@ describe("unjpeg restore (CLI)", () => {
     assert.match(lines[0].error.message, /y\.jpg/);
     assert.deepEqual(await readdir(out), ["low.jpg"], "no output for either clashing input");
   });
+
+  it("projects onto the source's cells unless --no-projection or UNJPEG_PROJECTION=false", async () => {
+    const args = ["--json", "--model", MODEL, "--format", "png", "--out-dir", join(dir, "p")];
+    const projection = async (extra: string[], env: Record<string, string> = {}) => {
+      const r = await runCli(["restore", ...args, ...extra, join(dir, "low.jpg")], {
+        UNJPEG_THREADS: "2",
+        ...env,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const line = JSON.parse(r.stdout.trim());
+      return { projection: line.projection, timed: typeof line.timings.projection === "number" };
+    };
+    const on = await projection([]);
+    assert.equal(on.projection.applied, true);
+    assert.ok(on.projection.clipped > 0 && on.projection.clipped < 1);
+    assert.equal(on.timed, true);
+    const off = { projection: { applied: false, reason: "turned off" }, timed: false };
+    assert.deepEqual(await projection(["--no-projection"]), off);
+    assert.deepEqual(await projection([], { UNJPEG_PROJECTION: "false" }), off);
+  });
 });

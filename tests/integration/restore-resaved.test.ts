@@ -46,6 +46,7 @@ describe("restore() of a re-saved JPEG", () => {
         format: "png",
         threads: 1,
         modelInWorker: inWorker,
+        projection: false, // compared with the pipeline's own output below
       });
       assert.equal(restored.action, "restored");
       if (restored.action !== "restored") return;

@@ -34,8 +34,10 @@ describe("per-thread CPU time", {
 
   it("leaves out another thread's work, which the process's time and that thread's own include", async () => {
     const threadsBefore = new Set(listThreads());
+    // `on`, not `once`: the listener keeps the worker alive until it is terminated. With `once` its thread
+    // ended right after answering, sometimes before the reading below, and its time then read as 0.
     const worker = new Worker(
-      "const { parentPort } = require('node:worker_threads'); parentPort.once('message', () => { const end = Date.now() + 150; while (Date.now() < end); parentPort.postMessage('done'); });",
+      "const { parentPort } = require('node:worker_threads'); parentPort.on('message', () => { const end = Date.now() + 150; while (Date.now() < end); parentPort.postMessage('done'); });",
       { eval: true },
     );
     await new Promise((resolve) => worker.once("online", resolve));
