@@ -11,6 +11,7 @@ import { shippedModelDir } from "../model/default-model.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
 import { stepper } from "../model/step.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
+import { earlierCellsSkipReason } from "./earlier-cells.js";
 import type {
   ProjectionDescription,
   RestoreDescription,
@@ -145,11 +146,20 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     const carrier =
       format === "jpeg" ? jpegCarrier(bytes, info.width, info.height, encodeOptions) : undefined;
     carrier?.catch(() => undefined); // awaited by the encode; a restore that fails first never reads it
-    // The coefficients need only the source too: decoded here while the model runs.
+    // The coefficients need only the source too: decoded here while the model runs. A re-saved source is
+    // projected onto its earlier compression's cells, which only its own grid has (earlier-cells.ts).
+    const notProjected =
+      options.projection === false
+        ? "turned off"
+        : info.format !== "jpeg"
+          ? "not a JPEG"
+          : recompressed === undefined
+            ? null
+            : earlierCellsSkipReason(recompressed);
     const coefficients =
-      options.projection === false || info.format !== "jpeg"
-        ? undefined
-        : heavy.decodeWhileModelRuns(bytes, limits.maxPixels, timed, options.signal);
+      notProjected === null
+        ? heavy.decodeWhileModelRuns(bytes, limits.maxPixels, timed, options.signal)
+        : undefined;
 
     const result = await runPipeline(
       sessions,
@@ -174,13 +184,14 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     try {
       projection =
         coefficients === undefined
-          ? { applied: false, reason: options.projection === false ? "turned off" : "not a JPEG" }
+          ? { applied: false, reason: notProjected! }
           : await heavy.projectRestored(
               result.rgb,
               info,
               coefficients,
               timed,
               heavy.outputMargins(format, options.quality),
+              recompressed,
             );
       output = await timed("encode", () =>
         encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, carrier),

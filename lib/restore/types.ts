@@ -97,7 +97,12 @@ export interface RestoreDescription {
  * restoration had moved out of their cells (and that were put back), or not, and why.
  */
 export type ProjectionDescription =
-  | { readonly applied: true; readonly clipped: number }
+  | {
+      readonly applied: true;
+      readonly clipped: number;
+      /** A re-saved source's: its earlier compression's cells (lib/restore/earlier-cells.ts). */
+      readonly cells?: "earlier";
+    }
   | { readonly applied: false; readonly reason: string };
 
 export type RestoreOutcome =

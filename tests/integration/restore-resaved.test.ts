@@ -9,10 +9,12 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import sharp from "sharp";
 import { padTopLeft } from "../../lib/image/offset.js";
-import { inspectJpeg, type JpegInspection } from "../../lib/jpeg/index.js";
+import { decodeCoefficients, inspectJpeg, type JpegInspection } from "../../lib/jpeg/index.js";
 import { runPipeline } from "../../lib/model/pipeline.js";
 import { closeAllModels, openModel } from "../../lib/model/sessions.js";
+import { earlierCells } from "../../lib/restore/earlier-cells.js";
 import { restore } from "../../lib/restore/restore.js";
+import { agreement, requantize } from "../support/requantize.js";
 import { photoLike, resaved } from "../unit/resave-tools.js";
 
 const TABLES_MODEL = join(import.meta.dirname, "../fixtures/model-random-tables");
@@ -96,4 +98,52 @@ describe("restore() of a re-saved JPEG", () => {
       assert.ok(differing(unshifted.rgb, out.rgb) > out.rgb.length / 20, "no padding gives another output");
     });
   }
+});
+
+describe("the projection of a re-saved JPEG", () => {
+  it("on a shifted grid: none (the file's blocks are not its earlier compression's)", async () => {
+    const restored = await restore(JPEG, { modelDir: TABLES_MODEL, format: "png", threads: 1 });
+    assert.equal(restored.action, "restored");
+    if (restored.action !== "restored") return;
+    assert.equal(restored.description.projection?.applied, false);
+    assert.match(
+      restored.description.projection?.applied === false ? restored.description.projection.reason : "",
+      /shifted grid \(offset 3,5\)/,
+    );
+    assert.equal(restored.description.timings["coefficients"], undefined, "not even decoded");
+  });
+
+  it("on the last grid: onto the earlier compression's cells, not the last ones", async () => {
+    const aligned = await resaved(photoLike(160, 120, 12), 10, 95, [0, 0], "4:2:0");
+    const outcome = await restore(aligned, { modelDir: TABLES_MODEL, format: "png", threads: 1 });
+    assert.equal(outcome.action, "restored");
+    if (outcome.action !== "restored") return;
+    const { recompressed, projection } = outcome.description;
+    assert.deepEqual(recompressed?.offset, [0, 0]);
+    assert.deepEqual(projection?.applied && projection.cells, "earlier");
+    const { data, info } = await sharp(outcome.output).raw().toBuffer({ resolveWithObject: true });
+    const rgb = new Uint8Array(data);
+    const last = decodeCoefficients(aligned);
+    const earlier = earlierCells(last, recompressed!.quality);
+    // Re-quantized with the earlier tables, the output gives back the earlier compression's values (the
+    // chroma too: 4:2:0 both times); with the last, fine tables far fewer: the old blocks are not put back.
+    const onEarlier = agreement(
+      earlier.components,
+      requantize(rgb, info.width, info.height, earlier.components),
+    );
+    const onLast = agreement(last.components, requantize(rgb, info.width, info.height, last.components));
+    assert.ok(onEarlier.all > 0.99, `earlier cells: ${onEarlier.perComponent.join(", ")}`);
+    assert.ok(onLast.all < 0.9, `last cells: ${onLast.all}`);
+
+    const off = await restore(aligned, {
+      modelDir: TABLES_MODEL,
+      format: "png",
+      threads: 1,
+      projection: false,
+    });
+    assert.deepEqual(off.action === "restored" && off.description.projection, {
+      applied: false,
+      reason: "turned off",
+    });
+  });
 });
