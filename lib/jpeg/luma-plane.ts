@@ -1,9 +1,9 @@
 /**
- * The luma samples of a JPEG, decoded from its quantized coefficients (lib/jpeg/coefficients.ts) by a
- * float inverse DCT: what the block-grid analysis of re-saved files reads (lib/jpeg/recompression.ts).
+ * The luma samples of a JPEG, decoded from its quantized coefficients (lib/jpeg/coefficients.ts) with the
+ * project's DCT (dct.ts): what the block-grid analysis of re-saved files reads (lib/jpeg/recompression.ts).
  */
-import { inverseDctBlock } from "./block-dct.js";
 import type { JpegCoefficients } from "./coefficients.js";
+import { INVERSE_SCALE, inverseDct } from "./dct.js";
 
 export interface LumaPlane {
   /** Samples in [0, 255], not rounded; row `y` starts at `y * stride`. */
@@ -21,8 +21,7 @@ export function lumaPlane(image: JpegCoefficients): LumaPlane {
   const rows = luma.rows ?? luma.blocksHigh;
   const stride = blocksWide * 8;
   const data = new Float32Array(stride * rows * 8);
-  const block = new Float64Array(64);
-  const temp = new Float64Array(64);
+  const scale = Float32Array.from(quant, (q, k) => q * INVERSE_SCALE[k]!);
   for (let by = 0; by < rows; by++) {
     for (let bx = 0; bx < blocksWide; bx++) {
       const at = (by * blocksWide + bx) * 64;
@@ -35,8 +34,14 @@ export function lumaPlane(image: JpegCoefficients): LumaPlane {
         for (let y = 0; y < 8; y++) data.fill(value, offset + y * stride, offset + y * stride + 8);
         continue;
       }
-      for (let k = 0; k < 64; k++) block[k] = coefficients[at + k]! * quant[k]!;
-      inverseDctBlock(block, data, offset, stride, temp);
+      for (let k = 0; k < 64; k++)
+        data[offset + (k >> 3) * stride + (k & 7)] = coefficients[at + k]! * scale[k]!;
+      inverseDct(data, offset, stride);
+      // Level-shifted and clamped as an 8-bit decoder's output is (not rounded).
+      for (let y = 0; y < 8; y++) {
+        for (let x = offset + y * stride, end = x + 8; x < end; x++)
+          data[x] = Math.min(255, Math.max(0, data[x]! + 128));
+      }
     }
   }
   const width = Math.ceil((image.width * luma.h) / image.maxH);

@@ -9,8 +9,8 @@
  * column and row phase, the likeliest tested on their DC. The earlier steps of the lowest frequencies are
  * then estimated on that grid and fitted with the nearest IJG quality.
  */
-import { forwardDctLow } from "./block-dct.js";
 import type { JpegCoefficients } from "./coefficients.js";
+import { FORWARD_SCALE, forwardDct } from "./dct.js";
 import { ANNEX_K_LUMA, ijgTable } from "./ijg.js";
 import { type LumaPlane, lumaPlane } from "./luma-plane.js";
 import { estimateStep, histogramOf, type StepEstimate } from "./step-estimate.js";
@@ -160,14 +160,16 @@ function likelyPhases(plane: LumaPlane): [number[], number[]] {
   const { data, width, height, stride } = plane;
   const across = new Float64Array(8); // between columns x − 1 and x, by x mod 8
   const down = new Float64Array(8); // between rows y − 1 and y, by y mod 8
-  for (let y = 0; y < height; y++) {
+  // Every other row, and every other column: a ranking, not a measure.
+  for (let y = 0; y < height; y += 2) {
     const row = y * stride;
     for (let x = 1; x < width; x++) across[x & 7]! += Math.abs(data[row + x]! - data[row + x - 1]!);
-    if (y > 0) {
-      let sum = 0;
-      for (let x = 0; x < width; x++) sum += Math.abs(data[row + x]! - data[row - stride + x]!);
-      down[y & 7]! += sum;
-    }
+  }
+  for (let y = 1; y < height; y++) {
+    const row = y * stride;
+    let sum = 0;
+    for (let x = 0; x < width; x += 2) sum += Math.abs(data[row + x]! - data[row - stride + x]!);
+    down[y & 7]! += sum;
   }
   const ranked = (scores: Float64Array) => {
     const order = [0, 1, 2, 3, 4, 5, 6, 7].sort((a, b) => scores[b]! - scores[a]!).slice(0, PHASES_TRIED);
@@ -217,12 +219,17 @@ function shiftedLow(plane: LumaPlane, py: number, px: number): { of(index: numbe
   const down = Math.floor((height - py) / 8);
   const blocks = across * down;
   const all = new Float64Array(blocks * LOW * LOW);
-  const out = new Float64Array(LOW * LOW);
-  const temp = new Float64Array(8 * LOW);
+  const block = new Float32Array(64);
   for (let j = 0, b = 0; j < down; j++) {
     for (let i = 0; i < across; i++, b++) {
-      forwardDctLow(data, (py + 8 * j) * stride + px + 8 * i, stride, LOW, out, temp);
-      for (let f = 0; f < LOW * LOW; f++) all[f * blocks + b] = out[f]!;
+      const at = (py + 8 * j) * stride + px + 8 * i;
+      for (let y = 0; y < 8; y++) block.set(data.subarray(at + y * stride, at + y * stride + 8), y * 8);
+      for (let k = 0; k < 64; k++) block[k]! -= 128;
+      forwardDct(block, 0, 8);
+      for (let v = 0; v < LOW; v++) {
+        for (let u = 0; u < LOW; u++)
+          all[(v * LOW + u) * blocks + b] = block[v * 8 + u]! / FORWARD_SCALE[v * 8 + u]!;
+      }
     }
   }
   return { of: (index) => all.subarray(index * blocks, (index + 1) * blocks) };
