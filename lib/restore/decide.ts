@@ -155,24 +155,25 @@ function decideInner(
       "JPEGs whose height is given after the first scan (DNL) are not supported",
       quality,
     );
-  if (!options.force && quality >= skipQuality) {
+  if (quality >= skipQuality) {
+    // Forced too: an earlier compression found changes how it is restored, not only whether.
+    const restore = { action: "restore", quality, width, height } as const;
     const message = `estimated quality ${quality} is at or above ${skipQuality}`;
-    if (options.detectResaved === false) return skip("high-quality", message, quality);
+    const high = () => (options.force ? restore : skip("high-quality", message, quality));
+    if (options.detectResaved === false) return high();
     const check =
       options.recompressed === undefined
         ? checkResaved(bytes, inspection, total ?? bytes.length, maxPixels)
         : ({ status: "checked", recompressed: options.recompressed } as const);
     if (check.status === "need-more-bytes") return { action: "need-more-bytes", atLeast: check.atLeast };
     const earlier = check.status === "checked" ? check.recompressed : null;
-    if (earlier === null) return skip("high-quality", message, quality);
-    if (earlier.quality >= skipQuality)
-      return skip(
-        "high-quality",
-        `${message}, and so is its earlier compression's (${earlier.quality})`,
-        quality,
-      );
+    if (earlier === null) return high();
+    if (earlier.quality >= skipQuality) {
+      const also = `${message}, and so is its earlier compression's (${earlier.quality})`;
+      return options.force ? restore : skip("high-quality", also, quality);
+    }
     // Re-saved: restored like a file of the earlier compression's quality.
-    return { action: "restore", quality, width, height, recompressed: earlier };
+    return { ...restore, recompressed: earlier };
   }
   return { action: "restore", quality, width, height };
 }

@@ -23,15 +23,23 @@ describe("the re-saved check of the triage", () => {
     assert.ok(Math.abs(decision.recompressed.quality - 10) <= 5);
   });
 
-  test("off (UNJPEG_DETECT_RESAVED=false), forced, or a single compression: as before", async () => {
+  test("off (UNJPEG_DETECT_RESAVED=false), or a single compression: as before; forced: with the earlier one", async () => {
     const bytes = await resaved(picture, 10, 95, [3, 5]);
     const off = decide(bytes, { totalBytes: bytes.length, detectResaved: false });
     assert.equal(off.action === "skip" && off.reason, "high-quality");
+    const forcedOff = decide(bytes, { totalBytes: bytes.length, force: true, detectResaved: false });
+    assert.deepEqual(forcedOff, { action: "restore", quality: 95, width: 251, height: 189 });
     const forced = decide(bytes, { totalBytes: bytes.length, force: true });
-    assert.deepEqual(forced, { action: "restore", quality: 95, width: 251, height: 189 });
+    assert.deepEqual(forced.action === "restore" && forced.recompressed?.offset, [3, 5]);
     const single = await jpegOf(picture, 95);
     const skipped = decide(single, { totalBytes: single.length });
     assert.equal(skipped.action === "skip" && skipped.reason, "high-quality");
+    assert.deepEqual(decide(single, { totalBytes: single.length, force: true }), {
+      action: "restore",
+      quality: 95,
+      width: 256,
+      height: 192,
+    });
     const low = await jpegOf(picture, 30);
     assert.deepEqual(decide(low, { totalBytes: low.length }), {
       action: "restore",
