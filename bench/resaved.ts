@@ -98,7 +98,7 @@ if (!skip.has("detect")) {
   process.stdout.write(
     `| earlier QF | ${columns.join(" | ")} |\n|---|${columns.map(() => "---:").join("|")}|\n`,
   );
-  rows.forEach((r, i) => process.stdout.write(`| ${r} | ${table[i]!.join(" | ")} |\n`));
+  for (const [i, r] of rows.entries()) process.stdout.write(`| ${r} | ${table[i]!.join(" | ")} |\n`);
 
   const singles = await singleCases(photos, Number(values.singles), 18);
   const byQuality = new Map<number, { n: number; found: number }>();

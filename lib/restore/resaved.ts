@@ -5,6 +5,7 @@
  * threshold. One rule says which bytes it reads, so the S3 paths' one more ranged GET and `restore()` on
  * the whole file decide alike.
  */
+import { ANNEX_K_CHROMA, ANNEX_K_LUMA, ijgTable } from "../jpeg/ijg.js";
 import {
   decodeCoefficients,
   detectRecompression,
@@ -12,6 +13,7 @@ import {
   type JpegInspection,
   type Recompression,
 } from "../jpeg/index.js";
+import type { SourceTables } from "../model/qtables.js";
 
 /**
  * Scan data the check reads at most: a sequential file's first rows (about 2 MP of a QF 95 photo), or a
@@ -58,4 +60,14 @@ export function checkResaved(
     if (error instanceof JpegError) return { status: "checked", recompressed: null };
     throw error;
   }
+}
+
+/**
+ * The tables a model told the compression gets for a re-saved source: the IJG tables (8-bit) of the
+ * earlier compression's quality, never the file's last ones; a grey source's luma table twice, as for a
+ * grey file's own (docs/CONTRACTS.md, "Model folder").
+ */
+export function earlierTables(quality: number, components: number): SourceTables {
+  const luma = ijgTable(ANNEX_K_LUMA, quality, 255);
+  return [luma, components === 1 ? luma : ijgTable(ANNEX_K_CHROMA, quality, 255)];
 }

@@ -12,6 +12,7 @@ import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js"
 import { stepper } from "../model/step.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
 import { earlierCellsSkipReason } from "./earlier-cells.js";
+import { earlierTables } from "./resaved.js";
 import type {
   ProjectionDescription,
   RestoreDescription,
@@ -170,7 +171,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
             width: info.width,
             height: info.height,
             tableQuality: recompressed.quality,
-            tables: null,
+            tables: earlierTables(recompressed.quality, inspection?.components ?? 3),
             offset: recompressed.offset,
           },
       { signal: options.signal, onProgress: options.onProgress },

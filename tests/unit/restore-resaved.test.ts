@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import sharp from "sharp";
+import { ANNEX_K_CHROMA, ANNEX_K_LUMA, ijgTable } from "../../lib/jpeg/ijg.js";
 import { inspectJpeg, type JpegInspection } from "../../lib/jpeg/index.js";
 import { decide } from "../../lib/restore/decide.js";
-import { RESAVED_SCAN_BYTES, resavedPrefixBytes } from "../../lib/restore/resaved.js";
+import { earlierTables, RESAVED_SCAN_BYTES, resavedPrefixBytes } from "../../lib/restore/resaved.js";
 import { jpegOf, photoLike, resaved } from "./resave-tools.js";
 
 const inspect = (bytes: Uint8Array) => inspectJpeg(bytes, { fileSize: bytes.length }) as JpegInspection;
@@ -96,5 +97,11 @@ describe("the re-saved check of the triage", () => {
     assert.ok(bytes.length > inspect(bytes).scanStart + RESAVED_SCAN_BYTES);
     const d = decide(bytes.subarray(0, 65536), { totalBytes: bytes.length });
     assert.equal(d.action === "skip" && d.reason, "high-quality");
+  });
+
+  test("the model is told the earlier quality's IJG tables; a grey source's luma table twice", () => {
+    const luma = ijgTable(ANNEX_K_LUMA, 12, 255);
+    assert.deepEqual(earlierTables(12, 3), [luma, ijgTable(ANNEX_K_CHROMA, 12, 255)]);
+    assert.deepEqual(earlierTables(12, 1), [luma, luma]);
   });
 });
