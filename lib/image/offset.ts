@@ -44,3 +44,31 @@ export function cropTopLeft(image: RgbImage, dy: number, dx: number): RgbImage {
   }
   return { rgb: out, width, height };
 }
+
+/**
+ * A grid's `offset` [dy, dx] found in the stored image (`width` × `height` as stored) as it is in the
+ * upright image EXIF `orientation` makes of it: the same turns as autoOrient's (source-planes.ts
+ * storedLayout). A flip of an axis of length L moves block starts s to L − s; orientations 5..8 swap axes.
+ */
+export function uprightOffset(
+  offset: readonly [number, number],
+  width: number,
+  height: number,
+  orientation: number,
+): [dy: number, dx: number] {
+  const rows = (8 - offset[0]) % 8; // where blocks start, mod 8
+  const columns = (8 - offset[1]) % 8;
+  const flip = (start: number, length: number) => (((length - start) % 8) + 8) % 8;
+  const turns: Record<number, [number, number]> = {
+    1: [rows, columns],
+    2: [rows, flip(columns, width)],
+    3: [flip(rows, height), flip(columns, width)],
+    4: [flip(rows, height), columns],
+    5: [columns, rows], // upright rows from stored columns, upright columns from stored rows
+    6: [columns, flip(rows, height)],
+    7: [flip(columns, width), flip(rows, height)],
+    8: [flip(columns, width), rows],
+  };
+  const [up, across] = turns[orientation] ?? turns[1]!;
+  return [(8 - up) % 8, (8 - across) % 8];
+}

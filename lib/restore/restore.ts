@@ -6,6 +6,7 @@
 import { giveBack } from "../image/buffer-pool.js";
 import { ImageError } from "../image/errors.js";
 import { checkFormatHolds } from "../image/format-limits.js";
+import { uprightOffset } from "../image/offset.js";
 import { checkScanLength } from "../jpeg/index.js";
 import { shippedModelDir } from "../model/default-model.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
@@ -172,7 +173,8 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
             height: info.height,
             tableQuality: recompressed.quality,
             tables: earlierTables(recompressed.quality, inspection?.components ?? 3),
-            offset: recompressed.offset,
+            // Found in the stored image; the model runs on the upright one.
+            offset: uprightOffset(recompressed.offset, decision.width, decision.height, info.orientation),
           },
       { signal: options.signal, onProgress: options.onProgress },
     );

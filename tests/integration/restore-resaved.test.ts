@@ -8,14 +8,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import sharp from "sharp";
-import { padTopLeft } from "../../lib/image/offset.js";
+import { padTopLeft, uprightOffset } from "../../lib/image/offset.js";
 import { decodeCoefficients, inspectJpeg, type JpegInspection } from "../../lib/jpeg/index.js";
 import { runPipeline } from "../../lib/model/pipeline.js";
 import { closeAllModels, openModel } from "../../lib/model/sessions.js";
 import { earlierCells } from "../../lib/restore/earlier-cells.js";
 import { restore } from "../../lib/restore/restore.js";
 import { agreement, requantize } from "../support/requantize.js";
-import { photoLike, resaved } from "../unit/resave-tools.js";
+import { cropTopLeft, decodeRgb, jpegOf, photoLike, resaved } from "../unit/resave-tools.js";
 
 const TABLES_MODEL = join(import.meta.dirname, "../fixtures/model-random-tables");
 const SHIFT = [3, 5] as const;
@@ -98,6 +98,40 @@ describe("restore() of a re-saved JPEG", () => {
       assert.ok(differing(unshifted.rgb, out.rgb) > out.rgb.length / 20, "no padding gives another output");
     });
   }
+});
+
+describe("restore() of a re-saved JPEG shown turned (EXIF orientation 6)", () => {
+  it("pads the upright image where the turned earlier grid starts", async () => {
+    const first = await decodeRgb(await jpegOf(photoLike(128, 96, 13), 10));
+    const cropped = cropTopLeft(first, 3, 5);
+    const bytes = await sharp(cropped.rgb, {
+      raw: { width: cropped.width, height: cropped.height, channels: 3 },
+    })
+      .withMetadata({ orientation: 6 })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const restored = await restore(bytes, {
+      modelDir: TABLES_MODEL,
+      format: "png",
+      threads: 1,
+      projection: false,
+    });
+    assert.equal(restored.action, "restored");
+    if (restored.action !== "restored") return;
+    const { recompressed } = restored.description;
+    assert.deepEqual(recompressed?.offset, [3, 5], "found in the stored image");
+    const upright = uprightOffset([3, 5], cropped.width, cropped.height, 6);
+    assert.notDeepEqual(upright, [3, 5]);
+    const turned = await sharp(bytes).autoOrient().raw().toBuffer({ resolveWithObject: true });
+    const input = { rgb: new Uint8Array(turned.data), width: turned.info.width, height: turned.info.height };
+    assert.deepEqual([input.width, input.height], [cropped.height, cropped.width], "upright");
+    const sessions = await openModel(TABLES_MODEL, { threads: 1, inWorker: false });
+    const run = (offset: readonly [number, number]) =>
+      runPipeline(sessions, { ...input, tableQuality: recompressed!.quality, tables: null, offset });
+    const out = await decodedRgb(restored.output);
+    assert.deepEqual(out.rgb, (await run(upright)).rgb, "padded by the upright offset");
+    assert.ok(differing(out.rgb, (await run([3, 5])).rgb) > 0, "not by the stored one");
+  });
 });
 
 describe("the projection of a re-saved JPEG", () => {
