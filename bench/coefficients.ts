@@ -12,7 +12,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import sharp, { type OverlayOptions } from "sharp";
-import { decodeCoefficients } from "../lib/jpeg/index.js";
+import { decodeCoefficients, releaseCoefficients } from "../lib/jpeg/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -97,7 +97,10 @@ for (const mp of SIZES) {
       .jpeg({ quality, progressive: values.progressive, chromaSubsampling: values.chroma })
       .toBuffer();
     if (values.keep !== undefined) writeFileSync(join(values.keep, `mosaic-${mp}mp-q${quality}.jpg`), bytes);
-    const ours = (): unknown => decodeCoefficients(bytes, { maxPixels: 1e9 });
+    // Given back after each run, as restore() does once the projection is done: the next decode reuses the
+    // storage instead of faulting in fresh pages (sharp's output comes from glibc's heap, which the
+    // project's allocator settings keep: run with GLIBC_TUNABLES from lib/allocator.ts).
+    const ours = (): unknown => releaseCoefficients(decodeCoefficients(bytes, { maxPixels: 1e9 }));
     const theirs = (): Promise<unknown> => sharp(bytes).raw().toBuffer();
     // Warm up both (JIT, libvips' first call) for 5 runs and a second at least, then alternate so that
     // load changes hit both alike.

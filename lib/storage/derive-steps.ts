@@ -94,7 +94,10 @@ export async function deriveOnce(
     if (isSkip(triage)) return triage;
     if (request.dryRun === true) return { ...outcomeBase(request, log), action: "would-write" };
     const input = await readRest(reader, triage.input);
-    const restored = await runRestore(deriver, input, options, log, { source, existing });
+    // The re-saved check's finding on the prefix is the restore's: not looked for again in the whole file.
+    const recompressed = triage.decision.action === "restore" ? triage.decision.recompressed : undefined;
+    const restoreOptions = recompressed === undefined ? options : { ...options, recompressed };
+    const restored = await runRestore(deriver, input, restoreOptions, log, { source, existing });
     if (isSkip(restored)) return restored;
     if (await watch.replaced(lookSeq, source.eTag))
       return log.skip("superseded", "a newer version of the source was seen here during restore");
@@ -312,6 +315,7 @@ async function write(
     sourceETag: source.eTag ?? "",
     sourceVersion: source.versionId,
     quality: log.quality,
+    earlierQuality: restored.description.recompressed?.quality,
     model,
     restoreMs: restored.description.totalMs,
   });

@@ -39,7 +39,7 @@ export function sourceReader(s3: S3Client, version: SourceVersion, signal?: Abor
       try {
         bytes = await getObjectRange(s3, bucket, key, {
           start,
-          ...(end >= size ? {} : { end: end - 1 }),
+          end: Math.min(end, size) - 1,
           eTag,
           maxBytes: size - start,
         });

@@ -20,9 +20,30 @@ import { createDeriver } from "../../lib/storage/deriver.js";
 import { encodeEventKey, isDerivativeKey } from "../../lib/storage/keys.js";
 import { LOCAL_CREDENTIALS } from "../../lib/storage/local-s3.js";
 import { createS3Client, headObject } from "../../lib/storage/s3.js";
+import { photoLike, resaved } from "../unit/resave-tools.js";
 import { BUCKET, makeJpeg, startTestStack, type TestStack } from "./upload-helpers.js";
 
 const HEADER_BYTES = 2048;
+
+/** Sizes of the objects the test put, by key: a ranged GET that ends with the object reads its rest. */
+const sizes = new Map<string, number>();
+
+/**
+ * What a ranged GET reads: from byte 0, the headers; from further on to the end, the rest; a range that
+ * ends before, more of the scan (the re-saved check's prefix of a high-quality source's scan).
+ */
+function rangePart(key: string | undefined, range: string | undefined): string {
+  if (range === undefined) return "";
+  if (range.startsWith("bytes=0-")) return " (headers)";
+  const end = Number(/-(\d+)$/.exec(range)?.[1]);
+  return key !== undefined && end === (sizes.get(key) ?? 0) - 1 ? " (rest)" : " (scan)";
+}
+
+/** Puts an object through the test's own client, remembering its size. */
+async function put(key: string, body: Uint8Array): Promise<void> {
+  sizes.set(key, body.byteLength);
+  await stack.put(key, body);
+}
 
 /** Counts every request the client sends, by what it asks for: `HEAD source`, `GET source (rest)`, ... */
 function countRequests(s3: S3Client, isDerivative: (key: string) => boolean) {
@@ -34,8 +55,7 @@ function countRequests(s3: S3Client, isDerivative: (key: string) => boolean) {
         const request = args.request as { method: string; headers: Record<string, string> };
         const input = args.input as { Key?: string };
         const what = input.Key === undefined ? "" : isDerivative(input.Key) ? " derivative" : " source";
-        const range = request.headers["range"];
-        const part = range === undefined ? "" : range.startsWith("bytes=0-") ? " (headers)" : " (rest)";
+        const part = rangePart(input.Key, request.headers["range"]);
         const name = (context.commandName ?? "").replace(/Command$/, "");
         const label = `${request.method === "HEAD" ? "HEAD" : name}${what}${part}`;
         counts[label] = (counts[label] ?? 0) + 1;
@@ -97,7 +117,7 @@ describe("S3 requests per path", () => {
   const upload = createUploadHandler(() => Promise.resolve(deriver), { sink: () => undefined });
 
   it("upload event (a restore): 1 source HEAD, 1 derivative HEAD, 1 header GET, 1 GET of the rest, 1 PUT", async () => {
-    await stack.put("counts/upload.jpg", await makeJpeg(15, 512, 384, 1));
+    await put("counts/upload.jpg", await makeJpeg(15, 512, 384, 1));
     const counts = await counter.during(() => upload(s3Event("counts/upload.jpg"), {} as never));
     record("upload event, restored", counts);
     assert.deepEqual(counts, {
@@ -109,11 +129,33 @@ describe("S3 requests per path", () => {
     });
   });
 
-  it("upload event (a skip): the two HEADs and the header GET, nothing more", async () => {
-    await stack.put("counts/high.jpg", await makeJpeg(97, 256, 192, 2));
+  it("upload event (a skip): the two HEADs, the header GET and the re-saved check's GET of the scan's first MiB", async () => {
+    // 1.3 MB: longer than the check reads (1 MiB past the scan's start), so its read ends before the file.
+    await put("counts/high.jpg", await makeJpeg(97, 1920, 1080, 2));
     const counts = await counter.during(() => upload(s3Event("counts/high.jpg"), {} as never));
-    record("upload event, skipped (high quality)", counts);
-    assert.deepEqual(counts, { "HEAD source": 1, "HEAD derivative": 1, "GetObject source (headers)": 1 });
+    assert.equal(await headObject(stack.s3, BUCKET, "counts/high.restored.jpg"), null, "skipped");
+    record("upload event, skipped (high quality, not re-saved)", counts);
+    assert.deepEqual(counts, {
+      "HEAD source": 1,
+      "HEAD derivative": 1,
+      "GetObject source (headers)": 1,
+      "GetObject source (scan)": 1,
+    });
+  });
+
+  it("upload event (a re-saved source, restored): the check's read reaches the end of a small file, so no further GET", async () => {
+    await put("counts/resaved.jpg", await resaved(photoLike(256, 192, 8), 10, 95, [4, 1]));
+    const counts = await counter.during(() => upload(s3Event("counts/resaved.jpg"), {} as never));
+    const derivative = await headObject(stack.s3, BUCKET, "counts/resaved.restored.jpg");
+    assert.ok(derivative?.metadata["unjpeg-earlier-quality"] !== undefined, "restored as re-saved");
+    record("upload event, re-saved source restored", counts);
+    assert.deepEqual(counts, {
+      "HEAD source": 1,
+      "HEAD derivative": 1,
+      "GetObject source (headers)": 1,
+      "GetObject source (rest)": 1,
+      "PutObject derivative": 1,
+    });
   });
 
   describe("CDN origin", () => {
@@ -128,7 +170,7 @@ describe("S3 requests per path", () => {
 
     it("miss: 1 source HEAD, 1 derivative GET (none there), 1 header GET (the triage, taken over by the restore), 1 GET of the rest, 1 PUT; nothing read back", async () => {
       const { origin } = await createOriginApp(deriver.config, { deriver, hotCacheBytes: 0 });
-      await stack.put("counts/miss.jpg", await makeJpeg(15, 512, 384, 3));
+      await put("counts/miss.jpg", await makeJpeg(15, 512, 384, 3));
       let status = 0;
       const counts = await counter.during(async () => {
         const response = await origin(get("counts/miss.jpg"));
@@ -143,6 +185,22 @@ describe("S3 requests per path", () => {
         "GetObject source (headers)": 1,
         "GetObject source (rest)": 1,
         "PutObject derivative": 1,
+      });
+    });
+
+    it("miss on a high-quality source: the triage (header GET, the re-saved check's scan GET), then the original served (1 GET)", async () => {
+      const { origin } = await createOriginApp(deriver.config, { deriver, hotCacheBytes: 0 });
+      const counts = await counter.during(async () => {
+        const response = await origin(get("counts/high.jpg"));
+        assert.equal(response.headers["x-unjpeg-action"], "skipped");
+      });
+      record("CDN miss, skipped (high quality, not re-saved): the original served", counts);
+      assert.deepEqual(counts, {
+        "HEAD source": 1,
+        "GetObject derivative": 1,
+        "GetObject source (headers)": 1,
+        "GetObject source (scan)": 1,
+        "GetObject source": 1,
       });
     });
 
@@ -172,18 +230,26 @@ describe("S3 requests per path", () => {
       return { bucket: BUCKET, key, etag: head.eTag, size: head.size };
     };
 
-    it("skip: 1 ranged GET, no HEAD", async () => {
-      await stack.put("counts/archive-high.jpg", await makeJpeg(97, 256, 192, 4));
+    it("skip: the header GET (and, for a high-quality source, the re-saved check's), no HEAD", async () => {
+      await put("counts/archive-high.jpg", await makeJpeg(97, 1920, 1080, 4));
       const object = await listed("counts/archive-high.jpg");
       const counts = await counter.during(() =>
         deriveListedObject(deriver, object, new AbortController().signal),
       );
-      record("backfill, skipped (high quality)", counts);
-      assert.deepEqual(counts, { "GetObject source (headers)": 1 });
+      record("backfill, skipped (high quality, not re-saved)", counts);
+      assert.deepEqual(counts, { "GetObject source (headers)": 1, "GetObject source (scan)": 1 });
+
+      await put("counts/archive-bad.jpg", new TextEncoder().encode("not a JPEG at all"));
+      const bad = await listed("counts/archive-bad.jpg");
+      const badCounts = await counter.during(() =>
+        deriveListedObject(deriver, bad, new AbortController().signal),
+      );
+      record("backfill, skipped (not a JPEG)", badCounts);
+      assert.deepEqual(badCounts, { "GetObject source (headers)": 1 });
     });
 
     it("restore: 1 header GET, then 1 source HEAD, 1 derivative HEAD, 1 GET of the rest, 1 PUT", async () => {
-      await stack.put("counts/archive-low.jpg", await makeJpeg(15, 512, 384, 5));
+      await put("counts/archive-low.jpg", await makeJpeg(15, 512, 384, 5));
       const object = await listed("counts/archive-low.jpg");
       const result = { outcome: "" };
       const counts = await counter.during(async () => {
