@@ -1,10 +1,11 @@
 /**
  * One run of the storage core as ordered, named steps, each returning a skip or passing on what it found:
  * refuse by key → triage a listed object → look at the source and the derivative's key → triage the
- * source's headers → read the rest → restore → write. Each S3 object is asked once: what a caller already
+ * source's headers → read the rest → restore → write (derive-write.ts). Each S3 object is asked once: what a caller already
  * knows (a listing, the CDN origin's HEAD, GET and triage) is used instead of asking again, and what was
  * written is returned, not read back. A CDN miss or an upload costs 1 source HEAD, 1 derivative HEAD (or
- * the origin's GET), 1 header GET, 1 GET of the rest (none for a file within the header bytes), 1 PUT.
+ * the origin's GET), 1 header GET, 1 GET of the rest (none for a file within the header bytes), 1 PUT; a
+ * high-quality source's re-saved check adds 1 GET of the scan's start (docs/architecture.md, the counts).
  */
 import type { OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
@@ -19,22 +20,15 @@ import type {
   DeriveSkipReason,
   HeaderTriage,
   SkippedOutcome,
-  WrittenOutcome,
 } from "./derive-types.js";
+import { write } from "./derive-write.js";
 import { derivativeKey, isDerivativeKey, isUnderSourcePrefixes, keyTooLong } from "./keys.js";
-import {
-  buildDerivativeMetadata,
-  DERIVATIVE_CACHE_CONTROL,
-  hasDerivativeMarker,
-  isCurrent,
-  parseDerivativeMetadata,
-} from "./metadata.js";
-import { headObject, type ObjectHead, putObject, SourceChangedError } from "./s3.js";
+import { hasDerivativeMarker, isCurrent, parseDerivativeMetadata } from "./metadata.js";
+import { headObject, type ObjectHead, SourceChangedError } from "./s3.js";
 import { readRest, type SourceReader, sourceReader, triageSource } from "./source-read.js";
-import { WriteRaceLostError, writeCondition } from "./write.js";
 
 /** A run's account of itself: what it read and the quality learnt so far, and how to say why it stops. */
-interface RunLog {
+export interface RunLog {
   readonly derivativeKey: string;
   /** Every reader of the source this run made (their bytes are the run's `bytesRead`). */
   readonly readers: SourceReader[];
@@ -108,7 +102,7 @@ export async function deriveOnce(
   }
 }
 
-const outcomeBase = (request: DeriveRequest, log: RunLog) => ({
+export const outcomeBase = (request: DeriveRequest, log: RunLog) => ({
   bucket: request.bucket,
   key: request.key,
   derivativeKey: log.derivativeKey,
@@ -285,95 +279,4 @@ async function runRestore(
   if (outcome.description.model !== null && outcome.description.model !== deriver.model)
     throw new ModelMismatchError(deriver.model, outcome.description.model);
   return { restored: outcome, restoreWallMs };
-}
-
-/** Retries of the write after a lost race, when what won is an older version's derivative. */
-const MAX_WRITES = 3;
-
-/**
- * One PUT, conditional on the derivative's key as last seen (write.ts). A lost race (412) is looked into:
- * a derivative of this version (or a foreign object) stands; one of an older version, written by a run
- * that started earlier but finished later, is replaced while the source is still this version.
- */
-async function write(
-  deriver: Deriver,
-  request: DeriveRequest,
-  run: {
-    source: ObjectHead;
-    existing: ObjectHead | null;
-    input: Uint8Array;
-    restored: Extract<RestoreOutcome, { action: "restored" }>;
-    restoreWallMs: number;
-  },
-  log: RunLog,
-): Promise<DeriveOutcome> {
-  const { s3, model } = deriver;
-  const { bucket, key } = request;
-  const { source, restored } = run;
-  const metadata = buildDerivativeMetadata({
-    sourceKey: key,
-    sourceETag: source.eTag ?? "",
-    sourceVersion: source.versionId,
-    quality: log.quality,
-    earlierQuality: restored.description.recompressed?.quality,
-    model,
-    restoreMs: restored.description.totalMs,
-  });
-  let seen = run.existing;
-  for (let attempt = 1; ; attempt++) {
-    request.signal?.throwIfAborted();
-    try {
-      await putObject(s3, {
-        bucket,
-        key: log.derivativeKey,
-        body: restored.output,
-        contentType: restored.contentType,
-        cacheControl: DERIVATIVE_CACHE_CONTROL,
-        condition: writeCondition(seen),
-        multipart: deriver.multipart,
-        metadata,
-      });
-      return written(request, log, run, metadata, run.existing !== null);
-    } catch (error) {
-      if (!(error instanceof WriteRaceLostError)) throw error;
-      const now = await headObject(s3, bucket, log.derivativeKey);
-      const state = now === null ? "none" : derivativeState(now, source, model);
-      if (state === "foreign")
-        return log.skip("key-taken", `${log.derivativeKey} was written by someone else`);
-      if (state !== "stale" || attempt >= MAX_WRITES) return log.skip("raced", error.message);
-      const sourceNow = await headObject(s3, bucket, key);
-      if (sourceNow?.eTag !== source.eTag) return log.skip("superseded", "the source changed during restore");
-      seen = now;
-    }
-  }
-}
-
-function written(
-  request: DeriveRequest,
-  log: RunLog,
-  run: {
-    source: ObjectHead;
-    input: Uint8Array;
-    restored: Extract<RestoreOutcome, { action: "restored" }>;
-    restoreWallMs: number;
-  },
-  metadata: Readonly<Record<string, string>>,
-  replaced: boolean,
-): WrittenOutcome {
-  const { restored } = run;
-  return {
-    ...outcomeBase(request, log),
-    action: "written",
-    replaced,
-    sourceETag: run.source.eTag ?? "",
-    model: metadata["unjpeg-model"] ?? "",
-    format: restored.format,
-    contentType: restored.contentType,
-    output: restored.output,
-    metadata,
-    inputBytes: run.input.byteLength,
-    restoreMs: restored.description.totalMs,
-    restoreWallMs: run.restoreWallMs,
-    timings: restored.description.timings,
-  };
 }
