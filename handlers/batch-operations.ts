@@ -14,7 +14,7 @@ import {
   parseBatchInvocation,
   resultOfEvent,
 } from "../lib/backfill/batch.js";
-import { OUTPUT_FORMATS, type OutputFormat } from "../lib/config.js";
+import { isOutputFormat, OUTPUT_FORMATS, type OutputFormat } from "../lib/config.js";
 import type { Deriver } from "../lib/storage/derive.js";
 import { handleObjectEvent } from "../lib/storage/object-event.js";
 import { builtOnce, invocationDeadline } from "./invocation.js";
@@ -31,7 +31,7 @@ export function createBatchHandler(deriver: Deriver | (() => Promise<Deriver>)) 
       const args = invocation.userArguments;
       const format = args["format"]?.toLowerCase();
       const results: BatchTaskResult[] = [];
-      if (format !== undefined && !(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+      if (format !== undefined && !isOutputFormat(format)) {
         const why = `user argument format must be one of ${OUTPUT_FORMATS.join(", ")}, got "${format}"`;
         for (const task of invocation.tasks)
           results.push({ taskId: task.taskId, resultCode: "PermanentFailure", resultString: why });

@@ -6,23 +6,16 @@
  */
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse } from "aws-lambda";
-import { UnjpegError } from "../lib/errors.js";
 import type { Deriver } from "../lib/storage/derive.js";
 import { type LineSink, stdoutSink } from "../lib/storage/report.js";
-import { handleUploadEvent } from "../lib/storage/upload.js";
+import { handleUploadEvent, invocationAnswer } from "../lib/storage/upload.js";
+
+export { UploadBatchError } from "../lib/storage/upload.js";
+
 import { builtOnce, invocationDeadline } from "./invocation.js";
 
 /** Stop starting work this long before Lambda's deadline, so unfinished messages are reported, not lost. */
 const DEADLINE_MARGIN_MS = 15_000;
-
-export class UploadBatchError extends UnjpegError {
-  constructor(failed: readonly string[]) {
-    super(
-      "UPLOAD_FAILED",
-      `${failed.length} record(s) failed (${failed.join(", ")}); see the decision lines`,
-    );
-  }
-}
 
 export interface UploadHandlerOptions {
   readonly sink?: LineSink;
@@ -47,12 +40,7 @@ export function createUploadHandler(
         signal: deadline,
         concurrency: options.concurrency,
       });
-      if (result.kind === "sqs") {
-        return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
-      }
-      // Direct invocations retry as a whole; derivatives already written are then skipped as current.
-      if (result.failed.length > 0) throw new UploadBatchError(result.failed);
-      return undefined;
+      return invocationAnswer(result);
     },
   );
 }

@@ -1,11 +1,18 @@
 import { UnjpegError } from "./errors.js";
+import { DEFAULT_LIMITS, DEFAULT_SKIP_QUALITY } from "./image/limits.js";
 import { DEFAULT_MODEL_CONCURRENCY } from "./model/run-queue.js";
 
 /** Output formats a derivative can be written in. */
 export const OUTPUT_FORMATS = ["jpeg", "png", "webp", "avif"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
-export type ExecutionProviderName = "cpu" | "cuda";
+/** Where the model runs (UNJPEG_EXECUTION_PROVIDER): the one list, for the configuration, the restore and onnxruntime. */
+export const EXECUTION_PROVIDERS = ["cpu", "cuda"] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+/** Whether a string names an output format. */
+export const isOutputFormat = (name: string): name is OutputFormat =>
+  (OUTPUT_FORMATS as readonly string[]).includes(name);
 
 /** Everything unjpeg reads from the environment, checked once (names and defaults: docs/CONTRACTS.md). */
 export interface Config {
@@ -19,7 +26,7 @@ export interface Config {
   readonly modelDir: string | undefined;
   /** Absent: let the runtime choose from the cores it is given. */
   readonly threads: number | undefined;
-  readonly executionProvider: ExecutionProviderName;
+  readonly executionProvider: ExecutionProvider;
   /** Restores that decode, run the model and encode at once in this process; the rest wait their turn. */
   readonly modelConcurrency: number;
   /** Project restorations of JPEGs onto their source's quantization cells (default true). */
@@ -59,13 +66,30 @@ export class ConfigError extends UnjpegError {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Reads and validates the environment once. Every problem is collected and reported in one error, so an
- * operator fixes a deployment in one round. Nothing else in unjpeg reads `process.env`.
+ * operator fixes a deployment in one round. Nothing else in unjpeg reads `process.env` for settings (the
+ * CLI's entry reads npm's INIT_CWD, where the user typed the command). A command line's overrides come as
+ * `overrides`, by the same names (UNJPEG_FORMAT, ...), and are checked by the same rules.
  */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(env: Env = process.env, overrides: Env = {}): Config {
+  return readConfig({ ...env, ...withoutUnset(overrides) });
+}
+
+/** The environment's configuration with a command line's overrides, checked together. */
+export const loadConfigWith = (overrides: Env): Config => loadConfig(process.env, overrides);
+
+/** The overrides of an `--endpoint URL` option: that S3 endpoint, path-style (a local S3 server). */
+export function endpointOverrides(endpoint: string | undefined): Env {
+  return endpoint === undefined ? {} : { UNJPEG_S3_ENDPOINT: endpoint, UNJPEG_S3_FORCE_PATH_STYLE: "true" };
+}
+
+const withoutUnset = (env: Env): Env =>
+  Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
+
+function readConfig(env: Env): Config {
   const problems: string[] = [];
   const text = (name: string): string | undefined => {
     const value = env[name];
@@ -88,11 +112,11 @@ export function loadConfig(env: Env = process.env): Config {
       .filter((item) => item !== "");
 
   const format = (text("UNJPEG_FORMAT") ?? "jpeg").toLowerCase();
-  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+  if (!isOutputFormat(format)) {
     problems.push(`UNJPEG_FORMAT must be one of ${OUTPUT_FORMATS.join(", ")}, got "${format}"`);
   }
   const provider = (text("UNJPEG_EXECUTION_PROVIDER") ?? "cpu").toLowerCase();
-  if (provider !== "cpu" && provider !== "cuda") {
+  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(provider)) {
     problems.push(`UNJPEG_EXECUTION_PROVIDER must be cpu or cuda, got "${provider}"`);
   }
   const suffix = env["UNJPEG_DERIVATIVE_SUFFIX"] ?? ".restored";
@@ -119,12 +143,12 @@ export function loadConfig(env: Env = process.env): Config {
     derivativeSuffix: suffix,
     derivativePrefix: prefix,
     format: format as OutputFormat,
-    skipQuality: int("UNJPEG_SKIP_QUALITY", 90, 1, 101) as number,
-    maxPixels: int("UNJPEG_MAX_PIXELS", 50_000_000, 1, 2 ** 31) as number,
-    maxBytes: int("UNJPEG_MAX_BYTES", 52_428_800, 1, 2 ** 40) as number,
+    skipQuality: int("UNJPEG_SKIP_QUALITY", DEFAULT_SKIP_QUALITY, 1, 101) as number,
+    maxPixels: int("UNJPEG_MAX_PIXELS", DEFAULT_LIMITS.maxPixels, 1, 2 ** 31) as number,
+    maxBytes: int("UNJPEG_MAX_BYTES", DEFAULT_LIMITS.maxBytes, 1, 2 ** 40) as number,
     modelDir: text("UNJPEG_MODEL_DIR"),
     threads: int("UNJPEG_THREADS", undefined, 1, 1024),
-    executionProvider: provider as ExecutionProviderName,
+    executionProvider: provider as ExecutionProvider,
     modelConcurrency: int("UNJPEG_MODEL_CONCURRENCY", DEFAULT_MODEL_CONCURRENCY, 1, 64) as number,
     projection: flag("UNJPEG_PROJECTION", true),
     bucket: text("UNJPEG_BUCKET"),

@@ -10,7 +10,6 @@ export { batchResponse, parseBatchInvocation, resultOfError, resultOfOutcome } f
 export type { Journal, JournalEntry } from "./backfill/journal.js";
 export { memoryJournal, openJournal } from "./backfill/journal.js";
 export { manifestSource, parseS3Url } from "./backfill/listing.js";
-export type { ListedObject } from "./backfill/manifest.js";
 export type { BackfillReport, BackfillRun, ProcessObject, ProcessResult } from "./backfill/run.js";
 export { runBackfill } from "./backfill/run.js";
 export type { Config, OutputFormat } from "./config.js";
@@ -67,6 +66,7 @@ export type { ClassifiedFailure, FailureKind } from "./storage/failure.js";
 export { classifyFailure } from "./storage/failure.js";
 export type { DerivativeNaming } from "./storage/keys.js";
 export { decodeEventKey, derivativeKey, encodeEventKey, isDerivativeKey } from "./storage/keys.js";
+export type { ListedObject } from "./storage/listing.js";
 export { listObjects } from "./storage/listing.js";
 export type { DerivativeMetadata } from "./storage/metadata.js";
 export { buildDerivativeMetadata, isCurrent, parseDerivativeMetadata } from "./storage/metadata.js";

@@ -24,3 +24,22 @@ export function parseCommandArgs<const O extends Options>(argv: string[], option
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 }
+
+/**
+ * An integer option (`--name N`): undefined when not given, else an integer within `min`..`max` or a usage
+ * error that names the option and the range. The one integer parser of the commands.
+ */
+export function integerOption(
+  name: string,
+  text: string | undefined,
+  range: { readonly min?: number; readonly max?: number } = {},
+): number | undefined {
+  if (text === undefined) return undefined;
+  const { min = 1, max = Number.MAX_SAFE_INTEGER } = range;
+  const value = /^\s*-?\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of ${min} or more` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be an integer ${range}, got "${text}"`);
+  }
+  return value;
+}

@@ -4,7 +4,6 @@
  * progress on stderr and the JSON report on stdout.
  */
 import { rename, writeFile } from "node:fs/promises";
-import { BACKFILL_USAGE, type BackfillArgs, parseBackfillArgs } from "../backfill/args.js";
 import { makeKeyFilter } from "../backfill/glob.js";
 import { openJournal, readOnlyJournal } from "../backfill/journal.js";
 import { manifestSource } from "../backfill/listing.js";
@@ -12,25 +11,26 @@ import type { ListedObject } from "../backfill/manifest.js";
 import { deriveListedObject } from "../backfill/outcome.js";
 import { emptyCounts, startProgress } from "../backfill/progress.js";
 import { type BackfillReport, runBackfill } from "../backfill/run.js";
-import { type Config, loadConfig } from "../config.js";
+import { type Config, type Env, endpointOverrides, loadConfig, loadConfigWith } from "../config.js";
 import { createDeriver } from "../storage/deriver.js";
 import { isDerivativeKey } from "../storage/keys.js";
 import { listObjects } from "../storage/listing.js";
 import type { RetryOptions } from "../storage/retry.js";
 import { UsageError } from "./args.js";
+import { BACKFILL_USAGE, type BackfillArgs, parseBackfillArgs } from "./backfill-args.js";
 
 /**
  * The configuration with the command line's overrides on top. `--restore-concurrency` is this process's
  * model concurrency: the run queue every restore here waits in (lib/model/run-queue.ts) admits that many.
  */
-export function backfillConfig(base: Config, args: BackfillArgs): Config {
-  return Object.freeze({
-    ...base,
-    modelConcurrency: args.restoreConcurrency,
-    ...(args.endpoint === undefined ? {} : { s3Endpoint: args.endpoint, s3ForcePathStyle: true }),
-    ...(args.skipQuality === undefined ? {} : { skipQuality: args.skipQuality }),
-    ...(args.format === undefined ? {} : { format: args.format }),
-  });
+export function backfillConfig(args: BackfillArgs, env?: Env): Config {
+  const overrides = {
+    UNJPEG_MODEL_CONCURRENCY: String(args.restoreConcurrency),
+    ...endpointOverrides(args.endpoint),
+    UNJPEG_SKIP_QUALITY: args.skipQuality?.toString(),
+    UNJPEG_FORMAT: args.format,
+  };
+  return env === undefined ? loadConfigWith(overrides) : loadConfig(env, overrides);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -46,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${BACKFILL_USAGE}\n`);
     return 0;
   }
-  const config = backfillConfig(loadConfig(), args);
+  const config = backfillConfig(args);
   // Restores take turns in the process's model run queue, which admits --restore-concurrency at once.
   const deriver = await createDeriver(config);
   const journal = args.dryRun

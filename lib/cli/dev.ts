@@ -6,15 +6,15 @@
  */
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import { createUploadHandler } from "../../handlers/s3-upload.js";
-import { type Config, loadConfig } from "../config.js";
+import { type Config, loadConfigWith } from "../config.js";
 import { isUnjpegError } from "../errors.js";
 import { startHttpService } from "../http/dev-service.js";
 import type { Deriver } from "../storage/derive.js";
 import { createDeriver } from "../storage/deriver.js";
 import { LOCAL_CREDENTIALS, LOCAL_KEY_LIMITS, startLocalS3 } from "../storage/local-s3.js";
 import type { Decision } from "../storage/report.js";
-import { parseCommandArgs, UsageError } from "./args.js";
+import { handleUploadEvent, invocationAnswer } from "../storage/upload.js";
+import { integerOption, parseCommandArgs, UsageError } from "./args.js";
 
 const USAGE = `usage: unjpeg dev [--data DIR] [--model DIR] [--concurrency N] [--json]
 
@@ -78,9 +78,10 @@ export async function startDevStack(
     rejectDeriver = fail;
   });
   deriverReady.catch(() => undefined);
-  const handler = createUploadHandler(() => deriverReady, {
-    sink: (line, decision) => log(json ? line : summarize(decision)),
-  });
+  // The upload function's own loop and answer (lib/storage/upload.ts), as Lambda runs them.
+  const sink = (line: string, decision: Decision) => log(json ? line : summarize(decision));
+  const handler = async (event: unknown) =>
+    invocationAnswer(await handleUploadEvent(await deriverReady, event, { sink }));
   const services: RunningService[] = [];
   const cleanups: (() => void)[] = [];
   const close = async () => {
@@ -95,7 +96,7 @@ export async function startDevStack(
       buckets: [LOCAL_BUCKET],
       concurrency,
       // Lambda's context is absent here: no deadline, as with a long local run.
-      handler: (event) => handler(event, {} as never),
+      handler,
       onHandlerError: (error) =>
         log(`upload handler failed: ${error instanceof Error ? error.message : error}`),
     });
@@ -177,15 +178,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const env = loadConfig();
-  const config: Config = values.model === undefined ? env : { ...env, modelDir: resolve(values.model) };
+  const model = values.model === undefined ? undefined : resolve(values.model);
+  const config = loadConfigWith({ UNJPEG_MODEL_DIR: model });
   const dataDir = resolve(values.data ?? ".unjpeg");
   let stack: DevStack;
   try {
     stack = await startDevStack(config, {
       dataDir,
       json: values.json,
-      concurrency: Number(values.concurrency ?? 2),
+      concurrency: integerOption("concurrency", values.concurrency, { max: 64 }) ?? 2,
     });
   } catch (error) {
     if (isUnjpegError(error)) throw error;

@@ -5,7 +5,7 @@
 import { makeKeyFilter, parseSince } from "../backfill/glob.js";
 import { manifestSource, parseS3Url, type S3Location } from "../backfill/listing.js";
 import type { ListedObject } from "../backfill/manifest.js";
-import { loadConfig } from "../config.js";
+import { endpointOverrides, loadConfigWith } from "../config.js";
 import { enqueueObjects } from "../queue/enqueue.js";
 import { createSqsClient, regionOfQueueUrl } from "../queue/sqs.js";
 import { isDerivativeKey } from "../storage/keys.js";
@@ -64,11 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { values } = parsed;
-  const base = loadConfig();
-  const config = Object.freeze({
-    ...base,
-    ...(values.endpoint === undefined ? {} : { s3Endpoint: values.endpoint, s3ForcePathStyle: true }),
-  });
+  const config = loadConfigWith(endpointOverrides(values.endpoint));
   const s3 = createS3Client(config);
   const counts = { listed: 0, filtered: 0 };
   const source =

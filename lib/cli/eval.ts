@@ -8,7 +8,7 @@ import { UnjpegError } from "../errors.js";
 import { BUTTERAUGLI_COMMAND, type Butteraugli, findButteraugli } from "../eval/butteraugli.js";
 import { evaluateSet, type ImageResult, listImages } from "../eval/evaluate.js";
 import { type QualitySummary, summarize } from "../eval/summary.js";
-import { parseCommandArgs, UsageError } from "./args.js";
+import { integerOption, parseCommandArgs, UsageError } from "./args.js";
 
 const USAGE = `usage: unjpeg eval --set DIR [--qualities 5,10,20,30,40] [--json] [--model DIR] [--limit N] [--threads N] [--perceptual] [--no-projection]
 
@@ -51,13 +51,6 @@ export function parseQualities(text: string): number[] {
   if (new Set(qualities).size !== qualities.length)
     throw new UsageError(`--qualities repeats a value: "${text}"`);
   return qualities;
-}
-
-function positiveInt(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1)
-    throw new UsageError(`${name} must be a positive integer, got "${value}"`);
-  return Number(value);
 }
 
 const f2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : "inf");
@@ -139,8 +132,8 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
     if (values.set === undefined) throw new UsageError("--set DIR is required");
     qualities = parseQualities(values.qualities ?? "5,10,20,30,40");
-    limit = positiveInt(values.limit, "--limit");
-    threads = positiveInt(values.threads, "--threads");
+    limit = integerOption("limit", values.limit);
+    threads = integerOption("threads", values.threads);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`unjpeg eval: ${error.message} [${error.code}]\n${USAGE}\n`);

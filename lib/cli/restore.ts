@@ -7,11 +7,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { type Config, loadConfig, OUTPUT_FORMATS, type OutputFormat } from "../config.js";
+import { type Config, isOutputFormat, loadConfig, OUTPUT_FORMATS, type OutputFormat } from "../config.js";
 import { isUnjpegError, UnjpegError } from "../errors.js";
 import { restore } from "../restore/restore.js";
 import type { RestoreOutcome } from "../restore/types.js";
-import { parseCommandArgs, UsageError } from "./args.js";
+import { integerOption, parseCommandArgs, UsageError } from "./args.js";
 import { type OutputGuard, outputGuard, type PlannedOutput, planOutputs } from "./restore-outputs.js";
 
 const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jpeg|png|webp|avif] [--force] [--no-projection] [--json] [--model DIR]
@@ -58,14 +58,6 @@ interface Plan {
   readonly modelDir: string | undefined;
 }
 
-function positiveInt(value: string | undefined, name: string, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max)
-    throw new UsageError(`${name} must be an integer from 1 to ${max}, got "${value}"`);
-  return n;
-}
-
 function plan(argv: string[], config: Config): Plan | "help" {
   const { values, positionals } = parseCommandArgs(argv, OPTIONS);
   if (values.help === true) return "help";
@@ -75,7 +67,7 @@ function plan(argv: string[], config: Config): Plan | "help" {
   if (values.output !== undefined && positionals.length > 1)
     throw new UsageError("-o takes one input; use --out-dir for several");
   const format = (values.format ?? config.format).toLowerCase();
-  if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+  if (!isOutputFormat(format)) {
     throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(", ")}, got "${format}"`);
   }
   return {
@@ -83,8 +75,8 @@ function plan(argv: string[], config: Config): Plan | "help" {
     output: values.output,
     outDir: values["out-dir"],
     format: format as OutputFormat,
-    quality: positiveInt(values.quality, "--quality", 100),
-    threads: positiveInt(values.threads, "--threads", 1024) ?? config.threads,
+    quality: integerOption("quality", values.quality, { max: 100 }),
+    threads: integerOption("threads", values.threads, { max: 1024 }) ?? config.threads,
     force: values.force === true,
     projection: values["no-projection"] === true ? false : config.projection,
     json: values.json === true,

@@ -3,12 +3,12 @@
  * GPU platforms). SIGTERM/SIGINT: stop receiving and finish the messages in flight; a second signal hands
  * them back to the queue at once and exits.
  */
-import { loadConfig } from "../config.js";
+import { endpointOverrides, loadConfigWith } from "../config.js";
 import { handleMessageBody } from "../queue/handle.js";
 import { createSqsClient, regionOfQueueUrl } from "../queue/sqs.js";
 import { runWorker } from "../queue/worker.js";
 import { createDeriver } from "../storage/deriver.js";
-import { parseCommandArgs, UsageError } from "./args.js";
+import { integerOption, parseCommandArgs, UsageError } from "./args.js";
 
 const USAGE = `usage: unjpeg worker --queue-url URL [options]
 
@@ -35,15 +35,6 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function positiveInteger(name: string, text: string | undefined, fallback: number, max: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new UsageError(`--${name} must be an integer from 1 to ${max}, got "${text}"`);
-  }
-  return value;
-}
-
 export async function main(argv: string[]): Promise<number> {
   let options: {
     queueUrl: string;
@@ -64,9 +55,9 @@ export async function main(argv: string[]): Promise<number> {
     if (values["queue-url"] === undefined) throw new UsageError("--queue-url is required");
     options = {
       queueUrl: values["queue-url"],
-      concurrency: positiveInteger("concurrency", values.concurrency, 2, 256),
+      concurrency: integerOption("concurrency", values.concurrency, { max: 256 }) ?? 2,
       // SQS allows at most 12 hours.
-      visibility: positiveInteger("visibility", values.visibility, 120, 43_200),
+      visibility: integerOption("visibility", values.visibility, { max: 43_200 }) ?? 120,
       ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint }),
       ...(values["sqs-endpoint"] === undefined ? {} : { sqsEndpoint: values["sqs-endpoint"] }),
       keepStale: values["keep-stale"] === true,
@@ -77,11 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unjpeg worker: ${error.message}\n${USAGE}\n`);
     return 2;
   }
-  const base = loadConfig();
-  const config = Object.freeze({
-    ...base,
-    ...(options.endpoint === undefined ? {} : { s3Endpoint: options.endpoint, s3ForcePathStyle: true }),
-  });
+  const config = loadConfigWith(endpointOverrides(options.endpoint));
   const deriver = await createDeriver(config);
   const sqs = createSqsClient({ endpoint: options.sqsEndpoint, region: regionOfQueueUrl(options.queueUrl) });
   const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${line}\n`);

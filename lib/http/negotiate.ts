@@ -3,19 +3,13 @@
  * `Vary: Accept`, so a cache keeps one copy per format.
  */
 import type { OutputFormat } from "../config.js";
-
-const MIME: Readonly<Record<OutputFormat, string>> = Object.freeze({
-  jpeg: "image/jpeg",
-  png: "image/png",
-  webp: "image/webp",
-  avif: "image/avif",
-});
+import { CONTENT_TYPES } from "../image/formats.js";
 
 /** Preference when a client accepts several equally: smallest files first; PNG only when asked. */
 const AUTO_ORDER: readonly OutputFormat[] = ["avif", "webp", "jpeg"];
 
 export function contentTypeOf(format: OutputFormat): string {
-  return MIME[format];
+  return CONTENT_TYPES[format];
 }
 
 /** q-value (0..1) the Accept header gives a media type; exact type beats `image/*` beats `*\/*`. */
@@ -46,10 +40,10 @@ export function parseAccept(header: string | undefined): { type: string; q: numb
  */
 export function acceptableFormats(acceptHeader: string | undefined): OutputFormat[] {
   const accept = parseAccept(acceptHeader);
-  return AUTO_ORDER.map((format, order) => ({ format, order, q: acceptance(accept, MIME[format]) }))
+  return AUTO_ORDER.map((format, order) => ({ format, order, q: acceptance(accept, CONTENT_TYPES[format]) }))
     .filter(({ format, q }) => {
       // Wildcards alone (`*/*`) do not prove a client decodes AVIF or WebP: only explicit types count for them.
-      return format === "jpeg" || (q > 0 && accept.some((entry) => entry.type === MIME[format]));
+      return format === "jpeg" || (q > 0 && accept.some((entry) => entry.type === CONTENT_TYPES[format]));
     })
     .sort((a, b) => b.q - a.q || a.order - b.order)
     .map(({ format }) => format);

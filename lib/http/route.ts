@@ -2,7 +2,7 @@
  * Routing and parameter parsing of origin requests: pure functions from a path and a query string to what
  * was asked, or a 4xx `HttpError`. Reserved paths start with `/_unjpeg/` (docs/CONTRACTS.md).
  */
-import { OUTPUT_FORMATS, type OutputFormat } from "../config.js";
+import { isOutputFormat, OUTPUT_FORMATS, type OutputFormat } from "../config.js";
 import { isUnderSourcePrefixes } from "../storage/keys.js";
 import { badRequest, forbidden, notFound } from "./errors.js";
 import type { QueryPairs } from "./signing.js";
@@ -91,7 +91,7 @@ function parseImageParameters(query: QueryPairs): Pick<ImageRequest, "format" | 
   }
   const get = (name: string): string | undefined => query.find(([n]) => n === name)?.[1];
   const format = get("format");
-  if (format !== undefined && format !== "auto" && !(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+  if (format !== undefined && format !== "auto" && !isOutputFormat(format)) {
     throw badRequest("BAD_PARAMETER", `format must be one of ${OUTPUT_FORMATS.join(", ")} or auto`);
   }
   const quality = get("quality");

@@ -9,19 +9,7 @@ import { ImageError } from "./errors.js";
 import { setExifPixelSize, withMetadataOf } from "./jpeg-metadata.js";
 import { DERIVATIVE_SOFTWARE } from "./mark.js";
 
-export const CONTENT_TYPES: Readonly<Record<OutputFormat, string>> = Object.freeze({
-  jpeg: "image/jpeg",
-  png: "image/png",
-  webp: "image/webp",
-  avif: "image/avif",
-});
-
-export const EXTENSIONS: Readonly<Record<OutputFormat, string>> = Object.freeze({
-  jpeg: "jpg",
-  png: "png",
-  webp: "webp",
-  avif: "avif",
-});
+export { CONTENT_TYPES, EXTENSIONS } from "./formats.js";
 
 /** Encoder quality when the caller gives none: high, since the point is to remove artifacts. */
 export const DEFAULT_QUALITY: Readonly<Record<Exclude<OutputFormat, "png">, number>> = Object.freeze({

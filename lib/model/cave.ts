@@ -48,22 +48,37 @@ export function caveMultiple(sessions: ModelSessions): number {
   return (padMultiple * cave.downscale) / gcd(padMultiple, cave.downscale);
 }
 
-export async function computeTokens(
-  sessions: ModelSessions,
-  rgb: Uint8Array,
-  width: number,
-  height: number,
-  tableQuality: number | null,
-  options: CaveOptions = {},
-  step: Step = (_name, run) => Promise.resolve(run()),
+/** The image CaVE reads: interleaved 8-bit RGB and the quality its tables say (null: no tables). */
+export interface TokenImage {
+  readonly rgb: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly tableQuality: number | null;
+}
+
+/** How a token run goes: CaVE's own options, the caller's stepper, buffers and overlapped work. */
+export interface TokenRun {
+  readonly cave?: CaveOptions;
+  readonly step?: Step;
   /**
    * Input buffers, used in turn (and handed on to the caller's next use). With two, the next tile is cut
    * out while CaVE runs on this one (in the model worker); with one, each waits for the last run.
    */
-  scratches: readonly Scratch[] = [{}, {}],
+  readonly scratches?: readonly Scratch[];
   /** Work for the caller while CaVE's last run is in flight (called only where runs overlap). */
-  whileLastRuns?: () => Promise<void>,
+  readonly whileLastRuns?: () => Promise<void>;
+}
+
+export async function computeTokens(
+  sessions: ModelSessions,
+  image: TokenImage,
+  how: TokenRun = {},
 ): Promise<CaveResult> {
+  const { rgb, width, height, tableQuality } = image;
+  const options = how.cave ?? {};
+  const step: Step = how.step ?? ((_name, work) => Promise.resolve(work()));
+  const scratches = how.scratches ?? [{}, {}];
+  const whileLastRuns = how.whileLastRuns;
   const { manifest } = sessions.model;
   const multiple = caveMultiple(sessions);
   const down = manifest.cave.downscale;

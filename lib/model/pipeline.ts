@@ -22,13 +22,13 @@ import {
   planarToInterleaved,
   type Scratch,
 } from "../image/tiles.js";
+import { type Stepper, stepper } from "../restore/stepper.js";
 import { type CaveOptions, type CaveResult, computeTokens } from "./cave.js";
 import { runInTurn } from "./in-turn.js";
 import type { ColorFix } from "./manifest.js";
 import { qtablesValue, type SourceTables, takesTables } from "./qtables.js";
 import { recordMeasured, type Value, type Values } from "./run-stage.js";
 import type { ModelSessions } from "./sessions.js";
-import { type Stepper, stepper } from "./step.js";
 import { processCpuMs, threadClock } from "./thread-cpu.js";
 import { runTileChain } from "./tile-chain.js";
 
@@ -158,14 +158,13 @@ export async function runPipeline(
       options.tokens ??
       (await computeTokens(
         sessions,
-        rgb,
-        width,
-        height,
-        input.tableQuality,
-        options.cave,
-        step,
-        scratches.slice(0, 2),
-        prepare,
+        { rgb, width, height, tableQuality: input.tableQuality },
+        {
+          ...(options.cave === undefined ? {} : { cave: options.cave }),
+          step,
+          scratches: scratches.slice(0, 2),
+          whileLastRuns: prepare,
+        },
       ));
     if (!prepared) await prepare();
     const shared: Values = { tokens: cave.tokens };

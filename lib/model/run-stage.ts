@@ -3,10 +3,10 @@
  * them to the graph's own input and output names, and float16 graphs get and give half tensors.
  */
 import type ort from "onnxruntime-node";
+import type { Stepper } from "../restore/stepper.js";
 import { ModelError } from "./errors.js";
 import type { StageName, ValueName } from "./manifest.js";
 import type { ModelSessions } from "./sessions.js";
-import type { Stepper } from "./step.js";
 import { makeTensor, readFloat32 } from "./tensors.js";
 import type { Measured } from "./worker-protocol.js";
 

@@ -1,24 +1,24 @@
 /**
  * The one way into onnxruntime: sessions are created here, once per process per model folder, provider
  * and thread count, and reused (a warm Lambda container must not reload its graphs). They live in the
- * model worker (lib/model/ort-worker.ts), a worker thread, so that the calling thread prepares and blends
+ * model worker (lib/model/worker-thread.ts), a worker thread, so that the calling thread prepares and blends
  * tiles while a model runs, or in the calling thread (the default where no core is left over for that).
  */
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import ort from "onnxruntime-node";
 import { loadModelFolder, type ModelFolder, STAGE_NAMES, type StageName } from "./manifest.js";
-import { callWorker, liveWorker, stopModelWorker } from "./model-worker.js";
+import type { Value, Values } from "./run-stage.js";
 import {
   createLocalSessions,
   type ExecutionProvider,
   type StageRunner,
   type StageSession,
-} from "./ort-sessions.js";
-import type { Value, Values } from "./run-stage.js";
+} from "./thread-sessions.js";
+import { callWorker, liveWorker, stopModelWorker } from "./worker-client.js";
 import type { Measured, Opened, WireTensor } from "./worker-protocol.js";
 
-export type { ExecutionProvider, StageRunner, StageSession } from "./ort-sessions.js";
+export type { ExecutionProvider, StageRunner, StageSession } from "./thread-sessions.js";
 
 export interface SessionOptions {
   readonly provider?: ExecutionProvider;

@@ -1,7 +1,7 @@
 /**
  * One tile through the generator: encoder → UNet at the fixed timestep → x0 → decoder, on a tile already
  * cut out and padded (planar rgb_pm1). Runs where the sessions are: in the model worker
- * (lib/model/ort-worker.ts) or in the calling thread.
+ * (lib/model/worker-thread.ts) or in the calling thread.
  */
 import type { ModelFolder } from "./manifest.js";
 import { expectDims, runStage, type Value, type Values } from "./run-stage.js";

@@ -1,8 +1,8 @@
-/** Messages between the calling thread (lib/model/model-worker.ts) and the model worker (ort-worker.ts). */
+/** Messages between the calling thread (lib/model/worker-client.ts) and the model worker (worker-thread.ts). */
 import type { ModelFolder, StageName } from "./manifest.js";
-import type { ExecutionProvider } from "./ort-sessions.js";
 import type { Value, Values } from "./run-stage.js";
 import type { FloatType } from "./tensors.js";
+import type { ExecutionProvider } from "./thread-sessions.js";
 
 export interface WireTensor {
   readonly type: string;

@@ -4,9 +4,9 @@
  * the upload handler read one format.
  */
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { ListedObject } from "../backfill/manifest.js";
 import { UnjpegError } from "../errors.js";
 import { encodeEventKey } from "../storage/keys.js";
+import type { ListedObject } from "../storage/listing.js";
 import { type RetryOptions, withRetry } from "../storage/retry.js";
 
 /** An S3 event notification body for one existing object, as S3 writes it for `ObjectCreated:Put`. */

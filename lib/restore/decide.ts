@@ -5,6 +5,7 @@
  * ranged GET), since an earlier, harder compression turns the skip into a restore. `restore()` asks the
  * same question of the whole file before decoding anything.
  */
+import { DEFAULT_LIMITS, DEFAULT_SKIP_QUALITY } from "../image/limits.js";
 import { DERIVATIVE_SOFTWARE } from "../image/mark.js";
 import { inspectJpeg, JpegError, type JpegInspection, type Recompression } from "../jpeg/index.js";
 import type { SourceTables } from "../model/qtables.js";
@@ -34,11 +35,7 @@ export interface TriageOptions {
   readonly recompressed?: Recompression;
 }
 
-export const TRIAGE_DEFAULTS = Object.freeze({
-  skipQuality: 90,
-  maxPixels: 50_000_000,
-  maxBytes: 52_428_800,
-});
+export const TRIAGE_DEFAULTS = Object.freeze({ ...DEFAULT_LIMITS, skipQuality: DEFAULT_SKIP_QUALITY });
 
 /**
  * What unjpeg writes into EXIF `Software` of its derivatives (lib/image/encode.ts). Finding it in the

@@ -9,7 +9,6 @@ import { DEFAULT_QUALITY } from "../image/encode.js";
 import { decodeCoefficients, type JpegCoefficients, releaseCoefficients } from "../jpeg/coefficients.js";
 import { ANNEX_K_CHROMA, ANNEX_K_LUMA, ijgTable } from "../jpeg/ijg.js";
 import type { Recompression } from "../jpeg/recompression.js";
-import type { Stepper } from "../model/step.js";
 import { threadClock } from "../model/thread-cpu.js";
 import { earlierCells } from "./earlier-cells.js";
 import {
@@ -18,6 +17,7 @@ import {
   projectionSkipReason,
   projectOntoSource,
 } from "./projection.js";
+import type { Stepper } from "./stepper.js";
 import type { ProjectionDescription } from "./types.js";
 
 /** The decoder's refusal of a frame its scan cannot fill: the restore is refused, not merely unprojected. */

@@ -10,10 +10,10 @@ import { uprightOffset } from "../image/offset.js";
 import { checkScanLength } from "../jpeg/index.js";
 import { shippedModelDir } from "../model/default-model.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
-import { stepper } from "../model/step.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
 import { earlierCellsSkipReason } from "./earlier-cells.js";
 import { earlierTables } from "./resaved.js";
+import { stepper } from "./stepper.js";
 import type {
   ProjectionDescription,
   RestoreDescription,

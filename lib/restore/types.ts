@@ -2,7 +2,7 @@
  * The one restore interface shared by the CLI and every handler (docs/CONTRACTS.md). The handlers only
  * translate their events into these calls.
  */
-import type { OutputFormat } from "../config.js";
+import type { ExecutionProvider, OutputFormat } from "../config.js";
 import type { Recompression } from "../jpeg/index.js";
 
 /** Why an image was not restored. Stable strings: they appear in logs, metrics and HTTP headers. */
@@ -27,7 +27,7 @@ export interface RestoreOptions {
   /** Model folder; default the shipped model. */
   readonly modelDir?: string;
   readonly threads?: number;
-  readonly executionProvider?: "cpu" | "cuda";
+  readonly executionProvider?: ExecutionProvider;
   /**
    * Run the model in the model worker thread, so that tiles are prepared and blended while it runs, or
    * (false) in the calling thread. Default: the worker when `threads` leaves a core free.
@@ -87,7 +87,7 @@ export interface RestoreDescription {
   readonly run?: {
     readonly tiles: number;
     readonly cave: "whole" | "tiled";
-    readonly provider: "cpu" | "cuda";
+    readonly provider: ExecutionProvider;
     readonly threads: number;
   };
 }

@@ -5,20 +5,13 @@
  */
 import type { Config, OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
+import { EXTENSIONS } from "../image/formats.js";
 
 export type DerivativeNaming = Pick<Config, "derivativeSuffix" | "derivativePrefix">;
 
-/** The extension a derivative of each format gets (a JPEG source's own JPEG extension is kept, below). */
-export const FORMAT_EXTENSIONS: Readonly<Record<OutputFormat, string>> = Object.freeze({
-  jpeg: "jpg",
-  png: "png",
-  webp: "webp",
-  avif: "avif",
-});
-
 const JPEG_EXTENSIONS = new Set(["jpg", "jpeg", "jpe", "jfif"]);
 /** Every extension a derivative can end in, lower case: keys ending `<suffix>.<one of these>` are never sources. */
-const DERIVATIVE_EXTENSIONS = new Set([...JPEG_EXTENSIONS, "png", "webp", "avif"]);
+const DERIVATIVE_EXTENSIONS = new Set([...JPEG_EXTENSIONS, ...Object.values(EXTENSIONS)]);
 
 export interface KeyParts {
   /** Everything up to and including the last `/` ("" at the top level). */
@@ -46,8 +39,7 @@ export function splitKey(key: string): KeyParts {
  */
 export function derivativeKey(sourceKey: string, format: OutputFormat, naming: DerivativeNaming): string {
   const { dir, stem, ext } = splitKey(sourceKey);
-  const outExt =
-    format === "jpeg" && JPEG_EXTENSIONS.has(ext.toLowerCase()) ? ext : FORMAT_EXTENSIONS[format];
+  const outExt = format === "jpeg" && JPEG_EXTENSIONS.has(ext.toLowerCase()) ? ext : EXTENSIONS[format];
   return `${naming.derivativePrefix}${dir}${stem}${naming.derivativeSuffix}.${outExt}`;
 }
 
@@ -104,7 +96,7 @@ export class KeyTooLongError extends UnjpegError {
 
 /** The keys of every derivative a source can have, one per format (to delete them with the source). */
 export function allDerivativeKeys(sourceKey: string, naming: DerivativeNaming): string[] {
-  return (Object.keys(FORMAT_EXTENSIONS) as OutputFormat[]).map((format) =>
+  return (Object.keys(EXTENSIONS) as OutputFormat[]).map((format) =>
     derivativeKey(sourceKey, format, naming),
   );
 }

@@ -4,6 +4,7 @@
  * into calls of the one object-event policy, one decision line each, and says which units failed so that
  * only those are retried.
  */
+import { UnjpegError } from "../errors.js";
 import type { Deriver, WrittenOutcome } from "./derive.js";
 import { classifyInvocation, type EventUnit } from "./events.js";
 import { type EventResult, failedResult, handleObjectEvent } from "./object-event.js";
@@ -25,6 +26,30 @@ export interface UploadResult {
   /** Ids of the units that failed (SQS message ids for `batchItemFailures`). */
   readonly failed: string[];
   readonly decisions: Decision[];
+}
+
+/** A direct invocation with failed records: retried as a whole (derivatives already written are then current). */
+export class UploadBatchError extends UnjpegError {
+  constructor(failed: readonly string[]) {
+    super(
+      "UPLOAD_FAILED",
+      `${failed.length} record(s) failed (${failed.join(", ")}); see the decision lines`,
+    );
+  }
+}
+
+/**
+ * What an invocation answers: SQS batches, their partial batch failures (only those messages come back);
+ * a direct invocation, nothing, or an UploadBatchError when a record failed.
+ */
+export function invocationAnswer(
+  result: UploadResult,
+): { batchItemFailures: { itemIdentifier: string }[] } | undefined {
+  if (result.kind === "sqs") {
+    return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  }
+  if (result.failed.length > 0) throw new UploadBatchError(result.failed);
+  return undefined;
 }
 
 /** Handles one invocation. Never throws for a bad record: it is a failed unit (or a logged skip). */

@@ -1,5 +1,5 @@
 /**
- * The model worker (lib/model/ort-worker.ts) with the random fixture model: the same bytes as sessions in
+ * The model worker (lib/model/worker-thread.ts) with the random fixture model: the same bytes as sessions in
  * the calling thread, steps measured, its errors typed, and a worker that dies fails only what it was
  * running: the next restore starts a new one and creates its sessions again.
  */
@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import sharp from "sharp";
 import { decodeImage } from "../../lib/image/decode.js";
-import { crashModelWorker } from "../../lib/model/model-worker.js";
 import { runPipeline } from "../../lib/model/pipeline.js";
 import { closeAllModels, openModel } from "../../lib/model/sessions.js";
+import { crashModelWorker } from "../../lib/model/worker-client.js";
 import { restore } from "../../lib/restore/restore.js";
 
 const MODEL = join(import.meta.dirname, "../fixtures/model-random");

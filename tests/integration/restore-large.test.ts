@@ -45,7 +45,7 @@ describe("4000×3000, sliced", () => {
 
     const sessions = await openModel(MODEL, { threads: 2 });
     const started = performance.now();
-    const cave = await computeTokens(sessions, rgb, W, H, 20);
+    const cave = await computeTokens(sessions, { rgb, width: W, height: H, tableQuality: 20 });
     assert.equal(cave.mode, "tiled");
     assert.deepEqual(cave.grid, [94, 125]);
     assert.ok(cave.pooledGrid[0] * cave.pooledGrid[1] <= 1024);

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseBackfillArgs } from "../../lib/backfill/args.js";
 import { UsageError } from "../../lib/cli/args.js";
 import { backfillConfig } from "../../lib/cli/backfill.js";
-import { loadConfig } from "../../lib/config.js";
+import { parseBackfillArgs } from "../../lib/cli/backfill-args.js";
 
 test("defaults, and a state file named after the source", () => {
   const args = parseBackfillArgs(["s3://photos/2019/"])!;
@@ -70,7 +69,7 @@ test("every option", () => {
   assert.equal(args.retries, 3);
   assert.equal(args.progressEverySeconds, 30);
 
-  const config = backfillConfig(loadConfig({}), args);
+  const config = backfillConfig(args, {});
   assert.equal(config.s3Endpoint, "http://localhost:4569");
   assert.equal(config.s3ForcePathStyle, true);
   assert.equal(config.skipQuality, 80);

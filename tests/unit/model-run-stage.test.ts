@@ -62,7 +62,7 @@ describe("stage feeds follow the manifest", () => {
       { image: "float16", q: "float32" },
     );
     const rgb = new Uint8Array(40 * 33 * 3).fill(255);
-    const result = await computeTokens(s, rgb, 40, 33, 23);
+    const result = await computeTokens(s, { rgb, width: 40, height: 33, tableQuality: 23 });
     assert.equal(feeds.length, 1);
     assert.deepEqual(Object.keys(feeds[0]!).sort(), ["image", "q"]);
     assert.equal(feeds[0]!["q"]!.type, "float32");

@@ -6,16 +6,16 @@
  */
 import { parentPort } from "node:worker_threads";
 import ort from "onnxruntime-node";
+import { stepper } from "../restore/stepper.js";
 import type { ModelFolder } from "./manifest.js";
-import { createLocalSessions, type LocalSessions } from "./ort-sessions.js";
 import { runStage } from "./run-stage.js";
-import { stepper } from "./step.js";
 import { hasThreadCpu, listThreads, ownThreadCpuMs, processCpuMs, threadsCpuMs } from "./thread-cpu.js";
+import { createLocalSessions, type LocalSessions } from "./thread-sessions.js";
 import { runTileChain } from "./tile-chain.js";
 import type { Measured, Opened, Request, Response, WireError, WireTensor } from "./worker-protocol.js";
 
 const port = parentPort;
-if (port === null) throw new Error("lib/model/ort-worker runs as a worker thread");
+if (port === null) throw new Error("lib/model/worker-thread runs as a worker thread");
 
 interface Open extends LocalSessions {
   readonly model: ModelFolder;

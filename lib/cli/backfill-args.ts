@@ -1,10 +1,10 @@
 /** `unjpeg backfill` options: parsed and checked here, so the command itself only wires parts together. */
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
-import { parseCommandArgs, UsageError } from "../cli/args.js";
-import { OUTPUT_FORMATS, type OutputFormat } from "../config.js";
-import { parseSince } from "./glob.js";
-import { parseS3Url, type S3Location } from "./listing.js";
+import { parseSince } from "../backfill/glob.js";
+import { parseS3Url, type S3Location } from "../backfill/listing.js";
+import { isOutputFormat, OUTPUT_FORMATS, type OutputFormat } from "../config.js";
+import { integerOption, parseCommandArgs, UsageError } from "./args.js";
 
 export const BACKFILL_USAGE = `usage: unjpeg backfill s3://bucket/prefix [options]
        unjpeg backfill --manifest FILE [options]
@@ -13,7 +13,7 @@ Restores the existing JPEGs under a prefix (or named by a manifest) that need it
 beside them like the upload handler. Each object is triaged from one ranged GET of its headers.
   --endpoint URL        an S3-compatible endpoint (path-style), e.g. http://localhost:4569
   --concurrency N       objects in flight (default 8); most only need their triage GET
-  --restore-concurrency N  restores running at once among them (default 2; each uses every core)
+  --restore-concurrency N  restores running at once among them (1..64, default 2; each uses every core)
   --dry-run             triage only: print what would be restored and the estimated cost
   --skip-quality Q      skip sources at or above this estimated quality (default UNJPEG_SKIP_QUALITY, 90)
   --format F            jpeg, png, webp or avif (default UNJPEG_FORMAT, jpeg)
@@ -71,15 +71,6 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function integer(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${text}"`);
-  }
-  return value;
-}
-
 /** Null for --help. */
 export function parseBackfillArgs(argv: string[], now: Date = new Date()): BackfillArgs | null {
   const { values, positionals } = parseCommandArgs(argv, OPTIONS);
@@ -98,7 +89,7 @@ export function parseBackfillArgs(argv: string[], now: Date = new Date()): Backf
     }
   }
   const format = values.format?.toLowerCase();
-  if (format !== undefined && !(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+  if (format !== undefined && !isOutputFormat(format)) {
     throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(", ")}, got "${values.format}"`);
   }
   if (values.endpoint !== undefined && !URL.canParse(values.endpoint)) {
@@ -123,13 +114,11 @@ export function parseBackfillArgs(argv: string[], now: Date = new Date()): Backf
     manifest,
     source,
     endpoint: values.endpoint,
-    concurrency: integer("concurrency", values.concurrency, 8, 1, 1024),
-    restoreConcurrency: integer("restore-concurrency", values["restore-concurrency"], 2, 1, 1024),
+    concurrency: integerOption("concurrency", values.concurrency, { min: 1, max: 1024 }) ?? 8,
+    restoreConcurrency:
+      integerOption("restore-concurrency", values["restore-concurrency"], { min: 1, max: 64 }) ?? 2,
     dryRun: values["dry-run"] === true,
-    skipQuality:
-      values["skip-quality"] === undefined
-        ? undefined
-        : integer("skip-quality", values["skip-quality"], 90, 1, 101),
+    skipQuality: integerOption("skip-quality", values["skip-quality"], { min: 1, max: 101 }),
     format: format as OutputFormat | undefined,
     include: values.include ?? [],
     exclude: values.exclude ?? [],
@@ -137,7 +126,8 @@ export function parseBackfillArgs(argv: string[], now: Date = new Date()): Backf
     redoStale: values["redo-stale"] === true,
     statePath: values.state ?? `unjpeg-backfill-${name}-${tag}.state.jsonl`,
     reportPath: values.report,
-    retries: integer("retries", values.retries, 5, 1, 100),
-    progressEverySeconds: integer("progress-every", values["progress-every"], 10, 1, 86_400),
+    retries: integerOption("retries", values.retries, { min: 1, max: 100 }) ?? 5,
+    progressEverySeconds:
+      integerOption("progress-every", values["progress-every"], { min: 1, max: 86_400 }) ?? 10,
   };
 }

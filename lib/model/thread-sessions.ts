@@ -1,14 +1,16 @@
 /**
  * onnxruntime sessions in the thread that runs them: created from a checked model folder with the options
  * below, and checked against the manifest. lib/model/sessions.ts creates them in the model worker
- * (lib/model/ort-worker.ts), or here in the calling thread when asked to.
+ * (lib/model/worker-thread.ts), or here in the calling thread when asked to.
  */
 import ort from "onnxruntime-node";
 import { ModelError } from "./errors.js";
 import { type ModelFolder, STAGE_NAMES, type StageName } from "./manifest.js";
 import type { FloatType } from "./tensors.js";
 
-export type ExecutionProvider = "cpu" | "cuda";
+export type { ExecutionProvider } from "../config.js";
+
+import type { ExecutionProvider } from "../config.js";
 
 /** What runStage needs of a session: onnxruntime's InferenceSession, or the model worker's stand-in. */
 export interface StageRunner {

@@ -1,5 +1,5 @@
 /**
- * The calling thread's side of the model worker (lib/model/ort-worker.ts): one worker per process,
+ * The calling thread's side of the model worker (lib/model/worker-thread.ts): one worker per process,
  * started on first use, holding the event loop open only while a job is pending. A worker that dies fails
  * its pending jobs with a ModelError (MODEL_RUN_FAILED) and is replaced on the next use; sessions it held
  * are then created again (lib/model/sessions.ts compares `liveWorker()` with the worker they were made in).
@@ -63,9 +63,9 @@ function sourceEntry(entry: URL): string {
 }
 
 function start(): Live {
-  // From source (tsx) the module is ort-worker.ts; compiled, ort-worker.js beside this file.
+  // From source (tsx) the module is worker-thread.ts; compiled, worker-thread.js beside this file.
   const fromSource = fileURLToPath(import.meta.url).endsWith(".ts");
-  const entry = new URL(fromSource ? "./ort-worker.ts" : "./ort-worker.js", import.meta.url);
+  const entry = new URL(fromSource ? "./worker-thread.ts" : "./worker-thread.js", import.meta.url);
   // From source (tests, tsx), a script registers tsx in the worker first: Node 20 does not apply the
   // parent's --import loader hooks to a worker's modules.
   const worker = fromSource

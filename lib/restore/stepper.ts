@@ -1,6 +1,6 @@
 /** Named steps: each timed (wall and CPU), the caller's AbortSignal checked before each one starts. */
-import { RestoreAbortedError } from "./errors.js";
-import { processCpuMs } from "./thread-cpu.js";
+import { RestoreAbortedError } from "../model/errors.js";
+import { processCpuMs } from "../model/thread-cpu.js";
 
 /** Runs a named step, timed; `record` adds a step measured elsewhere (a model run in the model worker). */
 export interface Stepper {
