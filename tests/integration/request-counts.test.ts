@@ -3,12 +3,13 @@
  * against a real s3rver with the real restore: an upload event, a CDN hit, a CDN miss, a backfill skip and
  * a backfill restore. Each object is asked about once: a miss or an upload costs 1 source HEAD, 1 look at
  * the derivative's key, 1 header GET, 1 GET of the rest and 1 conditional PUT, and nothing just written is
- * read back. The table these print is the one in docs/architecture.md (S3 requests per path).
+ * read back. The last test checks that docs/architecture.md (S3 requests per path) lists exactly these.
  *
  * The core's first read is lowered to 2 KiB here, so that the test's small images (4-10 KB) need the
  * second GET that a photo whose scans start past 64 KiB needs.
  */
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createUploadHandler } from "../../handlers/s3-upload.js";
@@ -92,7 +93,6 @@ before(async () => {
   deriver = await createDeriver({ ...stack.config, bucket: BUCKET }, { s3, headerBytes: HEADER_BYTES });
 });
 after(async () => {
-  process.stdout.write(`\n| path | S3 requests |\n|---|---|\n${table.join("\n")}\n`);
   deriver?.s3.destroy();
   await stack?.close();
 });
@@ -275,4 +275,13 @@ describe("S3 requests per path", () => {
       assert.deepEqual(counts, { "GetObject source (headers)": 1, "HEAD source": 1, "HEAD derivative": 1 });
     });
   });
+});
+
+it("docs/architecture.md lists exactly these counts", async () => {
+  const doc = await readFile(new URL("../../docs/architecture.md", import.meta.url), "utf8");
+  const section = /<!-- request-counts: start -->\n([\s\S]*?)<!-- request-counts: end -->/.exec(doc);
+  assert.ok(section !== null, "the table's markers are in docs/architecture.md");
+  const rows = section[1]!.trim().split("\n").slice(2);
+  const counted = `| path | S3 requests |\n|---|---|\n${table.join("\n")}`;
+  assert.deepEqual(rows, table, `docs/architecture.md's table should read:\n${counted}`);
 });
