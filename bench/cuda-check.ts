@@ -20,9 +20,10 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import ort from "onnxruntime-node";
 import sharp, { type Sharp } from "sharp";
+import type { ExecutionProvider } from "../lib/config.js";
 import { psnr } from "../lib/eval/metrics.js";
 import { shippedModelDir } from "../lib/model/default-model.js";
-import { loadModelFolder } from "../lib/model/manifest.js";
+import { loadModelFolder } from "../lib/model/model-folder.js";
 import { restore } from "../lib/restore/restore.js";
 import type { RestoreDescription, RestoreOptions } from "../lib/restore/types.js";
 
@@ -107,7 +108,7 @@ interface Run {
   readonly wallMs: number;
 }
 
-async function restoreOn(provider: "cpu" | "cuda", jpeg: Uint8Array): Promise<Run> {
+async function restoreOn(provider: ExecutionProvider, jpeg: Uint8Array): Promise<Run> {
   const options: RestoreOptions = { modelDir, executionProvider: provider, format: "png", force: true };
   const start = performance.now();
   const outcome = await restore(jpeg, options);

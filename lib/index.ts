@@ -38,8 +38,8 @@ export type {
 export { inspectJpeg, inspectJpegSource, JPEG_ERROR_CODES, JpegError } from "./jpeg/index.js";
 export type { ModelErrorCode } from "./model/errors.js";
 export { ModelError, RestoreAbortedError } from "./model/errors.js";
-export type { Manifest, ModelFolder } from "./model/manifest.js";
-export { loadModelFolder } from "./model/manifest.js";
+export type { Manifest } from "./model/manifest.js";
+export { loadModelFolder, type ModelFolder } from "./model/model-folder.js";
 export { enqueueObjects, objectCreatedMessage } from "./queue/enqueue.js";
 export { handleMessageBody } from "./queue/handle.js";
 export type { MessageHandler, WorkerMessage, WorkerOptions, WorkerStats } from "./queue/worker.js";

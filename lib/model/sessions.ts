@@ -7,7 +7,8 @@
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import ort from "onnxruntime-node";
-import { loadModelFolder, type ModelFolder, STAGE_NAMES, type StageName } from "./manifest.js";
+import { STAGE_NAMES, type StageName } from "./manifest.js";
+import { loadModelFolder, type ModelFolder } from "./model-folder.js";
 import type { Value, Values } from "./run-stage.js";
 import {
   createLocalSessions,

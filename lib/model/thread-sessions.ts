@@ -5,7 +5,8 @@
  */
 import ort from "onnxruntime-node";
 import { ModelError } from "./errors.js";
-import { type ModelFolder, STAGE_NAMES, type StageName } from "./manifest.js";
+import { STAGE_NAMES, type StageName } from "./manifest.js";
+import type { ModelFolder } from "./model-folder.js";
 import type { FloatType } from "./tensors.js";
 
 export type { ExecutionProvider } from "../config.js";

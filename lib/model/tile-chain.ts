@@ -3,7 +3,7 @@
  * cut out and padded (planar rgb_pm1). Runs where the sessions are: in the model worker
  * (lib/model/worker-thread.ts) or in the calling thread.
  */
-import type { ModelFolder } from "./manifest.js";
+import type { ModelFolder } from "./model-folder.js";
 import { expectDims, runStage, type Value, type Values } from "./run-stage.js";
 import type { ModelSessions } from "./sessions.js";
 

@@ -1,5 +1,6 @@
 /** Messages between the calling thread (lib/model/worker-client.ts) and the model worker (worker-thread.ts). */
-import type { ModelFolder, StageName } from "./manifest.js";
+import type { StageName } from "./manifest.js";
+import type { ModelFolder } from "./model-folder.js";
 import type { Value, Values } from "./run-stage.js";
 import type { FloatType } from "./tensors.js";
 import type { ExecutionProvider } from "./thread-sessions.js";

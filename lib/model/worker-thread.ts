@@ -7,7 +7,7 @@
 import { parentPort } from "node:worker_threads";
 import ort from "onnxruntime-node";
 import { stepper } from "../restore/stepper.js";
-import type { ModelFolder } from "./manifest.js";
+import type { ModelFolder } from "./model-folder.js";
 import { runStage } from "./run-stage.js";
 import { hasThreadCpu, listThreads, ownThreadCpuMs, processCpuMs, threadsCpuMs } from "./thread-cpu.js";
 import { createLocalSessions, type LocalSessions } from "./thread-sessions.js";

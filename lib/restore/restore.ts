@@ -2,18 +2,26 @@
  * `restore(bytes, options)`: the one call the CLI and every handler share. Bytes in; out comes either the
  * restored image with a description, or a skip with its reason. Nothing is written anywhere: callers
  * store the output only when this resolves, so a failed or aborted restore leaves no partial output.
+ *
+ * The steps, in order, each timed (lib/restore/stepper.ts) and each answering a skip or passing on:
+ * inspect (the triage) → refuse (scan length, format limits) → queue (a turn of the process's run queue)
+ * → decode → load (the model's sessions) → the model (lib/model/pipeline.ts), with the source's
+ * coefficients and a JPEG's metadata carrier made meanwhile → projection → encode.
  */
+import type { OutputFormat } from "../config.js";
 import { giveBack } from "../image/buffer-pool.js";
 import { ImageError } from "../image/errors.js";
 import { checkFormatHolds } from "../image/format-limits.js";
 import { uprightOffset } from "../image/offset.js";
-import { checkScanLength } from "../jpeg/index.js";
+import { checkScanLength, type JpegInspection, type Recompression } from "../jpeg/index.js";
 import { shippedModelDir } from "../model/default-model.js";
+import type { SourceTables } from "../model/qtables.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
 import { earlierCellsSkipReason } from "./earlier-cells.js";
+import { type HeavyModules, loadHeavyModules } from "./heavy-modules.js";
 import { earlierTables } from "./resaved.js";
-import { stepper } from "./stepper.js";
+import { type Stepper, stepper } from "./stepper.js";
 import type {
   ProjectionDescription,
   RestoreDescription,
@@ -22,55 +30,83 @@ import type {
   SkipReason,
 } from "./types.js";
 
-/**
- * sharp and onnxruntime load on the first image that needs them: skips (and `import "unjpeg"`) stay light.
- * Loaded once: a dynamic import() of a loaded module still costs a round trip through any module loader
- * hooks (tsx: 2–10 ms a restore); a failed load is tried again next time.
- */
-let heavyModules: Promise<HeavyModules> | undefined;
+/** One restore's account of itself, passed from step to step (no state held in closures). */
+interface RestoreRun {
+  readonly bytes: Uint8Array;
+  readonly options: RestoreOptions;
+  readonly format: OutputFormat;
+  readonly limits: { readonly maxPixels: number; readonly maxBytes: number };
+  readonly start: number;
+  readonly timings: Record<string, number>;
+  readonly cpuTimings: Record<string, number>;
+  readonly timed: Stepper;
+}
 
-type HeavyModules = typeof import("../image/decode.js") &
-  typeof import("../image/encode.js") &
-  typeof import("../model/pipeline.js") &
-  typeof import("../model/sessions.js") &
-  typeof import("./projection-step.js");
-
-function loadHeavyModules(): Promise<HeavyModules> {
-  heavyModules ??= Promise.all([
-    import("../image/decode.js"),
-    import("../image/encode.js"),
-    import("../model/pipeline.js"),
-    import("../model/sessions.js"),
-    import("./projection-step.js"),
-  ]).then(
-    ([decode, encode, pipeline, sessions, projection]) => ({
-      ...decode,
-      ...encode,
-      ...pipeline,
-      ...sessions,
-      ...projection,
-    }),
-    (error: unknown) => {
-      heavyModules = undefined;
-      throw error;
-    },
-  );
-  return heavyModules;
+/** What the triage passes on to a restore. */
+interface Triaged {
+  readonly quality: number;
+  readonly width: number;
+  readonly height: number;
+  readonly tables: SourceTables | null;
+  readonly inspection: JpegInspection | null;
+  /** A re-saved source: restored as a file of its earlier compression (lib/restore/resaved.ts). */
+  readonly recompressed: Recompression | undefined;
+  /** The description so far (what a skip reports too). */
+  readonly base: Omit<RestoreDescription, "totalMs">;
 }
 
 export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): Promise<RestoreOutcome> {
-  const start = performance.now();
   const timings: Record<string, number> = {};
   const cpuTimings: Record<string, number> = {};
-  const timed = stepper(timings, cpuTimings, options.signal);
-  const limits = {
-    maxPixels: options.maxPixels ?? TRIAGE_DEFAULTS.maxPixels,
-    maxBytes: options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes,
+  const run: RestoreRun = {
+    bytes,
+    options,
+    format: options.format ?? "jpeg",
+    limits: {
+      maxPixels: options.maxPixels ?? TRIAGE_DEFAULTS.maxPixels,
+      maxBytes: options.maxBytes ?? TRIAGE_DEFAULTS.maxBytes,
+    },
+    start: performance.now(),
+    timings,
+    cpuTimings,
+    timed: stepper(timings, cpuTimings, options.signal),
   };
+  const triaged = await inspectStep(run);
+  if ("action" in triaged) return triaged;
+  refuseStep(run, triaged);
+  const heavy = await loadHeavyModules();
+  // From here the image is decoded and the model runs: one turn of the process's run queue
+  // (lib/model/run-queue.ts), so that invocations in flight together share the sessions at bounded memory.
+  const endTurn = await run.timed("queue", () =>
+    modelRunQueue.enter(options.modelConcurrency ?? DEFAULT_MODEL_CONCURRENCY, options.signal),
+  );
+  try {
+    return await restoreInTurn(run, triaged, heavy);
+  } finally {
+    endTurn();
+  }
+}
 
-  const { decision, match, tables, inspection } = await timed("inspect", () =>
+function skipped(
+  run: RestoreRun,
+  base: Omit<RestoreDescription, "totalMs">,
+  reason: SkipReason,
+  message: string,
+): RestoreOutcome {
+  return {
+    action: "skipped",
+    reason,
+    message,
+    description: { ...base, totalMs: performance.now() - run.start },
+  };
+}
+
+/** Inspect: the triage of the whole file (the caller's re-saved finding taken over); a skip ends here. */
+async function inspectStep(run: RestoreRun): Promise<Triaged | RestoreOutcome> {
+  const { bytes, options } = run;
+  const { decision, match, tables, inspection } = await run.timed("inspect", () =>
     triage(bytes, {
-      ...limits,
+      ...run.limits,
       force: options.force,
       skipQuality: options.skipQuality,
       totalBytes: bytes.length,
@@ -78,9 +114,6 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       recompressed: options.recompressed,
     }),
   );
-  // A re-saved source is restored as a file of its earlier compression: that one's quality and (IJG)
-  // tables condition the model, and its grid is the model's (lib/restore/resaved.ts).
-  const recompressed = decision.action === "restore" ? decision.recompressed : undefined;
   const base = {
     quality: decision.action === "need-more-bytes" ? null : decision.quality,
     qualityMatch: match,
@@ -91,153 +124,165 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     inputBytes: bytes.length,
     outputBytes: null,
     format: null,
-    timings,
+    timings: run.timings,
   } satisfies Omit<RestoreDescription, "totalMs">;
-  const skipped = (
-    reason: SkipReason,
-    message: string,
-    extra: Partial<RestoreDescription> = {},
-  ): RestoreOutcome => ({
-    action: "skipped",
-    reason,
-    message,
-    description: { ...base, ...extra, totalMs: performance.now() - start },
-  });
-  if (decision.action === "skip") return skipped(decision.reason, decision.message);
-  if (decision.action === "need-more-bytes") {
-    // With the whole file in hand this means headers cut short.
-    return skipped("unsupported", "the JPEG ends inside its headers");
-  }
+  if (decision.action === "skip") return skipped(run, base, decision.reason, decision.message);
+  // With the whole file in hand this means headers cut short.
+  if (decision.action === "need-more-bytes")
+    return skipped(run, base, "unsupported", "the JPEG ends inside its headers");
+  const { quality, width, height, recompressed } = decision;
+  return { quality, width, height, tables, inspection, recompressed, base };
+}
 
-  // Scans far shorter than the frame they claim would decode padded: refused from the headers (JpegError).
-  if (inspection !== null) checkScanLength(inspection, bytes.length);
-  const format = options.format ?? "jpeg";
-  // An output format too small for the image fails here, not at encode time after the model ran.
-  checkFormatHolds(format, decision.width, decision.height);
+/**
+ * Refuse, from the headers: scans far shorter than the frame they claim would decode padded (JpegError),
+ * and an output format too small for the image fails here, not at encode time after the model ran.
+ */
+function refuseStep(run: RestoreRun, triaged: Triaged): void {
+  if (triaged.inspection !== null) checkScanLength(triaged.inspection, run.bytes.length);
+  checkFormatHolds(run.format, triaged.width, triaged.height);
+}
 
-  const heavy = await loadHeavyModules();
-  const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel } = heavy;
-  // Decode, model, encode: what holds an image in memory and runs the model.
-  const restoreInTurn = async (): Promise<RestoreOutcome> => {
-    // Decoded before the model is opened: a file the decoder refuses costs no model load.
-    let decoded: Awaited<ReturnType<typeof decodeImage>>;
-    try {
-      decoded = await timed("decode", () => decodeImage(bytes, limits));
-    } catch (error) {
-      if (error instanceof ImageError && error.code === "IMAGE_UNSUPPORTED")
-        return skipped("unsupported", error.message);
-      if (error instanceof ImageError && error.code === "IMAGE_TOO_LARGE")
-        return skipped("too-large", error.message);
-      throw error;
-    }
-    const sessions = await timed("load", () =>
-      openModel(options.modelDir ?? shippedModelDir(), {
-        provider: options.executionProvider,
-        threads: options.threads,
-        inWorker: options.modelInWorker,
-      }),
-    );
-    const { info, rgb } = decoded;
-    const encodeOptions = {
-      format,
-      quality: options.quality,
-      grey: info.grey,
-      modelTag: sessions.model.tag,
-    } as const;
-    // A JPEG's metadata carrier needs only the source: written by sharp's threads while the model runs.
-    const carrier =
-      format === "jpeg" ? jpegCarrier(bytes, info.width, info.height, encodeOptions) : undefined;
-    carrier?.catch(() => undefined); // awaited by the encode; a restore that fails first never reads it
-    // The coefficients need only the source too: decoded here while the model runs. A re-saved source is
-    // projected onto its earlier compression's cells, which only its own grid has (earlier-cells.ts).
-    const notProjected =
-      options.projection === false
-        ? "turned off"
-        : info.format !== "jpeg"
-          ? "not a JPEG"
-          : recompressed === undefined
-            ? null
-            : earlierCellsSkipReason(recompressed);
-    const coefficients =
-      notProjected === null
-        ? heavy.decodeWhileModelRuns(bytes, limits.maxPixels, timed, options.signal)
-        : undefined;
-
-    const result = await runPipeline(
-      sessions,
-      recompressed === undefined
-        ? { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables }
-        : {
-            rgb,
-            width: info.width,
-            height: info.height,
-            tableQuality: recompressed.quality,
-            tables: earlierTables(recompressed.quality, inspection?.components ?? 3),
-            // Found in the stored image; the model runs on the upright one.
-            offset: uprightOffset(recompressed.offset, decision.width, decision.height, info.orientation),
-          },
-      { signal: options.signal, onProgress: options.onProgress },
-    );
-    for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;
-    for (const [name, ms] of Object.entries(result.cpuTimings))
-      cpuTimings[name] = (cpuTimings[name] ?? 0) + ms;
-
-    let output: Uint8Array;
-    let projection: ProjectionDescription;
-    try {
-      projection =
-        coefficients === undefined
-          ? { applied: false, reason: notProjected! }
-          : await heavy.projectRestored(
-              result.rgb,
-              info,
-              coefficients,
-              timed,
-              heavy.outputMargins(format, options.quality),
-              recompressed,
-            );
-      output = await timed("encode", () =>
-        encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, carrier),
-      );
-    } finally {
-      giveBack(result.rgb.buffer); // the next restore blends into it (fresh memory is slow to touch)
-    }
-    return {
-      action: "restored",
-      output,
-      contentType: CONTENT_TYPES[format],
-      format,
-      description: {
-        ...base,
-        predictedQuality:
-          result.predictedQuality === null ? null : Math.round(result.predictedQuality * 10) / 10,
-        model: sessions.model.tag,
-        width: info.width,
-        height: info.height,
-        outputBytes: output.length,
-        format,
-        ...(recompressed === undefined ? {} : { recompressed }),
-        totalMs: performance.now() - start,
-        cpuTimings,
-        projection,
-        run: {
-          tiles: result.tiles,
-          cave: result.cave.mode,
-          provider: sessions.provider,
-          threads: sessions.threads,
-        },
-      },
-    };
-  };
-
-  // From here the image is decoded and the model runs: one turn of the process's run queue
-  // (lib/model/run-queue.ts), so that invocations in flight together share the sessions at bounded memory.
-  const endTurn = await timed("queue", () =>
-    modelRunQueue.enter(options.modelConcurrency ?? DEFAULT_MODEL_CONCURRENCY, options.signal),
-  );
+/** Decode, model, project, encode: what holds an image in memory and runs the model. */
+async function restoreInTurn(
+  run: RestoreRun,
+  triaged: Triaged,
+  heavy: HeavyModules,
+): Promise<RestoreOutcome> {
+  const { bytes, options, format, timed } = run;
+  // Decoded before the model is opened: a file the decoder refuses costs no model load.
+  let decoded: Awaited<ReturnType<HeavyModules["decodeImage"]>>;
   try {
-    return await restoreInTurn();
-  } finally {
-    endTurn();
+    decoded = await timed("decode", () => heavy.decodeImage(bytes, run.limits));
+  } catch (error) {
+    if (error instanceof ImageError && error.code === "IMAGE_UNSUPPORTED")
+      return skipped(run, triaged.base, "unsupported", error.message);
+    if (error instanceof ImageError && error.code === "IMAGE_TOO_LARGE")
+      return skipped(run, triaged.base, "too-large", error.message);
+    throw error;
   }
+  const sessions = await timed("load", () =>
+    heavy.openModel(options.modelDir ?? shippedModelDir(), {
+      provider: options.executionProvider,
+      threads: options.threads,
+      inWorker: options.modelInWorker,
+    }),
+  );
+  const { info } = decoded;
+  const encodeOptions = {
+    format,
+    quality: options.quality,
+    grey: info.grey,
+    modelTag: sessions.model.tag,
+  } as const;
+  const meanwhile = startWhileModelRuns(run, triaged, heavy, info, encodeOptions);
+  const result = await modelStep(run, triaged, heavy, sessions, decoded);
+  let output: Uint8Array;
+  let projection: ProjectionDescription;
+  try {
+    projection =
+      meanwhile.coefficients === undefined
+        ? { applied: false, reason: meanwhile.notProjected! }
+        : await heavy.projectRestored(
+            result.rgb,
+            info,
+            meanwhile.coefficients,
+            timed,
+            heavy.outputMargins(format, options.quality),
+            triaged.recompressed,
+          );
+    output = await timed("encode", () =>
+      heavy.encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, meanwhile.carrier),
+    );
+  } finally {
+    giveBack(result.rgb.buffer); // the next restore blends into it (fresh memory is slow to touch)
+  }
+  const { recompressed } = triaged;
+  return {
+    action: "restored",
+    output,
+    contentType: heavy.CONTENT_TYPES[format],
+    format,
+    description: {
+      ...triaged.base,
+      predictedQuality:
+        result.predictedQuality === null ? null : Math.round(result.predictedQuality * 10) / 10,
+      model: sessions.model.tag,
+      width: info.width,
+      height: info.height,
+      outputBytes: output.length,
+      format,
+      ...(recompressed === undefined ? {} : { recompressed }),
+      totalMs: performance.now() - run.start,
+      cpuTimings: run.cpuTimings,
+      projection,
+      run: {
+        tiles: result.tiles,
+        cave: result.cave.mode,
+        provider: sessions.provider,
+        threads: sessions.threads,
+      },
+    },
+  };
+}
+
+/**
+ * Work that needs only the source, started before the model runs and done by other threads meanwhile: a
+ * JPEG's metadata carrier (sharp's threads) and the coefficients the projection needs. A re-saved source
+ * is projected onto its earlier compression's cells, which only its own grid has (earlier-cells.ts).
+ */
+function startWhileModelRuns(
+  run: RestoreRun,
+  triaged: Triaged,
+  heavy: HeavyModules,
+  info: { readonly width: number; readonly height: number; readonly format: string },
+  encodeOptions: Parameters<HeavyModules["jpegCarrier"]>[3],
+) {
+  const { bytes, options, format } = run;
+  const carrier =
+    format === "jpeg" ? heavy.jpegCarrier(bytes, info.width, info.height, encodeOptions) : undefined;
+  carrier?.catch(() => undefined); // awaited by the encode; a restore that fails first never reads it
+  const notProjected =
+    options.projection === false
+      ? "turned off"
+      : info.format !== "jpeg"
+        ? "not a JPEG"
+        : triaged.recompressed === undefined
+          ? null
+          : earlierCellsSkipReason(triaged.recompressed);
+  const coefficients =
+    notProjected === null
+      ? heavy.decodeWhileModelRuns(bytes, run.limits.maxPixels, run.timed, options.signal)
+      : undefined;
+  return { carrier, notProjected, coefficients };
+}
+
+/** The model: the pipeline on the decoded pixels, told the compression (a re-saved source's earlier one). */
+async function modelStep(
+  run: RestoreRun,
+  triaged: Triaged,
+  heavy: HeavyModules,
+  sessions: Awaited<ReturnType<HeavyModules["openModel"]>>,
+  decoded: Awaited<ReturnType<HeavyModules["decodeImage"]>>,
+) {
+  const { info, rgb } = decoded;
+  const { recompressed } = triaged;
+  const image = { rgb, width: info.width, height: info.height };
+  const result = await heavy.runPipeline(
+    sessions,
+    recompressed === undefined
+      ? { ...image, tableQuality: triaged.quality, tables: triaged.tables }
+      : {
+          ...image,
+          tableQuality: recompressed.quality,
+          tables: earlierTables(recompressed.quality, triaged.inspection?.components ?? 3),
+          // Found in the stored image; the model runs on the upright one.
+          offset: uprightOffset(recompressed.offset, triaged.width, triaged.height, info.orientation),
+        },
+    { signal: run.options.signal, onProgress: run.options.onProgress },
+  );
+  for (const [name, ms] of Object.entries(result.timings)) run.timings[name] = (run.timings[name] ?? 0) + ms;
+  for (const [name, ms] of Object.entries(result.cpuTimings))
+    run.cpuTimings[name] = (run.cpuTimings[name] ?? 0) + ms;
+  return result;
 }

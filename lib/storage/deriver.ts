@@ -40,7 +40,7 @@ export async function createDeriver(config: Config, parts: DeriverParts = {}): P
 /** `<id>@<version>` of a model folder (validated, checksums verified once per process). */
 async function modelTag(modelDir: string | undefined): Promise<string> {
   const [{ loadModelFolder }, { shippedModelDir }] = await Promise.all([
-    import("../model/manifest.js"),
+    import("../model/model-folder.js"),
     import("../model/default-model.js"),
   ]);
   return (await loadModelFolder(modelDir ?? shippedModelDir())).tag;

@@ -8,7 +8,7 @@ import type { Config } from "../../lib/config.js";
 import { createOriginApp, type OriginApp, type OriginAppOptions } from "../../lib/http/app.js";
 import { type LocalServer, startLocalServer } from "../../lib/http/local-server.js";
 import { streamingPayloadHandler } from "../../lib/http/payload.js";
-import { loadModelFolder } from "../../lib/model/manifest.js";
+import { loadModelFolder } from "../../lib/model/model-folder.js";
 import { decide } from "../../lib/restore/decide.js";
 import { restore } from "../../lib/restore/restore.js";
 import type { RestoreOptions } from "../../lib/restore/types.js";

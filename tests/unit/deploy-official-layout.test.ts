@@ -9,7 +9,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import ort from "onnxruntime-node";
-import { loadModelFolder, sha256OfFile } from "../../lib/model/manifest.js";
+import { loadModelFolder, sha256OfFile } from "../../lib/model/model-folder.js";
 import { makeTensor, readFloat32 } from "../../lib/model/tensors.js";
 
 const dir = resolve(import.meta.dirname, "../fixtures/model-official-random");

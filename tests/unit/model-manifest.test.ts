@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { ModelError } from "../../lib/model/errors.js";
-import { loadModelFolder, parseManifest } from "../../lib/model/manifest.js";
+import { parseManifest } from "../../lib/model/manifest.js";
+import { loadModelFolder } from "../../lib/model/model-folder.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: the tests edit the manifest as free-form JSON
 type Loose = any;
