@@ -10,7 +10,7 @@ import { DERIVATIVE_SOFTWARE } from "../image/mark.js";
 import { inspectJpeg, JpegError, type JpegInspection, type Recompression } from "../jpeg/index.js";
 import type { SourceTables } from "../model/qtables.js";
 import { checkResaved } from "./resaved.js";
-import type { TriageDecision } from "./types.js";
+import type { RestoreDecision, TriageDecision } from "./types.js";
 
 export interface TriageOptions {
   /** Restore even when the estimated quality is at or above `skipQuality`. */
@@ -82,6 +82,17 @@ export function triage(
     tables: inspected === undefined ? null : sourceTables(inspected),
     inspection: inspected ?? null,
   };
+}
+
+/**
+ * {@link triage}'s answer with the caller's decision taken over (made before, on these bytes' headers,
+ * by the same rules): the headers are read for what a restore needs (the match, the tables, the
+ * inspection), and nothing is decided again.
+ */
+export function takeOver(bytes: Uint8Array, decided: RestoreDecision): ReturnType<typeof triage> {
+  const inspection = inspectJpeg(bytes, { fileSize: bytes.length });
+  if (inspection.status === "need-more-bytes") throw new Error("unreachable: the whole file was given");
+  return { decision: decided, match: inspection.match, tables: sourceTables(inspection), inspection };
 }
 
 /** Luma: the first component's table; chroma: the second's, or the first again for a grey JPEG. */

@@ -17,7 +17,7 @@ import { checkScanLength, type JpegInspection, type Recompression } from "../jpe
 import { shippedModelDir } from "../model/default-model.js";
 import type { SourceTables } from "../model/qtables.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
-import { TRIAGE_DEFAULTS, triage } from "./decide.js";
+import { TRIAGE_DEFAULTS, takeOver, triage } from "./decide.js";
 import { earlierCellsSkipReason } from "./earlier-cells.js";
 import { type HeavyModules, loadHeavyModules } from "./heavy-modules.js";
 import { earlierTables } from "./resaved.js";
@@ -101,18 +101,21 @@ function skipped(
   };
 }
 
-/** Inspect: the triage of the whole file (the caller's re-saved finding taken over); a skip ends here. */
+/** Inspect: the triage of the whole file, or the caller's decision taken over; a skip ends here. */
 async function inspectStep(run: RestoreRun): Promise<Triaged | RestoreOutcome> {
   const { bytes, options } = run;
+  // The caller's decision when it made one (the S3 paths): the headers are read, nothing decided again.
   const { decision, match, tables, inspection } = await run.timed("inspect", () =>
-    triage(bytes, {
-      ...run.limits,
-      force: options.force,
-      skipQuality: options.skipQuality,
-      totalBytes: bytes.length,
-      detectResaved: options.detectResaved,
-      recompressed: options.recompressed,
-    }),
+    options.decided !== undefined
+      ? takeOver(bytes, options.decided)
+      : triage(bytes, {
+          ...run.limits,
+          force: options.force,
+          skipQuality: options.skipQuality,
+          totalBytes: bytes.length,
+          detectResaved: options.detectResaved,
+          recompressed: options.recompressed,
+        }),
   );
   const base = {
     quality: decision.action === "need-more-bytes" ? null : decision.quality,

@@ -56,6 +56,11 @@ export interface RestoreOptions {
   readonly detectResaved?: boolean;
   /** What the caller's triage of these bytes found already (the S3 paths'): not looked for again. */
   readonly recompressed?: Recompression;
+  /**
+   * The caller's decision to restore these very bytes, made on their headers by the same rules (the S3
+   * paths' triage, made once per source version): taken over, not made again (its `recompressed` too).
+   */
+  readonly decided?: RestoreDecision;
 }
 
 export interface RestoreDescription {
@@ -143,3 +148,6 @@ export type TriageDecision =
       readonly quality: number | null;
     }
   | { readonly action: "need-more-bytes"; readonly atLeast: number };
+
+/** A decision to restore, with what the triage found. */
+export type RestoreDecision = Extract<TriageDecision, { action: "restore" }>;

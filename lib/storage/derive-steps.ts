@@ -88,9 +88,10 @@ export async function deriveOnce(
     if (isSkip(triage)) return triage;
     if (request.dryRun === true) return { ...outcomeBase(request, log), action: "would-write" };
     const input = await readRest(reader, triage.input);
-    // The re-saved check's finding on the prefix is the restore's: not looked for again in the whole file.
-    const recompressed = triage.decision.action === "restore" ? triage.decision.recompressed : undefined;
-    const restoreOptions = recompressed === undefined ? options : { ...options, recompressed };
+    // The one decision, made on the headers (with the re-saved check's finding), is the restore's: it
+    // reads the headers for the model and decides nothing again.
+    const decided = triage.decision.action === "restore" ? triage.decision : undefined;
+    const restoreOptions = decided === undefined ? options : { ...options, decided };
     const restored = await runRestore(deriver, input, restoreOptions, log, { source, existing });
     if (isSkip(restored)) return restored;
     if (await watch.replaced(lookSeq, source.eTag))

@@ -16,6 +16,8 @@ import { createUploadHandler } from "../../handlers/s3-upload.js";
 import { deriveListedObject } from "../../lib/backfill/outcome.js";
 import { createOriginApp } from "../../lib/http/app.js";
 import type { OriginRequest } from "../../lib/http/types.js";
+import { decide } from "../../lib/restore/decide.js";
+import { restore } from "../../lib/restore/restore.js";
 import type { Deriver } from "../../lib/storage/derive.js";
 import { createDeriver } from "../../lib/storage/deriver.js";
 import { encodeEventKey, isDerivativeKey } from "../../lib/storage/keys.js";
@@ -83,6 +85,9 @@ function countRequests(s3: S3Client, isDerivative: (key: string) => boolean) {
 let stack: TestStack;
 let deriver: Deriver;
 let counter: ReturnType<typeof countRequests>;
+/** Decisions made since the last reset (decide answering restore or skip), and what the restore got. */
+const decisions = { made: 0, handedToRestore: false };
+const resetDecisions = () => Object.assign(decisions, { made: 0, handedToRestore: false });
 const table: string[] = [];
 
 before(async () => {
@@ -90,7 +95,24 @@ before(async () => {
   // The core's own client, counted; the test's own requests go through the stack's client.
   const s3 = createS3Client(stack.config, { credentials: LOCAL_CREDENTIALS });
   counter = countRequests(s3, (key) => isDerivativeKey(key, stack.config));
-  deriver = await createDeriver({ ...stack.config, bucket: BUCKET }, { s3, headerBytes: HEADER_BYTES });
+  // The real decide and restore, watched: how many decisions a path makes, and whether the restore was
+  // handed the decision (then it reads the headers for the model and decides nothing again).
+  deriver = await createDeriver(
+    { ...stack.config, bucket: BUCKET },
+    {
+      s3,
+      headerBytes: HEADER_BYTES,
+      decide: (header, options) => {
+        const decision = decide(header, options);
+        if (decision.action !== "need-more-bytes") decisions.made++;
+        return decision;
+      },
+      restore: (input, options) => {
+        decisions.handedToRestore = options.decided !== undefined;
+        return restore(input, options);
+      },
+    },
+  );
 });
 after(async () => {
   deriver?.s3.destroy();
@@ -118,8 +140,14 @@ describe("S3 requests per path", () => {
 
   it("upload event (a restore): 1 source HEAD, 1 derivative HEAD, 1 header GET, 1 GET of the rest, 1 PUT", async () => {
     await put("counts/upload.jpg", await makeJpeg(15, 512, 384, 1));
+    resetDecisions();
     const counts = await counter.during(() => upload(s3Event("counts/upload.jpg"), {} as never));
     record("upload event, restored", counts);
+    assert.deepEqual(
+      decisions,
+      { made: 1, handedToRestore: true },
+      "one decision, taken over by the restore",
+    );
     assert.deepEqual(counts, {
       "HEAD source": 1,
       "HEAD derivative": 1,
@@ -172,6 +200,7 @@ describe("S3 requests per path", () => {
       const { origin } = await createOriginApp(deriver.config, { deriver, hotCacheBytes: 0 });
       await put("counts/miss.jpg", await makeJpeg(15, 512, 384, 3));
       let status = 0;
+      resetDecisions();
       const counts = await counter.during(async () => {
         const response = await origin(get("counts/miss.jpg"));
         status = response.status;
@@ -179,6 +208,11 @@ describe("S3 requests per path", () => {
       });
       assert.equal(status, 200);
       record("CDN miss (restored and stored)", counts);
+      assert.deepEqual(
+        decisions,
+        { made: 1, handedToRestore: true },
+        "the origin's triage is the one decision",
+      );
       assert.deepEqual(counts, {
         "HEAD source": 1,
         "GetObject derivative": 1,
