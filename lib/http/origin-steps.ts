@@ -4,7 +4,8 @@
  */
 import type { OutputFormat } from "../config.js";
 import { isUnjpegError } from "../errors.js";
-import { derivativeRefused, notFound, tooLarge } from "./errors.js";
+import { sourceRefusal } from "../storage/metadata.js";
+import { derivativeRefused, notFound, skipAnswer } from "./errors.js";
 import type { HotEntry } from "./hot-cache.js";
 import { acceptableFormats } from "./negotiate.js";
 import type { FormatAsk, Found, OriginParts } from "./origin-parts.js";
@@ -85,8 +86,7 @@ export async function fromHotCache(
   const current =
     recent ||
     (source !== null &&
-      !store.isDerivative(source) &&
-      source.size <= config.maxBytes &&
+      sourceRefusal(source, config.maxBytes) === null &&
       store.isCurrent(hotHead(hot), source));
   if (current) {
     if (!recent) hot.checkedAtMs = ask.checkStartMs;
@@ -112,14 +112,12 @@ export async function fromStored(
     seen.source !== undefined ? seen.source : parts.headSource(key),
     store.getDerivative(key, ask.format),
   ]);
-  if (source === null || store.isDerivative(source)) {
+  // Refused from its HEAD by the storage core's own rule (a derivative, too large, empty), before any read.
+  const refusal = source === null ? null : sourceRefusal(source, config.maxBytes);
+  if (source === null || refusal !== null) {
     stored?.discard();
     if (source === null) throw notFound();
-    throw derivativeRefused();
-  }
-  if (source.size > config.maxBytes) {
-    stored?.discard();
-    throw tooLarge(`the source is ${source.size} bytes; this origin restores at most ${config.maxBytes}`);
+    throw skipAnswer(refusal!.reason, refusal!.message);
   }
   if (stored !== null && store.isCurrent(stored, source)) return serveStored(parts, ask, stored);
   stored?.discard();

@@ -16,7 +16,7 @@ import {
   uploadKeyTooLong,
 } from "../storage/keys.js";
 import { listObjects } from "../storage/listing.js";
-import { hasDerivativeMarker, isCurrent, normalizeETag } from "../storage/metadata.js";
+import { isCurrent, normalizeETag } from "../storage/metadata.js";
 import { headObject, isS3Timeout, putObject, StorageError, s3TimeoutError } from "../storage/s3.js";
 import type { PageStore } from "./page-routes.js";
 import type { OriginDerive, OriginStore, StoredObject } from "./types.js";
@@ -105,7 +105,6 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
     getDerivative: (sourceKey, format) => lazyGet(derivativeKey(sourceKey, format, config)),
     getObject: lazyGet,
     isDerivativeKey: (key) => isDerivativeKey(key, config),
-    isDerivative: (head) => hasDerivativeMarker(head.metadata),
     isCurrent: (derivative, source) => isCurrent(derivative, source, deriver.model),
     async derive(request) {
       const { key, format, signal, source, derivative, triage } = request;

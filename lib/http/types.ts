@@ -84,8 +84,6 @@ export interface OriginStore {
   getObject(key: string): Promise<StoredObject | null>;
   /** Whether a key names a derivative (by its name alone). */
   isDerivativeKey(key: string): boolean;
-  /** Whether an object is a derivative (by its metadata). */
-  isDerivative(head: ObjectHead): boolean;
   /** A stored derivative is current for this source ETag and the running model. */
   isCurrent(derivative: ObjectHead, source: ObjectHead): boolean;
   /**

@@ -23,7 +23,7 @@ import type {
 } from "./derive-types.js";
 import { write } from "./derive-write.js";
 import { derivativeKey, isDerivativeKey, isUnderSourcePrefixes, keyTooLong } from "./keys.js";
-import { hasDerivativeMarker, isCurrent, parseDerivativeMetadata } from "./metadata.js";
+import { isCurrent, parseDerivativeMetadata, sourceRefusal } from "./metadata.js";
 import { headObject, type ObjectHead, SourceChangedError } from "./s3.js";
 import { readRest, type SourceReader, sourceReader, triageSource } from "./source-read.js";
 
@@ -181,11 +181,8 @@ async function lookUp(
     known?.derivative !== undefined ? known.derivative : headObject(s3, bucket, log.derivativeKey),
   ]);
   if (source === null) return log.skip("gone", "the source no longer exists");
-  if (hasDerivativeMarker(source.metadata))
-    return log.skip("derivative", "the object carries unjpeg-derivative metadata");
-  if (source.size > config.maxBytes)
-    return log.skip("too-large", `${source.size} bytes is over UNJPEG_MAX_BYTES (${config.maxBytes})`);
-  if (source.size === 0) return log.skip("not-jpeg", "the object is empty");
+  const refusal = sourceRefusal(source, config.maxBytes);
+  if (refusal !== null) return log.skip(refusal.reason, refusal.message);
   const state = derivativeState(existing, source, model);
   if (state === "current") return log.skip("current", "a current derivative exists");
   if (state === "foreign")

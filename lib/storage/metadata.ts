@@ -58,6 +58,25 @@ export function hasDerivativeMarker(metadata: Readonly<Record<string, string>> |
   return metadata?.[META.derivative] !== undefined;
 }
 
+/**
+ * Why an object, by its HEAD, cannot be a source (null: it can): an unjpeg derivative, over the byte limit,
+ * or empty. The one rule, for the storage core and the CDN origin's answers before any read.
+ */
+export function sourceRefusal(
+  head: { readonly size: number; readonly metadata: Readonly<Record<string, string>> },
+  maxBytes: number,
+): { readonly reason: "derivative" | "too-large" | "not-jpeg"; readonly message: string } | null {
+  if (hasDerivativeMarker(head.metadata))
+    return { reason: "derivative", message: "the object carries unjpeg-derivative metadata" };
+  if (head.size > maxBytes)
+    return {
+      reason: "too-large",
+      message: `the source is ${head.size} bytes, over UNJPEG_MAX_BYTES (${maxBytes})`,
+    };
+  if (head.size === 0) return { reason: "not-jpeg", message: "the object is empty" };
+  return null;
+}
+
 /** The derivative metadata of an object, or null when it is not a (well-formed) derivative. */
 export function parseDerivativeMetadata(
   metadata: Readonly<Record<string, string>> | undefined,

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadConfig } from "../../lib/config.js";
 import { createOrigin } from "../../lib/http/origin.js";
-import type { ObjectHead, OriginDerive, OriginStore, StoredObject } from "../../lib/http/types.js";
+import type { OriginDerive, OriginStore, StoredObject } from "../../lib/http/types.js";
 import type { TriageDecision } from "../../lib/restore/types.js";
 
 const MODEL = "test@1";
@@ -29,7 +29,6 @@ function fakeStore(triage: (key: string) => Promise<TriageDecision | null>, rest
     getDerivative: async (key) => objects.get(derivativeKey(key)) ?? null,
     getObject: async (key) => (key.endsWith(".jpg") ? object(key) : null),
     isDerivativeKey: (key) => key.endsWith(".restored"),
-    isDerivative: (head: ObjectHead) => head.metadata["unjpeg-derivative"] === "1",
     isCurrent: (d, s) => d.metadata["unjpeg-source-etag"] === s.eTag,
     triage: async (source) => {
       const decision = await triage(source.key);

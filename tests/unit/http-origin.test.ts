@@ -5,13 +5,7 @@ import sharp from "sharp";
 import { loadConfig } from "../../lib/config.js";
 import { createOrigin } from "../../lib/http/origin.js";
 import { signUrl } from "../../lib/http/signing.js";
-import type {
-  ObjectHead,
-  OriginDerive,
-  OriginRequest,
-  OriginStore,
-  StoredObject,
-} from "../../lib/http/types.js";
+import type { OriginDerive, OriginRequest, OriginStore, StoredObject } from "../../lib/http/types.js";
 
 interface Entry {
   body: Uint8Array;
@@ -59,7 +53,6 @@ function memoryStore(skip?: OriginDerive & { action: "skipped" }) {
       return entry === undefined ? null : head(key, entry);
     },
     isDerivativeKey: (key) => /\.restored\.[a-z]+$/.test(key),
-    isDerivative: (h: ObjectHead) => h.metadata["unjpeg-derivative"] === "1",
     isCurrent: (d, s) => d.metadata["unjpeg-source-etag"] === s.eTag && d.metadata["unjpeg-model"] === MODEL,
     async derive({ key, format, signal }) {
       derives += 1;
