@@ -1,7 +1,7 @@
 /**
  * `unjpeg dev` (what `npm start` runs): the local stack on loopback. An s3rver with a bucket `media` (data
- * under .unjpeg/) whose object events reach the upload handler, the same function Lambda runs, as real S3
- * event notifications. Services are a list of starters, each returning something to close: adding one
+ * under .unjpeg/) whose object events reach the upload function's own loop and answer (lib/storage/upload.ts,
+ * what handlers/s3-upload.ts wraps for Lambda), as real S3 event notifications. Services are a list of starters, each returning something to close: adding one
  * (the CDN origin's HTTP server) is one more entry in SERVICES.
  */
 import { mkdir } from "node:fs/promises";
