@@ -4,6 +4,12 @@
  * store the output only when this resolves, so a failed or aborted restore leaves no partial output.
  */
 import { giveBack } from "../image/buffer-pool.js";
+import {
+  DEFAULT_KEEP_GAIN,
+  describeSetting,
+  type EncoderSetting,
+  fixedSetting,
+} from "../image/encoder-setting.js";
 import { ImageError } from "../image/errors.js";
 import { checkFormatHolds } from "../image/format-limits.js";
 import { checkScanLength } from "../jpeg/index.js";
@@ -22,6 +28,7 @@ let heavyModules: Promise<HeavyModules> | undefined;
 
 type HeavyModules = typeof import("../image/decode.js") &
   typeof import("../image/encode.js") &
+  typeof import("../image/choose-encoding.js") &
   typeof import("../model/pipeline.js") &
   typeof import("../model/sessions.js");
 
@@ -29,10 +36,17 @@ function loadHeavyModules(): Promise<HeavyModules> {
   heavyModules ??= Promise.all([
     import("../image/decode.js"),
     import("../image/encode.js"),
+    import("../image/choose-encoding.js"),
     import("../model/pipeline.js"),
     import("../model/sessions.js"),
   ]).then(
-    ([decode, encode, pipeline, sessions]) => ({ ...decode, ...encode, ...pipeline, ...sessions }),
+    ([decode, encode, choose, pipeline, sessions]) => ({
+      ...decode,
+      ...encode,
+      ...choose,
+      ...pipeline,
+      ...sessions,
+    }),
     (error: unknown) => {
       heavyModules = undefined;
       throw error;
@@ -93,7 +107,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
   // An output format too small for the image fails here, not at encode time after the model ran.
   checkFormatHolds(format, decision.width, decision.height);
 
-  const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel } =
+  const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel, chooseEncoding } =
     await loadHeavyModules();
   // Decode, model, encode: what holds an image in memory and runs the model.
   const restoreInTurn = async (): Promise<RestoreOutcome> => {
@@ -118,7 +132,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     const { info, rgb } = decoded;
     const encodeOptions = {
       format,
-      quality: options.quality,
+      quality: options.quality === "auto" ? undefined : options.quality,
       grey: info.grey,
       modelTag: sessions.model.tag,
     } as const;
@@ -137,9 +151,25 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       cpuTimings[name] = (cpuTimings[name] ?? 0) + ms;
 
     let output: Uint8Array;
+    let setting: EncoderSetting;
     try {
+      // `--quality auto` (the default): the setting with the fewest bytes that keeps the restoration
+      // (lib/image/choose-encoding.ts), searched on a sample against the decoded source's pixels.
+      const lossy = format !== "png" && (options.quality ?? "auto") === "auto";
+      setting = lossy
+        ? (
+            await timed("search", () =>
+              chooseEncoding(result.rgb, rgb, info.width, info.height, {
+                format: format as Exclude<typeof format, "png">,
+                keepGain: options.keepGain ?? DEFAULT_KEEP_GAIN,
+                errorTransfer: sessions.model.manifest.encodeErrorTransfer,
+                grey: info.grey,
+              }),
+            )
+          ).setting
+        : fixedSetting(format, encodeOptions.quality);
       output = await timed("encode", () =>
-        encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, carrier),
+        encodeRestored(bytes, result.rgb, info.width, info.height, { ...encodeOptions, setting }, carrier),
       );
     } finally {
       giveBack(result.rgb.buffer); // the next restore blends into it (fresh memory is slow to touch)
@@ -158,6 +188,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
         height: info.height,
         outputBytes: output.length,
         format,
+        encoding: describeSetting(setting),
         totalMs: performance.now() - start,
         cpuTimings,
         run: {

@@ -11,6 +11,7 @@ export const META = Object.freeze({
   quality: "unjpeg-quality",
   model: "unjpeg-model",
   ms: "unjpeg-ms",
+  encode: "unjpeg-encode",
 });
 
 /** Set on every derivative; long enough for a CDN, short enough that a replaced source shows within a day. */
@@ -27,6 +28,8 @@ export interface DerivativeMetadata {
   readonly model: string;
   /** Restore time in milliseconds. */
   readonly restoreMs: number;
+  /** The encoder setting written (`jpeg q87 4:2:0 flat prog`, lib/image/encoder-setting.ts), when known. */
+  readonly encoding?: string | undefined;
 }
 
 /** ETags arrive quoted from HEAD/GET and unquoted in events; compare and store them unquoted. */
@@ -46,6 +49,7 @@ export function buildDerivativeMetadata(meta: DerivativeMetadata): Record<string
   };
   if (meta.quality !== null) out[META.quality] = String(meta.quality);
   if (meta.sourceVersion !== undefined) out[META.sourceVersion] = meta.sourceVersion;
+  if (meta.encoding !== undefined) out[META.encode] = meta.encoding;
   return out;
 }
 
@@ -78,6 +82,7 @@ export function parseDerivativeMetadata(
     quality: quality !== null && Number.isFinite(quality) ? quality : null,
     model,
     restoreMs: Number.isFinite(restoreMs) ? restoreMs : 0,
+    ...(metadata[META.encode] === undefined ? {} : { encoding: metadata[META.encode] }),
   };
 }
 
