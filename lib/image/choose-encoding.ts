@@ -35,8 +35,14 @@ import { planSample, sampleError, takeSample } from "./sample-tiles.js";
  */
 export const MIN_ALLOWED_ERROR = 0.5;
 
-/** Pixels the search encodes at most per probe: the whole image up to this, tiles beyond. */
-export const SAMPLE_PIXELS = 262_144;
+/**
+ * Pixels the search encodes per probe: the whole image up to about this many, tiles beyond (32 tiles; a
+ * 48th of larger images, at most 128 tiles). bench/encode-sample.ts measures how well a sample predicts
+ * the whole image's error and choice.
+ */
+export function samplePixels(pixels: number): number {
+  return Math.min(524_288, Math.max(131_072, Math.round(pixels / 48)));
+}
 
 export interface ChooseOptions {
   readonly format: Exclude<OutputFormat, "png">;
@@ -46,7 +52,7 @@ export interface ChooseOptions {
   readonly errorTransfer?: number;
   /** The output is one grey channel. */
   readonly grey: boolean;
-  /** Sample size in pixels (default SAMPLE_PIXELS; bench/encode-sample.ts tries others). */
+  /** Sample size in pixels (default samplePixels(); bench/encode-sample.ts tries others). */
   readonly samplePixels?: number;
   /** Probes per ladder at most (default lib/image/quality-search.ts's). */
   readonly probesPerLadder?: number;
@@ -70,12 +76,18 @@ export function laddersFor(format: ChooseOptions["format"], grey: boolean): Enco
     Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
   switch (format) {
     case "jpeg": {
-      const flat = (chroma: "4:2:0" | "4:4:4") =>
+      const flat = (chroma?: "4:2:0" | "4:4:4") =>
         flatQualities(50).map(
-          (quality): EncoderSetting => ({ format, quality, chroma, flat: true, progressive: true }),
+          (quality): EncoderSetting => ({
+            format,
+            quality,
+            ...(chroma === undefined ? {} : { chroma }),
+            flat: true,
+            progressive: true,
+          }),
         );
       // A grey JPEG has one component: subsampling means nothing there.
-      return grey ? [flat("4:4:4")] : [flat("4:2:0"), flat("4:4:4")];
+      return grey ? [flat()] : [flat("4:2:0"), flat("4:4:4")];
     }
     case "webp":
       return [range(30, 100, 2).map((quality) => ({ format, quality, effort: ENCODER_EFFORT.webp }))];
@@ -114,7 +126,7 @@ export async function chooseEncoding(
   height: number,
   options: ChooseOptions,
 ): Promise<EncodingChoice> {
-  const plan = planSample(width, height, options.samplePixels ?? SAMPLE_PIXELS);
+  const plan = planSample(width, height, options.samplePixels ?? samplePixels(width * height));
   const size = { width: plan.mosaicWidth, height: plan.mosaicHeight };
   const channels: 1 | 3 = options.grey ? 1 : 3;
   const [target, source] = await Promise.all([

@@ -10,6 +10,7 @@ import {
   ladderPosition,
   laddersFor,
   MIN_ALLOWED_ERROR,
+  samplePixels,
 } from "../../lib/image/choose-encoding.js";
 import {
   describeSetting,
@@ -78,6 +79,12 @@ describe("the rule", () => {
       ["jpeg q50 4:2:0 flat prog", "jpeg q96 4:4:4 flat prog"],
     );
     assert.equal(laddersFor("jpeg", true).length, 1, "a grey JPEG has no chroma to subsample");
+    assert.equal(describeSetting(laddersFor("jpeg", true)[0]![0]!), "jpeg q50 flat prog", "nor records one");
+    // The sample: the whole of a small image, a 48th of a large one, bounded both ways.
+    assert.deepEqual(
+      [0.3e6, 6.3e6, 12e6, 48e6].map((pixels) => samplePixels(pixels)),
+      [131_072, 131_250, 250_000, 524_288],
+    );
     // Positions rise along every ladder (the search interpolates in them).
     for (const format of ["jpeg", "webp", "avif"] as const)
       for (const ladder of laddersFor(format, false)) {
