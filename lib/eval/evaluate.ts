@@ -10,6 +10,13 @@ import { UnjpegError } from "../errors.js";
 import { decodeImage } from "../image/decode.js";
 import { inspectJpeg } from "../jpeg/index.js";
 import { restore } from "../restore/restore.js";
+import {
+  type DerivativeOptions,
+  type DerivativeResult,
+  type DerivativeSummary,
+  measureDerivative,
+  summarizeDerivatives,
+} from "./derivative.js";
 import { type ImageMetrics, imageMetrics } from "./metrics.js";
 
 /** What models/training/eval.py reads too (data.IMAGE_EXTS). */
@@ -40,11 +47,15 @@ export interface ImageResult {
   readonly model: string | null;
   /** restore() wall time without the one-time model load. */
   readonly restoreMs: number;
+  /** The restoration encoded as a derivative (EvalOptions.derivative), against the truth. */
+  readonly derivative?: DerivativeResult;
 }
 
 export interface EvalOptions {
   readonly modelDir?: string;
   readonly threads?: number;
+  /** Also measure the derivative in this output encoding (lib/eval/derivative.ts). */
+  readonly derivative?: Omit<DerivativeOptions, "modelTag">;
   /** Called before each restore: image index from 1, image count, name, quality. */
   readonly onProgress?: (p: { index: number; count: number; image: string; quality: number }) => void;
 }
@@ -172,6 +183,15 @@ export async function evaluateOne(
   }
   const jpeg = imageMetrics(gt.rgb, decoded.rgb, width, height, grey);
   const out = imageMetrics(gt.rgb, restored.rgb, width, height, grey);
+  const derivative =
+    options.derivative === undefined
+      ? undefined
+      : await measureDerivative(
+          jpegBytes,
+          { truth: gt.rgb, decoded: decoded.rgb, restored: restored.rgb },
+          { width, height, grey },
+          { ...options.derivative, modelTag: outcome.description.model ?? "" },
+        );
   return {
     image: gt.name,
     quality,
@@ -186,6 +206,7 @@ export async function evaluateOne(
     model: outcome.description.model,
     // The one-time model load (first image only) is not the restore's cost.
     restoreMs: outcome.description.totalMs - (outcome.description.timings["load"] ?? 0),
+    ...(derivative === undefined ? {} : { derivative }),
   };
 }
 
@@ -235,6 +256,8 @@ export interface QualitySummary {
   /** Summed restore() time, seconds, and throughput in megapixels per second. */
   readonly restoreSeconds: number;
   readonly megapixelsPerSecond: number;
+  /** The derivatives, when measured (lib/eval/derivative.ts). */
+  readonly derivative?: DerivativeSummary;
 }
 
 const mean = (values: readonly number[]): number => values.reduce((s, v) => s + v, 0) / values.length;
@@ -276,6 +299,7 @@ export function summarize(results: readonly ImageResult[], qualities: readonly n
       caveMae: predicted.length === 0 ? null : mean(predicted.map((p) => Math.abs(p - quality))),
       restoreSeconds: seconds,
       megapixelsPerSecond: seconds > 0 ? megapixels / seconds : 0,
+      ...summarizeDerivatives(rows),
     });
   }
   return out;
