@@ -21,11 +21,15 @@
  * `--quality-out N`); the tables give the encoder setting chosen (`unjpeg-encode`) and what choosing and
  * encoding cost (steps `search` and `encode`) as a share of the whole restore, wall and CPU. Target (issue
  * 20): at most 15 % at 1 and 12 MP for JPEG, WebP and the AVIF that format=auto chooses.
+ * The quantization-constraint projection (issue 15: ≤ 5 % of a restore at 1 and 12 MP) gets its own table:
+ * its step's share of the restore's wall and CPU time (median of the runs), and with the coefficient decode
+ * that overlaps the model runs (`coefficients`) added as if it did not; `--no-projection` restores without
+ * both, to compare peak RSS and totals.
  * In the worker, a model run's CPU time is that of the worker's thread and
  * onnxruntime's (Linux /proc); the rest of the process's (this thread's steps, decoding and encoding,
  * garbage collection, messages) is not a model run, and steps here that overlap model runs count this
  * thread's CPU only.
- *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--cold] [--tsx] [--in-thread | --in-worker]
+ *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]
  */
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -56,13 +60,14 @@ const { values } = parseArgs({
     tsx: { type: "boolean" },
     "in-thread": { type: "boolean" },
     "in-worker": { type: "boolean" },
+    "no-projection": { type: "boolean" },
     help: { type: "boolean" },
   },
 });
 
 if (values.help === true) {
   process.stdout.write(
-    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--cold] [--tsx] [--in-thread | --in-worker]\n" +
+    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]\n" +
       "Restores a JPEG of each size (MP) in its own process, --warmup times to warm up and N times timed (the median run);\n" +
       "prints MP/s, CPU time, peak RSS, page faults, model vs non-model time (wall and CPU) and the time per step. Compare\n" +
       "CPU columns when other work shares the cores.\n",
@@ -71,7 +76,19 @@ if (values.help === true) {
 }
 
 const MODEL_STEPS = ["cave", "encoder", "unet", "decoder"];
-const OTHER_STEPS = ["inspect", "decode", "tensors", "x0", "blend", "colorFix", "search", "encode"];
+const OTHER_STEPS = [
+  "inspect",
+  "decode",
+  "coefficients",
+  "tensors",
+  "x0",
+  "blend",
+  "colorFix",
+  "projection",
+  "search",
+  "encode",
+];
+const PROJECTION_STEPS = ["projection", "coefficients"];
 /** Choosing the encoder setting and encoding: what the encode target (15 % of the restore) counts. */
 const ENCODE_STEPS = ["search", "encode"];
 
@@ -109,6 +126,7 @@ async function child(mp: number): Promise<void> {
     modelInWorker: values["in-worker"] === true ? true : values["in-thread"] === true ? false : undefined,
     format: values.format as OutputFormat,
     quality: values["quality-out"] === "auto" ? ("auto" as const) : Number(values["quality-out"]),
+    projection: values["no-projection"] !== true,
   };
   const quality = Number(values.quality);
   const { bytes, width, height } = await sourceJpeg(mp, quality);
@@ -147,6 +165,11 @@ async function child(mp: number): Promise<void> {
   const shares = {
     wall: runs.map((r) => share(r.totalMs, r.timings)),
     cpu: runs.map((r) => share(r.cpuMs, r.cpu)),
+    // The projection's step, then with the coefficient decode, as a share of the whole restore.
+    projectionWall: runs.map((r) => (100 * (r.timings["projection"] ?? 0)) / r.totalMs),
+    projectionCpu: runs.map((r) => (100 * (r.cpu["projection"] ?? 0)) / r.cpuMs),
+    withDecodeWall: runs.map((r) => (100 * sumOf(r.timings, PROJECTION_STEPS)) / r.totalMs),
+    withDecodeCpu: runs.map((r) => (100 * sumOf(r.cpu, PROJECTION_STEPS)) / r.cpuMs),
   };
   process.stdout.write(
     `${JSON.stringify({
@@ -166,6 +189,7 @@ async function child(mp: number): Promise<void> {
       model: d.model,
       outputBytes: d.outputBytes,
       encoding: d.encoding,
+      projection: d.projection,
       shares,
     })}\n`,
   );
@@ -188,7 +212,15 @@ interface Row {
   runs: number;
   outputBytes: number;
   encoding: string;
-  shares: { wall: number[]; cpu: number[] };
+  projection?: RestoreDescription["projection"];
+  shares: {
+    wall: number[];
+    cpu: number[];
+    projectionWall: number[];
+    projectionCpu: number[];
+    withDecodeWall: number[];
+    withDecodeCpu: number[];
+  };
 }
 
 /** Milliseconds of `steps` in a timings record (steps that did not run count 0). */
@@ -239,6 +271,7 @@ function main(): void {
     if (values.cold === true) args.push("--cold");
     if (values["in-thread"] === true) args.push("--in-thread");
     if (values["in-worker"] === true) args.push("--in-worker");
+    if (values["no-projection"] === true) args.push("--no-projection");
     const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 20, env: childEnv });
     rows.push(JSON.parse(out.trim().split("\n").at(-1)!) as Row);
   }
@@ -310,6 +343,35 @@ function main(): void {
   process.stdout.write(
     `${summary}\ntime per step, wall/CPU ms; model runs: ${MODEL_STEPS.join(", ")}; the rest is not a model run ("between": time outside named steps):\n${perStep}\n` +
       `encoding (${values.format}, quality ${values["quality-out"]}): the setting chosen, and choosing plus encoding as a share of the restore (target ≤ 15 %), wall/CPU ms:\n${encodeShare}\n`,
+  );
+  const range = (v: number[]) =>
+    `${median(v).toFixed(1)} (${Math.min(...v).toFixed(1)}–${Math.max(...v).toFixed(1)})`;
+  const projection = table(
+    [
+      "size",
+      "projection",
+      "clipped %",
+      "projection ms wall/CPU",
+      "coefficients ms wall/CPU",
+      "projection % of restore, wall (runs)",
+      "CPU",
+      "with the decode % wall (runs)",
+      "CPU",
+    ],
+    rows.map((r) => [
+      `${r.width}×${r.height}`,
+      r.projection === undefined ? "-" : r.projection.applied ? "applied" : r.projection.reason,
+      r.projection?.applied === true ? (100 * r.projection.clipped).toFixed(2) : "-",
+      `${wall(r, "projection").toFixed(0)}/${cpu(r, "projection").toFixed(0)}`,
+      `${wall(r, "coefficients").toFixed(0)}/${cpu(r, "coefficients").toFixed(0)}`,
+      range(r.shares.projectionWall),
+      median(r.shares.projectionCpu).toFixed(1),
+      range(r.shares.withDecodeWall),
+      median(r.shares.withDecodeCpu).toFixed(1),
+    ]),
+  );
+  process.stdout.write(
+    `the projection (its step; "with the decode": and the coefficient decode, which overlaps the model runs, as if it did not):\n${projection}\n`,
   );
   if (rows.length > 1) {
     const perMp = (r: Row) => r.totalMs / r.mp;

@@ -28,6 +28,8 @@ export interface Config {
   readonly executionProvider: ExecutionProviderName;
   /** Restores that decode, run the model and encode at once in this process; the rest wait their turn. */
   readonly modelConcurrency: number;
+  /** Project restorations of JPEGs onto their source's quantization cells (default true). */
+  readonly projection: boolean;
   readonly bucket: string | undefined;
   /** Empty: every prefix. */
   readonly sourcePrefixes: readonly string[];
@@ -48,6 +50,11 @@ export interface Config {
   readonly revalidateSeconds: number;
   /** CDN origin: the SQS queue restores that cannot finish before the deadline are handed to (absent: none). */
   readonly restoreQueueUrl: string | undefined;
+  /**
+   * Look for an earlier, harder compression in sources whose last tables are at or above `skipQuality`
+   * (lib/restore/resaved.ts; default true).
+   */
+  readonly detectResaved: boolean;
 }
 
 export class ConfigError extends UnjpegError {
@@ -113,10 +120,12 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (/[/\\]/.test(suffix))
     problems.push(`UNJPEG_DERIVATIVE_SUFFIX must not contain a slash, got "${suffix}"`);
-  const forcePathStyle = (text("UNJPEG_S3_FORCE_PATH_STYLE") ?? "false").toLowerCase();
-  if (!["true", "false", "1", "0"].includes(forcePathStyle)) {
-    problems.push(`UNJPEG_S3_FORCE_PATH_STYLE must be true or false, got "${forcePathStyle}"`);
-  }
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = (text(name) ?? String(fallback)).toLowerCase();
+    if (!["true", "false", "1", "0"].includes(raw))
+      problems.push(`${name} must be true or false, got "${raw}"`);
+    return raw === "true" || raw === "1";
+  };
   const endpoint = text("UNJPEG_S3_ENDPOINT");
   if (endpoint !== undefined && !URL.canParse(endpoint)) {
     problems.push(`UNJPEG_S3_ENDPOINT must be a URL, got "${endpoint}"`);
@@ -134,17 +143,19 @@ export function loadConfig(env: Env = process.env): Config {
     threads: int("UNJPEG_THREADS", undefined, 1, 1024),
     executionProvider: provider as ExecutionProviderName,
     modelConcurrency: int("UNJPEG_MODEL_CONCURRENCY", DEFAULT_MODEL_CONCURRENCY, 1, 64) as number,
+    projection: flag("UNJPEG_PROJECTION", true),
     bucket: text("UNJPEG_BUCKET"),
     sourcePrefixes: list("UNJPEG_SOURCE_PREFIXES"),
     signingKeys: list("UNJPEG_SIGNING_KEYS"),
     s3Endpoint: endpoint,
-    s3ForcePathStyle: forcePathStyle === "true" || forcePathStyle === "1",
+    s3ForcePathStyle: flag("UNJPEG_S3_FORCE_PATH_STYLE", false),
     s3ConnectTimeoutMs: int("UNJPEG_S3_CONNECT_TIMEOUT_MS", 5_000, 1, 600_000) as number,
     s3RequestTimeoutMs: int("UNJPEG_S3_REQUEST_TIMEOUT_MS", 30_000, 1, 3_600_000) as number,
     s3Port: int("UNJPEG_S3_PORT", 4569, 1, 65535) as number,
     httpPort: int("UNJPEG_HTTP_PORT", 3000, 1, 65535) as number,
     revalidateSeconds: int("UNJPEG_REVALIDATE_SECONDS", 0, 0, 86_400) as number,
     restoreQueueUrl: text("UNJPEG_RESTORE_QUEUE_URL"),
+    detectResaved: flag("UNJPEG_DETECT_RESAVED", true),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

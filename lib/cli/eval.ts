@@ -1,36 +1,37 @@
 /**
- * `unjpeg eval --set DIR [--qualities 5,10,20,30,40] [--json] [--model DIR] [--limit N] [--format F]
- * [--quality auto|N]`: the field's JPEG-artifact-removal benchmark with the model `restore()` runs (see
- * lib/eval/evaluate.ts), and what the derivatives users are served keep of it (lib/eval/derivative.ts).
+ * `unjpeg eval --set DIR [--qualities 5,10,20,30,40] [--json] [--model DIR] [--limit N] [--perceptual]
+ * [--no-projection] [--format F] [--quality auto|N]`: the field's JPEG-artifact-removal benchmark with the
+ * model `restore()` runs (see lib/eval/evaluate.ts), and what the derivatives users are served keep of it
+ * (lib/eval/derivative.ts).
  */
 import { loadConfig, OUTPUT_FORMATS, type OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
-import {
-  evaluateSet,
-  type ImageResult,
-  listImages,
-  type QualitySummary,
-  summarize,
-} from "../eval/evaluate.js";
+import { BUTTERAUGLI_COMMAND, type Butteraugli, findButteraugli } from "../eval/butteraugli.js";
+import { evaluateSet, type ImageResult, listImages } from "../eval/evaluate.js";
+import { type QualitySummary, summarize } from "../eval/summary.js";
 import { shippedModelDir } from "../model/default-model.js";
 import { loadModelFolder } from "../model/manifest.js";
 import { parseCommandArgs, UsageError } from "./args.js";
 
-const USAGE = `usage: unjpeg eval --set DIR [--qualities 5,10,20,30,40] [--json] [--model DIR] [--limit N] [--threads N] [--format F] [--quality auto|N]
+const USAGE = `usage: unjpeg eval --set DIR [--qualities 5,10,20,30,40] [--json] [--model DIR] [--limit N] [--threads N] [--perceptual] [--no-projection] [--format F] [--quality auto|N]
 
 Compresses each ground-truth image of DIR (PNG, BMP, JPEG, TIFF; colour or grey) with libjpeg standard
 tables (4:2:0 for colour) at each quality, restores it with the model, and prints per quality the mean
 PSNR on RGB and on Y (BT.601), SSIM and PSNR-B on Y, of the JPEG and of the restoration, the gains, the
-worst image's gain, CaVE's quality error and the time; and what users are served: the restoration encoded
-as a derivative in the output encoding in use (UNJPEG_FORMAT, quality auto keeping UNJPEG_KEEP_GAIN), its
-total bytes over the source JPEGs', the mean share of the PSNR gain it keeps, and the model's error
-transfer (what its encodeErrorTransfer should say). Progress goes to stderr.
+worst image's gain, CaVE's quality error, the share of coefficients the projection put back into their
+quantization cells, and the time; and what users are served: the restoration encoded as a derivative in
+the output encoding in use (UNJPEG_FORMAT, quality auto keeping UNJPEG_KEEP_GAIN), its total bytes over
+the source JPEGs', the mean share of the PSNR gain it keeps, and the model's error transfer (what its
+encodeErrorTransfer should say). Progress goes to stderr.
   --set DIR          the ground-truth images (searched recursively)
   --qualities LIST   JPEG qualities 1..100, comma-separated (default 5,10,20,30,40)
   --json             NDJSON: one object per image per quality, then a summary object
   --model DIR        a model folder (default: UNJPEG_MODEL_DIR, else the shipped model)
   --limit N          only the first N images (sorted by path)
   --threads N        onnxruntime threads (default: UNJPEG_THREADS, else every core)
+  --perceptual       also butteraugli's 3-norm of JPEG and restoration (libjxl's butteraugli_main, Debian
+                     package libjxl-devtools; without it, a note and the other measures)
+  --no-projection    restore without the projection onto the JPEG's quantization cells (the ablation)
   --format F         the derivatives' format: jpeg, png, webp or avif (default: UNJPEG_FORMAT)
   --quality Q        the derivatives' quality: auto (default) or 1..100
   -h, --help         this text
@@ -43,6 +44,8 @@ const OPTIONS = {
   model: { type: "string" },
   limit: { type: "string" },
   threads: { type: "string" },
+  perceptual: { type: "boolean" },
+  "no-projection": { type: "boolean" },
   format: { type: "string" },
   quality: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -72,6 +75,8 @@ const sign = (v: number, digits = 2): string => `${v >= 0 ? "+" : ""}${v.toFixed
 
 /** The readable table: one row per quality. */
 export function formatTable(summaries: readonly QualitySummary[]): string {
+  const perceptual = summaries.some((s) => s.butteraugli !== null);
+  const projected = summaries.some((s) => s.clipped !== null);
   const head = [
     "QF",
     "n",
@@ -82,6 +87,8 @@ export function formatTable(summaries: readonly QualitySummary[]): string {
     "worst gain (image)",
     "worse",
     "CaVE MAE",
+    ...(perceptual ? ["butteraugli 3-norm jpeg/restored/change"] : []),
+    ...(projected ? ["clipped"] : []),
     "time",
     "derivative bytes/JPEG",
     "gain kept",
@@ -98,6 +105,8 @@ export function formatTable(summaries: readonly QualitySummary[]): string {
     `${sign(s.worstGain.psnrRgb)} (${s.worstGain.image})`,
     String(s.imagesWorse),
     s.caveMae === null ? "-" : s.caveMae.toFixed(2),
+    ...(perceptual ? [butteraugliCell(s.butteraugli)] : []),
+    ...(projected ? [s.clipped === null ? "-" : `${(100 * s.clipped).toFixed(2)} %`] : []),
     `${s.restoreSeconds.toFixed(1)} s, ${s.megapixelsPerSecond.toFixed(2)} MP/s`,
     s.derivative === undefined ? "-" : `${s.derivative.bytesRatio.toFixed(2)}×`,
     s.derivative?.gainKept == null ? "-" : `${(100 * s.derivative.gainKept).toFixed(1)} %`,
@@ -107,6 +116,10 @@ export function formatTable(summaries: readonly QualitySummary[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+function butteraugliCell(b: QualitySummary["butteraugli"]): string {
+  return b === null ? "-" : `${b.jpeg.toFixed(3)} / ${b.restored.toFixed(3)} / ${sign(b.change, 3)}`;
 }
 
 /** The settings chosen per quality, most used first. */
@@ -215,20 +228,36 @@ export async function main(argv: string[]): Promise<number> {
     errorTransfer: manifest.encodeErrorTransfer,
   };
   const json = values.json === true;
+  const projection = values["no-projection"] === true ? false : config.projection;
+  let butteraugli: Butteraugli | undefined;
+  if (values.perceptual === true) {
+    butteraugli = (await findButteraugli()) ?? undefined;
+    if (butteraugli === undefined) {
+      process.stderr.write(
+        `unjpeg eval: note: ${BUTTERAUGLI_COMMAND} is not installed (Debian: apt-get install libjxl-devtools), so there is no butteraugli measure; going on without it\n`,
+      );
+    }
+  }
   const tty = process.stderr.isTTY === true;
   const started = performance.now();
   const results: ImageResult[] = [];
-  for await (const result of evaluateSet(files, set, qualities, {
-    modelDir,
-    threads: threads ?? config.threads,
-    derivative,
-    onProgress: ({ index, count, image, quality }) => {
-      const text = `image ${index}/${count} ${image} QF ${quality}`;
-      process.stderr.write(tty ? `\r\x1b[K${text}` : `${text}\n`);
-    },
-  })) {
-    results.push(result);
-    if (json) process.stdout.write(`${jsonLine(result)}\n`);
+  try {
+    for await (const result of evaluateSet(files, set, qualities, {
+      modelDir,
+      threads: threads ?? config.threads,
+      projection,
+      butteraugli,
+      derivative,
+      onProgress: ({ index, count, image, quality }) => {
+        const text = `image ${index}/${count} ${image} QF ${quality}`;
+        process.stderr.write(tty ? `\r\x1b[K${text}` : `${text}\n`);
+      },
+    })) {
+      results.push(result);
+      if (json) process.stdout.write(`${jsonLine(result)}\n`);
+    }
+  } finally {
+    await butteraugli?.close();
   }
   if (tty) process.stderr.write("\n");
   const summaries = summarize(results, qualities);
@@ -236,11 +265,11 @@ export async function main(argv: string[]): Promise<number> {
   const model = results[0]?.model ?? modelDir ?? "shipped";
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ type: "summary", set, images: files.length, model, derivative, qualities: summaries, seconds })}\n`,
+      `${JSON.stringify({ type: "summary", set, images: files.length, model, projection, derivative, qualities: summaries, seconds })}\n`,
     );
   } else {
     process.stdout.write(
-      `set ${set} (${files.length} images), model ${model}; means over images; gains in dB; ${seconds.toFixed(0)} s\n` +
+      `set ${set} (${files.length} images), model ${model}, projection ${projection ? "on" : "off"}; means over images; gains in dB; ${seconds.toFixed(0)} s\n` +
         `derivatives: ${derivativeFormat}, quality ${derivativeQuality}${derivativeQuality === "auto" ? ` (keep ${config.keepGain} of the gain, error transfer ${manifest.encodeErrorTransfer})` : ""}\n` +
         `${formatTable(summaries)}\n${formatEncodings(summaries)}\n`,
     );

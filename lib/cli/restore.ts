@@ -14,17 +14,19 @@ import type { RestoreOutcome } from "../restore/types.js";
 import { parseCommandArgs, UsageError } from "./args.js";
 import { type OutputGuard, outputGuard, type PlannedOutput, planOutputs } from "./restore-outputs.js";
 
-const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jpeg|png|webp|avif] [--quality auto|N] [--force] [--json] [--model DIR]
+const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jpeg|png|webp|avif] [--quality auto|N] [--force] [--no-projection] [--json] [--model DIR]
 
 Restores heavily compressed JPEGs with the model (default: the shipped one); progress goes to stderr.
 Sources whose quality, estimated from their quantization tables, is at or above UNJPEG_SKIP_QUALITY (90)
-are skipped.
+are skipped, unless they were re-saved from an earlier compression below it (UNJPEG_DETECT_RESAVED).
   -o, --output OUT   where to write (one input only); default <stem>.restored.<ext> beside the input
   --out-dir DIR      write each output as DIR/<stem>.<ext> (inputs that would share one are refused)
   --format F         jpeg (default), png, webp or avif
   --quality Q        auto (default): the encoder setting with the fewest bytes that keeps UNJPEG_KEEP_GAIN
                      (0.9) of the restoration's PSNR gain; N (1..100) forces that quality (JPEG 4:4:4)
   --force            restore even high-quality sources
+  --no-projection    keep the model's pixels: no projection onto the source's quantization cells
+                     (default: UNJPEG_PROJECTION, else on)
   --json             one JSON object per line per input
   --model DIR        a model folder (default: UNJPEG_MODEL_DIR, else the shipped model)
   --threads N        onnxruntime threads (default: UNJPEG_THREADS, else every core)
@@ -37,6 +39,7 @@ const OPTIONS = {
   format: { type: "string" },
   quality: { type: "string" },
   force: { type: "boolean" },
+  "no-projection": { type: "boolean" },
   json: { type: "boolean" },
   model: { type: "string" },
   threads: { type: "string" },
@@ -51,6 +54,7 @@ interface Plan {
   readonly quality: number | "auto";
   readonly threads: number | undefined;
   readonly force: boolean;
+  readonly projection: boolean;
   readonly json: boolean;
   readonly modelDir: string | undefined;
 }
@@ -92,6 +96,7 @@ function plan(argv: string[], config: Config): Plan | "help" {
     quality: qualityArg(values.quality),
     threads: positiveInt(values.threads, "--threads", 1024) ?? config.threads,
     force: values.force === true,
+    projection: values["no-projection"] === true ? false : config.projection,
     json: values.json === true,
     modelDir: values.model ?? config.modelDir,
   };
@@ -143,12 +148,14 @@ async function restoreFile(
       quality: p.quality,
       keepGain: config.keepGain,
       force: p.force,
+      projection: p.projection,
       skipQuality: config.skipQuality,
       maxPixels: config.maxPixels,
       maxBytes: config.maxBytes,
       modelDir: p.modelDir,
       threads: p.threads,
       executionProvider: config.executionProvider,
+      detectResaved: config.detectResaved,
       onProgress: ({ tile, tiles }) => {
         if (tiles < 2) return;
         if (tty) {
@@ -210,6 +217,8 @@ function jsonLine(r: Report): string {
   return JSON.stringify({
     ...common,
     output: r.output,
+    earlierQuality: d.recompressed?.quality ?? null,
+    ...(d.recompressed === undefined ? {} : { recompressed: d.recompressed }),
     predictedQuality: d.predictedQuality,
     model: d.model,
     width: d.width,
@@ -221,6 +230,7 @@ function jsonLine(r: Report): string {
     ms: Math.round(d.totalMs),
     timings: Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v)])),
     run: d.run,
+    projection: d.projection,
   });
 }
 
@@ -229,7 +239,8 @@ function textLine(r: Report): string {
   if (r.action === "skipped") return `${r.file}: skipped (${r.outcome.reason}): ${r.outcome.message}`;
   const d = r.outcome.description;
   const guess = d.predictedQuality === null ? "" : `, model's guess ${d.predictedQuality}`;
-  return `${r.file} → ${r.output}  quality ${d.quality}${guess}  ${d.width}×${d.height}  ${d.encoding}  ${(d.totalMs / 1000).toFixed(2)} s`;
+  const earlier = d.recompressed === undefined ? "" : ` (re-saved from ${d.recompressed.quality})`;
+  return `${r.file} → ${r.output}  quality ${d.quality}${earlier}${guess}  ${d.width}×${d.height}  ${d.encoding}  ${(d.totalMs / 1000).toFixed(2)} s`;
 }
 
 export async function main(argv: string[]): Promise<number> {

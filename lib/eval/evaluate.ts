@@ -10,13 +10,9 @@ import { UnjpegError } from "../errors.js";
 import { decodeImage } from "../image/decode.js";
 import { inspectJpeg } from "../jpeg/index.js";
 import { restore } from "../restore/restore.js";
-import {
-  type DerivativeOptions,
-  type DerivativeResult,
-  type DerivativeSummary,
-  measureDerivative,
-  summarizeDerivatives,
-} from "./derivative.js";
+import type { ProjectionDescription } from "../restore/types.js";
+import type { Butteraugli } from "./butteraugli.js";
+import { type DerivativeOptions, type DerivativeResult, measureDerivative } from "./derivative.js";
 import { type ImageMetrics, imageMetrics } from "./metrics.js";
 
 /** What models/training/eval.py reads too (data.IMAGE_EXTS). */
@@ -47,6 +43,10 @@ export interface ImageResult {
   readonly model: string | null;
   /** restore() wall time without the one-time model load. */
   readonly restoreMs: number;
+  /** What the quantization-constraint projection did (off with `projection: false`). */
+  readonly projection: ProjectionDescription | null;
+  /** Butteraugli 3-norms against the ground truth, when asked for (lower is closer). */
+  readonly butteraugli: { readonly jpeg: number; readonly restored: number } | null;
   /** The restoration encoded as a derivative (EvalOptions.derivative), against the truth. */
   readonly derivative?: DerivativeResult;
 }
@@ -54,6 +54,10 @@ export interface ImageResult {
 export interface EvalOptions {
   readonly modelDir?: string;
   readonly threads?: number;
+  /** The projection onto the JPEG's quantization cells (default on, as restore()). */
+  readonly projection?: boolean;
+  /** Measure butteraugli's 3-norm too (lib/eval/butteraugli.ts). */
+  readonly butteraugli?: Butteraugli;
   /** Also measure the derivative in this output encoding (lib/eval/derivative.ts). */
   readonly derivative?: Omit<DerivativeOptions, "modelTag">;
   /** Called before each restore: image index from 1, image count, name, quality. */
@@ -157,6 +161,7 @@ export async function evaluateOne(
     format: "png",
     modelDir: options.modelDir,
     threads: options.threads,
+    projection: options.projection,
     maxPixels: Number.MAX_SAFE_INTEGER,
     maxBytes: Number.MAX_SAFE_INTEGER,
   });
@@ -192,6 +197,14 @@ export async function evaluateOne(
           { width, height, grey },
           { ...options.derivative, modelTag: outcome.description.model ?? "" },
         );
+  const perceptual = options.butteraugli;
+  const butteraugli =
+    perceptual === undefined
+      ? null
+      : {
+          jpeg: await perceptual.distance(gt.rgb, decoded.rgb, width, height),
+          restored: await perceptual.distance(gt.rgb, restored.rgb, width, height),
+        };
   return {
     image: gt.name,
     quality,
@@ -206,6 +219,8 @@ export async function evaluateOne(
     model: outcome.description.model,
     // The one-time model load (first image only) is not the restore's cost.
     restoreMs: outcome.description.totalMs - (outcome.description.timings["load"] ?? 0),
+    projection: outcome.description.projection ?? null,
+    butteraugli,
     ...(derivative === undefined ? {} : { derivative }),
   };
 }
@@ -227,80 +242,4 @@ export async function* evaluateSet(
       yield await evaluateOne(gt, quality, options);
     }
   }
-}
-
-export interface MetricMeans {
-  readonly psnrRgb: number;
-  readonly psnrY: number;
-  readonly ssimY: number;
-  readonly psnrbY: number;
-}
-
-export interface QualitySummary {
-  readonly quality: number;
-  readonly images: number;
-  readonly jpeg: MetricMeans;
-  readonly restored: MetricMeans;
-  readonly gain: {
-    readonly psnrRgb: number;
-    readonly psnrY: number;
-    readonly ssimY: number;
-    readonly psnrbY: number;
-  };
-  /** The smallest per-image PSNR-RGB gain, and its image. */
-  readonly worstGain: { readonly psnrRgb: number; readonly image: string };
-  /** Images whose restoration has a lower PSNR-RGB than their JPEG. */
-  readonly imagesWorse: number;
-  /** Mean |CaVE estimate − quality|; null when the model has no quality head. */
-  readonly caveMae: number | null;
-  /** Summed restore() time, seconds, and throughput in megapixels per second. */
-  readonly restoreSeconds: number;
-  readonly megapixelsPerSecond: number;
-  /** The derivatives, when measured (lib/eval/derivative.ts). */
-  readonly derivative?: DerivativeSummary;
-}
-
-const mean = (values: readonly number[]): number => values.reduce((s, v) => s + v, 0) / values.length;
-
-function means(rows: readonly ImageMetrics[]): MetricMeans {
-  return {
-    psnrRgb: mean(rows.map((r) => r.psnrRgb)),
-    psnrY: mean(rows.map((r) => r.psnrY)),
-    ssimY: mean(rows.map((r) => r.ssimY)),
-    psnrbY: mean(rows.map((r) => r.psnrbY)),
-  };
-}
-
-/** Per-quality means of the results (qualities in the order given; those without results left out). */
-export function summarize(results: readonly ImageResult[], qualities: readonly number[]): QualitySummary[] {
-  const out: QualitySummary[] = [];
-  for (const quality of qualities) {
-    const rows = results.filter((r) => r.quality === quality);
-    if (rows.length === 0) continue;
-    const jpeg = means(rows.map((r) => r.jpeg));
-    const restored = means(rows.map((r) => r.restored));
-    const worst = rows.reduce((w, r) => (r.gain.psnrRgb < w.gain.psnrRgb ? r : w));
-    const predicted = rows.map((r) => r.predictedQuality).filter((p): p is number => p !== null);
-    const seconds = rows.reduce((s, r) => s + r.restoreMs, 0) / 1000;
-    const megapixels = rows.reduce((s, r) => s + r.width * r.height, 0) / 1e6;
-    out.push({
-      quality,
-      images: rows.length,
-      jpeg,
-      restored,
-      gain: {
-        psnrRgb: restored.psnrRgb - jpeg.psnrRgb,
-        psnrY: restored.psnrY - jpeg.psnrY,
-        ssimY: restored.ssimY - jpeg.ssimY,
-        psnrbY: restored.psnrbY - jpeg.psnrbY,
-      },
-      worstGain: { psnrRgb: worst.gain.psnrRgb, image: worst.image },
-      imagesWorse: rows.filter((r) => r.gain.psnrRgb < 0).length,
-      caveMae: predicted.length === 0 ? null : mean(predicted.map((p) => Math.abs(p - quality))),
-      restoreSeconds: seconds,
-      megapixelsPerSecond: seconds > 0 ? megapixels / seconds : 0,
-      ...summarizeDerivatives(rows),
-    });
-  }
-  return out;
 }

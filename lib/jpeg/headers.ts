@@ -5,41 +5,17 @@
  * holding only a prefix learns exactly how many bytes it must fetch next.
  */
 import { JpegError } from "./errors.js";
+import { DQT, EOI, frameKind, isSkippedSegment, isStandalone, SOI, SOS } from "./markers.js";
 import {
-  DQT,
-  EOI,
-  frameKind,
-  isSkippedSegment,
-  isStandalone,
-  type JpegProcess,
-  SOI,
-  SOS,
-} from "./markers.js";
+  type JpegFrame,
+  type QuantTable,
+  readDqt,
+  readFrame,
+  readScanHeader,
+  type ScanHeader,
+} from "./segments.js";
 
-/** One quantization table, values in natural (row-major) order, not the zigzag order of the file. */
-export interface QuantTable {
-  /** Destination slot Tq, 0..3. */
-  readonly slot: number;
-  /** Bits per stored entry: 8 (Pq 0) or 16 (Pq 1). */
-  readonly precision: 8 | 16;
-  readonly values: readonly number[];
-}
-
-export interface FrameComponent {
-  readonly id: number;
-  readonly h: number;
-  readonly v: number;
-  /** The quantization table slot (Tq) the frame assigns to this component. */
-  readonly slot: number;
-}
-
-export interface JpegFrame {
-  readonly process: JpegProcess;
-  readonly bitDepth: 8 | 12;
-  readonly width: number;
-  readonly height: number;
-  readonly components: readonly FrameComponent[];
-}
+export type { FrameComponent, JpegFrame, QuantTable, ScanComponent, ScanHeader } from "./segments.js";
 
 export interface JpegHeaders {
   readonly frame: JpegFrame;
@@ -62,6 +38,20 @@ export interface ReadHeadersOptions {
   readonly readToEnd?: boolean;
 }
 
+/**
+ * What a reader of the whole file (the coefficient decoder) hooks into the walk. With a visitor the walk
+ * reads to EOI, every segment's payload must be present, and each scan's entropy-coded data is left to
+ * `scan`, which returns the offset where it stopped reading (at the next marker, or the end of the file).
+ */
+export interface SegmentVisitor {
+  /** The frame header, once read (before any scan). `at`: the offset of its marker. */
+  frame(frame: JpegFrame, at: number): void;
+  /** A segment the walk does not read itself (DHT, DRI, DAC, APPn, COM, ...): its payload [start, end). */
+  segment(marker: number, start: number, end: number, at: number): void;
+  /** A scan whose data starts at `dataStart` (its tables are latched); returns where the data reading stopped. */
+  scan(header: ScanHeader, dataStart: number, at: number): number;
+}
+
 export type ReadHeadersResult =
   | { readonly status: "ok"; readonly headers: JpegHeaders }
   | { readonly status: "need-more-bytes"; readonly atLeast: number };
@@ -70,13 +60,6 @@ export type ReadHeadersResult =
 class NeedMoreBytes {
   constructor(readonly atLeast: number) {}
 }
-
-// Position k of the zigzag sequence holds the coefficient at natural index NATURAL_ORDER[k].
-const NATURAL_ORDER = [
-  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7,
-  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46,
-  53, 60, 61, 54, 47, 55, 62, 63,
-];
 
 const MAX_JUNK_SEARCH_BYTES = 65536;
 
@@ -87,14 +70,27 @@ export function readJpegHeaders(input: Uint8Array, options: ReadHeadersOptions =
   }
   const bytes = fileSize !== undefined && input.length > fileSize ? input.subarray(0, fileSize) : input;
   try {
-    return { status: "ok", headers: walk(bytes, fileSize, options.readToEnd === true) };
+    return { status: "ok", headers: walk(bytes, fileSize, options.readToEnd === true, undefined) };
   } catch (error) {
     if (error instanceof NeedMoreBytes) return { status: "need-more-bytes", atLeast: error.atLeast };
     throw error;
   }
 }
 
-function walk(b: Uint8Array, fileSize: number | undefined, readToEnd: boolean): JpegHeaders {
+/**
+ * Walks a whole file to EOI with a visitor (see {@link SegmentVisitor}); throws {@link JpegError} for
+ * anything malformed. A file that ends right after a scan's data, without EOI, is accepted.
+ */
+export function visitJpeg(bytes: Uint8Array, visitor: SegmentVisitor): JpegHeaders {
+  return walk(bytes, bytes.length, true, visitor);
+}
+
+function walk(
+  b: Uint8Array,
+  fileSize: number | undefined,
+  readToEnd: boolean,
+  visitor: SegmentVisitor | undefined,
+): JpegHeaders {
   /** Makes sure bytes [0, end) are present: asks for more, or fails if the file is known to be shorter. */
   const ensure = (end: number, what: string): void => {
     if (end <= b.length) return;
@@ -157,8 +153,7 @@ function walk(b: Uint8Array, fileSize: number | undefined, readToEnd: boolean): 
     if (marker === EOI) {
       if (frame === undefined)
         throw new JpegError("JPEG_NO_FRAME", "EOI before any frame header (SOF)", markerAt);
-      for (let i = 0; i < latched.length; i++) latch(i, markerAt);
-      return result(pos, true);
+      return finish(pos, true, markerAt);
     }
 
     ensure(pos + 2, `the length of segment FF ${hex(marker)}`);
@@ -170,7 +165,11 @@ function walk(b: Uint8Array, fileSize: number | undefined, readToEnd: boolean): 
     const end = pos + length;
 
     if (isSkippedSegment(marker)) {
-      pos = end; // the payload is not needed: do not ask for it
+      if (visitor !== undefined) {
+        ensure(end, `segment FF ${hex(marker)}`);
+        visitor.segment(marker, start, end, markerAt);
+      }
+      pos = end; // without a visitor the payload is not needed: do not ask for it
       continue;
     }
     if (marker === DQT) {
@@ -196,6 +195,7 @@ function walk(b: Uint8Array, fileSize: number | undefined, readToEnd: boolean): 
       ensure(end, "a frame header (SOF)");
       frame = readFrame(b, start, end, kind.process, markerAt);
       latched = frame.components.map(() => undefined);
+      visitor?.frame(frame, markerAt);
       pos = end;
       continue;
     }
@@ -203,15 +203,26 @@ function walk(b: Uint8Array, fileSize: number | undefined, readToEnd: boolean): 
       if (frame === undefined)
         throw new JpegError("JPEG_NO_FRAME", "a scan before any frame header (SOF)", markerAt);
       ensure(end, "a scan header (SOS)");
-      for (const index of readScanComponents(b, start, end, frame, markerAt)) latch(index, markerAt);
+      const scan = readScanHeader(b, start, end, frame, markerAt);
+      for (const { index } of scan.components) latch(index, markerAt);
       scans++;
       pos = end;
       scanStart ??= pos;
       if (allLatched() && !readToEnd) return result(pos, false);
+      if (visitor !== undefined) {
+        pos = visitor.scan(scan, pos, markerAt);
+        if (pos >= b.length) return finish(b.length, false, b.length);
+      }
       pos = skipEntropyData(b, pos, ensure);
       continue;
     }
     throw new JpegError("JPEG_BAD_MARKER", `unexpected marker FF ${hex(marker)}`, markerAt);
+  }
+
+  /** The end of the image: every component gets its table, even one no scan used. */
+  function finish(headerBytes: number, reachedEnd: boolean, at: number): JpegHeaders {
+    for (let i = 0; i < latched.length; i++) latch(i, at);
+    return result(headerBytes, reachedEnd);
   }
 
   function result(headerBytes: number, reachedEnd: boolean): JpegHeaders {
@@ -224,92 +235,6 @@ function walk(b: Uint8Array, fileSize: number | undefined, readToEnd: boolean): 
       reachedEnd,
     };
   }
-}
-
-/** Reads every table of one DQT segment (there may be up to four, and a later one replaces a slot). */
-function readDqt(b: Uint8Array, start: number, end: number, tables: (QuantTable | undefined)[]): void {
-  let p = start;
-  while (p < end) {
-    const pq = b[p]! >> 4;
-    const tq = b[p]! & 0x0f;
-    if (pq > 1) throw new JpegError("JPEG_BAD_PRECISION", `DQT table precision ${pq} (only 0 or 1 exist)`, p);
-    if (tq > 3) throw new JpegError("JPEG_BAD_TABLE_ID", `DQT table slot ${tq} (only 0..3 exist)`, p);
-    const entryBytes = pq === 0 ? 1 : 2;
-    if (p + 1 + 64 * entryBytes > end) {
-      throw new JpegError(
-        "JPEG_DQT_OVERRUN",
-        `DQT table ${tq} needs ${64 * entryBytes} bytes but the segment has ${end - p - 1} left`,
-        p,
-      );
-    }
-    const values = new Array<number>(64);
-    for (let k = 0; k < 64; k++) {
-      const at = p + 1 + k * entryBytes;
-      const value = entryBytes === 1 ? b[at]! : (b[at]! << 8) | b[at + 1]!;
-      if (value === 0) throw new JpegError("JPEG_ZERO_QUANT", `DQT table ${tq} has a zero entry`, at);
-      values[NATURAL_ORDER[k]!] = value;
-    }
-    tables[tq] = { slot: tq, precision: pq === 0 ? 8 : 16, values };
-    p += 1 + 64 * entryBytes;
-  }
-}
-
-function readFrame(b: Uint8Array, start: number, end: number, process: JpegProcess, at: number): JpegFrame {
-  if (end - start < 6) throw new JpegError("JPEG_BAD_LENGTH", "frame header (SOF) too short", at);
-  const precision = b[start]!;
-  const height = (b[start + 1]! << 8) | b[start + 2]!;
-  const width = (b[start + 3]! << 8) | b[start + 4]!;
-  const count = b[start + 5]!;
-  if (precision !== 8 && precision !== 12) {
-    throw new JpegError("JPEG_BAD_FRAME", `sample precision ${precision} (DCT JPEG has 8 or 12)`, at);
-  }
-  if (width === 0 || height === 0) {
-    throw new JpegError("JPEG_BAD_FRAME", `image size ${width}x${height} (a zero height needs DNL)`, at);
-  }
-  if (count === 0) throw new JpegError("JPEG_BAD_FRAME", "frame header with no components", at);
-  if (end - start !== 6 + 3 * count) {
-    throw new JpegError("JPEG_BAD_LENGTH", `frame header length does not fit ${count} components`, at);
-  }
-  const components: FrameComponent[] = [];
-  for (let i = 0; i < count; i++) {
-    const p = start + 6 + 3 * i;
-    const id = b[p]!;
-    const h = b[p + 1]! >> 4;
-    const v = b[p + 1]! & 0x0f;
-    const slot = b[p + 2]!;
-    if (h < 1 || h > 4 || v < 1 || v > 4) {
-      throw new JpegError("JPEG_BAD_FRAME", `component ${id} has sampling factors ${h}x${v}`, at);
-    }
-    if (slot > 3) throw new JpegError("JPEG_BAD_TABLE_ID", `component ${id} uses table slot ${slot}`, at);
-    if (components.some((c) => c.id === id)) {
-      throw new JpegError("JPEG_BAD_FRAME", `component id ${id} appears twice`, at);
-    }
-    components.push({ id, h, v, slot });
-  }
-  return { process, bitDepth: precision as 8 | 12, width, height, components };
-}
-
-/** The frame-component indexes a scan codes. */
-function readScanComponents(
-  b: Uint8Array,
-  start: number,
-  end: number,
-  frame: JpegFrame,
-  at: number,
-): number[] {
-  const count = b[start]!;
-  if (count < 1 || count > 4) throw new JpegError("JPEG_BAD_SCAN", `scan with ${count} components`, at);
-  if (end - start !== 4 + 2 * count) {
-    throw new JpegError("JPEG_BAD_LENGTH", `scan header length does not fit ${count} components`, at);
-  }
-  const indexes: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = b[start + 1 + 2 * i]!;
-    const index = frame.components.findIndex((c) => c.id === id);
-    if (index < 0) throw new JpegError("JPEG_BAD_SCAN", `scan names component ${id}, not in the frame`, at);
-    indexes.push(index);
-  }
-  return indexes;
 }
 
 /** Skips entropy-coded data: up to the next FF that is not a stuffed zero or a restart marker. */

@@ -1,7 +1,16 @@
 /**
- * JPEG inspection without decoding: quantization tables, IJG quality, frame facts. No dependencies.
- * See inspect.ts for the entry points and errors.ts for the error codes.
+ * JPEG inspection without decoding: quantization tables, IJG quality, frame facts; and the quantized DCT
+ * coefficients of the whole file (coefficients.ts), and from them an earlier, harder compression of a re-saved
+ * file (recompression.ts). No dependencies. See inspect.ts and coefficients.ts
+ * for the entry points and errors.ts for the error codes.
  */
+export {
+  type CoefficientComponent,
+  type DecodeCoefficientsOptions,
+  decodeCoefficients,
+  type JpegCoefficients,
+  releaseCoefficients,
+} from "./coefficients.js";
 export { JPEG_ERROR_CODES, JpegError, type JpegErrorCode } from "./errors.js";
 export type { FrameComponent, JpegFrame, JpegHeaders, QuantTable, ReadHeadersOptions } from "./headers.js";
 export { readJpegHeaders } from "./headers.js";
@@ -19,4 +28,5 @@ export type {
 export { inspectJpeg, inspectJpegSource, subsamplingOf } from "./inspect.js";
 export type { JpegProcess } from "./markers.js";
 export { estimateIjgQuality, type QualityEstimate, type RoledTable, type TableRole } from "./quality.js";
-export { checkScanLength, codedBlocks, MIN_HUFFMAN_BITS_PER_BLOCK, minimumScanBytes } from "./scan-length.js";
+export { detectRecompression, type Recompression } from "./recompression.js";
+export { checkScanLength, codedBlocks, minHuffmanBitsPerBlock, minimumScanBytes } from "./scan-length.js";

@@ -3,10 +3,13 @@
  * are far shorter than its frame needs (a 32 KB file whose frame claims 7000×7000) decodes padded with
  * zeros and would send a full-size image through the model. Refused before anything is decoded.
  *
- * The rule: Huffman coding spends at least one bit on every 8×8 block (baseline: a DC code and an
- * end-of-block code, two bits; progressive: the DC scans' code alone, one bit), so a Huffman-coded file
- * holds at least `blocks / 8` bytes after its first scan header, whatever the image and the quality; fewer
- * can only be a cut or forged scan. Arithmetic coding has no such floor (it codes a flat image in a few
+ * The rule: Huffman coding spends at least two bits on every 8×8 block of a sequential file (a DC code and
+ * an end-of-block code) and one on every block of a progressive one (the DC scans' code alone: later scans
+ * may be missing, as in a cut-off progressive download), so a Huffman-coded file holds at least
+ * `blocks × bits / 8` bytes after its first scan header, whatever the image and the quality; fewer can
+ * only be a cut or forged scan (measured: the tightest real file, a flat progressive QF 1 image with
+ * optimised scans, spends 1.001 bits a block). The coefficient decoder (lib/jpeg/coefficients.ts) checks
+ * the same bound before it allocates. Arithmetic coding has no such floor (it codes a flat image in a few
  * bytes), so it is not bounded here. Decoders that run out of data say so too: lib/image/decode.ts refuses
  * those with the same code.
  */
@@ -14,7 +17,9 @@ import { JpegError } from "./errors.js";
 import type { JpegInspection } from "./inspect.js";
 
 /** The least any Huffman-coded JPEG spends on one 8×8 block, in bits. */
-export const MIN_HUFFMAN_BITS_PER_BLOCK = 1;
+export function minHuffmanBitsPerBlock(progressive: boolean): number {
+  return progressive ? 1 : 2;
+}
 
 type Frame = Pick<JpegInspection, "width" | "height" | "process" | "componentInfo">;
 
@@ -37,7 +42,7 @@ export function codedBlocks(frame: Frame): number {
 /** The fewest bytes of entropy-coded data the frame can have; null: no floor (arithmetic coding). */
 export function minimumScanBytes(frame: Frame): number | null {
   if (frame.process.endsWith("arithmetic")) return null;
-  return Math.ceil((codedBlocks(frame) * MIN_HUFFMAN_BITS_PER_BLOCK) / 8);
+  return Math.ceil((codedBlocks(frame) * minHuffmanBitsPerBlock(frame.process === "progressive")) / 8);
 }
 
 /** Throws `JPEG_SCAN_TOO_SHORT` when the bytes after the first scan header cannot hold the frame's blocks. */
@@ -51,7 +56,7 @@ export function checkScanLength(
   throw new JpegError(
     "JPEG_SCAN_TOO_SHORT",
     `the scans hold ${available} bytes, too few for a ${inspection.width}×${inspection.height} frame ` +
-      `(at least ${minimum}: ${MIN_HUFFMAN_BITS_PER_BLOCK} bit per 8×8 block)`,
+      `(at least ${minimum}: ${minHuffmanBitsPerBlock(inspection.process === "progressive")} bits per 8×8 block)`,
     fileSize,
   );
 }

@@ -4,20 +4,24 @@
  * store the output only when this resolves, so a failed or aborted restore leaves no partial output.
  */
 import { giveBack } from "../image/buffer-pool.js";
-import {
-  DEFAULT_KEEP_GAIN,
-  describeSetting,
-  type EncoderSetting,
-  fixedSetting,
-} from "../image/encoder-setting.js";
+import { describeSetting, type EncoderSetting } from "../image/encoder-setting.js";
 import { ImageError } from "../image/errors.js";
 import { checkFormatHolds } from "../image/format-limits.js";
+import { uprightOffset } from "../image/offset.js";
 import { checkScanLength } from "../jpeg/index.js";
 import { shippedModelDir } from "../model/default-model.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
 import { stepper } from "../model/step.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
-import type { RestoreDescription, RestoreOptions, RestoreOutcome, SkipReason } from "./types.js";
+import { earlierCellsSkipReason } from "./earlier-cells.js";
+import { earlierTables } from "./resaved.js";
+import type {
+  ProjectionDescription,
+  RestoreDescription,
+  RestoreOptions,
+  RestoreOutcome,
+  SkipReason,
+} from "./types.js";
 
 /**
  * sharp and onnxruntime load on the first image that needs them: skips (and `import "unjpeg"`) stay light.
@@ -28,24 +32,27 @@ let heavyModules: Promise<HeavyModules> | undefined;
 
 type HeavyModules = typeof import("../image/decode.js") &
   typeof import("../image/encode.js") &
-  typeof import("../image/choose-encoding.js") &
+  typeof import("./encode-step.js") &
   typeof import("../model/pipeline.js") &
-  typeof import("../model/sessions.js");
+  typeof import("../model/sessions.js") &
+  typeof import("./projection-step.js");
 
 function loadHeavyModules(): Promise<HeavyModules> {
   heavyModules ??= Promise.all([
     import("../image/decode.js"),
     import("../image/encode.js"),
-    import("../image/choose-encoding.js"),
+    import("./encode-step.js"),
     import("../model/pipeline.js"),
     import("../model/sessions.js"),
+    import("./projection-step.js"),
   ]).then(
-    ([decode, encode, choose, pipeline, sessions]) => ({
+    ([decode, encode, choose, pipeline, sessions, projection]) => ({
       ...decode,
       ...encode,
       ...choose,
       ...pipeline,
       ...sessions,
+      ...projection,
     }),
     (error: unknown) => {
       heavyModules = undefined;
@@ -71,8 +78,13 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       force: options.force,
       skipQuality: options.skipQuality,
       totalBytes: bytes.length,
+      detectResaved: options.detectResaved,
+      recompressed: options.recompressed,
     }),
   );
+  // A re-saved source is restored as a file of its earlier compression: that one's quality and (IJG)
+  // tables condition the model, and its grid is the model's (lib/restore/resaved.ts).
+  const recompressed = decision.action === "restore" ? decision.recompressed : undefined;
   const base = {
     quality: decision.action === "need-more-bytes" ? null : decision.quality,
     qualityMatch: match,
@@ -107,8 +119,8 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
   // An output format too small for the image fails here, not at encode time after the model ran.
   checkFormatHolds(format, decision.width, decision.height);
 
-  const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel, chooseEncoding } =
-    await loadHeavyModules();
+  const heavy = await loadHeavyModules();
+  const { decodeImage, CONTENT_TYPES, encodeRestored, jpegCarrier, runPipeline, openModel } = heavy;
   // Decode, model, encode: what holds an image in memory and runs the model.
   const restoreInTurn = async (): Promise<RestoreOutcome> => {
     // Decoded before the model is opened: a file the decoder refuses costs no model load.
@@ -130,20 +142,41 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       }),
     );
     const { info, rgb } = decoded;
-    const encodeOptions = {
-      format,
-      quality: options.quality === "auto" ? undefined : options.quality,
-      grey: info.grey,
-      modelTag: sessions.model.tag,
-    } as const;
+    const encodeOptions = { format, grey: info.grey, modelTag: sessions.model.tag } as const;
+    // Forced (known now: the projection leaves room for its quantization) or "auto" (chosen after it).
+    const planned = heavy.plannedSetting(format, options.quality);
     // A JPEG's metadata carrier needs only the source: written by sharp's threads while the model runs.
     const carrier =
       format === "jpeg" ? jpegCarrier(bytes, info.width, info.height, encodeOptions) : undefined;
     carrier?.catch(() => undefined); // awaited by the encode; a restore that fails first never reads it
+    // The coefficients need only the source too: decoded here while the model runs. A re-saved source is
+    // projected onto its earlier compression's cells, which only its own grid has (earlier-cells.ts).
+    const notProjected =
+      options.projection === false
+        ? "turned off"
+        : info.format !== "jpeg"
+          ? "not a JPEG"
+          : recompressed === undefined
+            ? null
+            : earlierCellsSkipReason(recompressed);
+    const coefficients =
+      notProjected === null
+        ? heavy.decodeWhileModelRuns(bytes, limits.maxPixels, timed, options.signal)
+        : undefined;
 
     const result = await runPipeline(
       sessions,
-      { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables },
+      recompressed === undefined
+        ? { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables }
+        : {
+            rgb,
+            width: info.width,
+            height: info.height,
+            tableQuality: recompressed.quality,
+            tables: earlierTables(recompressed.quality, inspection?.components ?? 3),
+            // Found in the stored image; the model runs on the upright one.
+            offset: uprightOffset(recompressed.offset, decision.width, decision.height, info.orientation),
+          },
       { signal: options.signal, onProgress: options.onProgress },
     );
     for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;
@@ -152,22 +185,28 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
 
     let output: Uint8Array;
     let setting: EncoderSetting;
+    let projection: ProjectionDescription;
     try {
-      // `--quality auto` (the default): the setting with the fewest bytes that keeps the restoration
-      // (lib/image/choose-encoding.ts), searched on a sample against the decoded source's pixels.
-      const lossy = format !== "png" && (options.quality ?? "auto") === "auto";
-      setting = lossy
-        ? (
-            await timed("search", () =>
-              chooseEncoding(result.rgb, rgb, info.width, info.height, {
-                format: format as Exclude<typeof format, "png">,
-                keepGain: options.keepGain ?? DEFAULT_KEEP_GAIN,
-                errorTransfer: sessions.model.manifest.encodeErrorTransfer,
-                grey: info.grey,
-              }),
-            )
-          ).setting
-        : fixedSetting(format, encodeOptions.quality);
+      projection =
+        coefficients === undefined
+          ? { applied: false, reason: notProjected! }
+          : await heavy.projectRestored(
+              result.rgb,
+              info,
+              coefficients,
+              timed,
+              heavy.outputMargins(planned),
+              recompressed,
+            );
+      // After the projection: `quality: "auto"` is chosen on the pixels that are encoded (encode-step.ts).
+      setting = await heavy.settingToWrite(
+        planned,
+        format,
+        { restored: result.rgb, decoded: rgb },
+        info,
+        { keepGain: options.keepGain, errorTransfer: sessions.model.manifest.encodeErrorTransfer },
+        timed,
+      );
       output = await timed("encode", () =>
         encodeRestored(bytes, result.rgb, info.width, info.height, { ...encodeOptions, setting }, carrier),
       );
@@ -188,9 +227,11 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
         height: info.height,
         outputBytes: output.length,
         format,
+        ...(recompressed === undefined ? {} : { recompressed }),
         encoding: describeSetting(setting),
         totalMs: performance.now() - start,
         cpuTimings,
+        projection,
         run: {
           tiles: result.tiles,
           cave: result.cave.mode,

@@ -58,6 +58,7 @@ def parse_args(argv=None):
     p.add_argument("--extra", default=None,
                    help='JSON for Config.extra of a new run (e.g. \'{"refine": [2, 24, 3], "dec_blocks": 1}\'); '
                         "a resumed run keeps its own")
+    p.add_argument("--change", default="", help="what a warm start changes and why (recorded in its log line)")
     p.add_argument("--init-from", default=None,
                    help="weights.pt of another run: a new run starts from it (CaVE and every generator layer whose "
                         "shape matches; new layers keep their init) in the generator phase")
@@ -176,6 +177,7 @@ def main(argv=None) -> int:
         model = CodiffTiny(cfg).to(device)
         if args.init_from:
             progress, extra, warm_info = warm_start(model, Path(args.init_from))
+            warm_info = {**warm_info, "change": args.change, "via": "no trial"}
     else:
         model = CodiffTiny(cfg).to(device)
         model.load_state_dict({k: v.float() for k, v in st["model"].items()})  # weights.pt holds fp16

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import sharp from "sharp";
+import { findButteraugli } from "../../lib/eval/butteraugli.js";
 import { REPO_ROOT, runCli } from "./cli-helpers.js";
 
 const MODEL = join(REPO_ROOT, "tests/fixtures/model-random");
@@ -46,7 +47,16 @@ interface ImageLine {
     gainKept: number | null;
     encodingMse: number;
   };
+  projection: { applied: boolean; clipped?: number; reason?: string } | null;
+  butteraugli: { jpeg: number; restored: number } | null;
 }
+
+const imageLines = (stdout: string) =>
+  stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { type: string })
+    .filter((l): l is ImageLine => l.type === "image");
 
 describe("unjpeg eval (CLI)", () => {
   let dir: string;
@@ -203,6 +213,62 @@ describe("unjpeg eval (CLI)", () => {
         assert.ok(Math.abs(line.derivative.psnrRgb - line.restored["psnrRgb"]!) < 1e-3);
       } else assert.ok(line.derivative.encodingMse > 0);
     }
+  });
+
+  it("projects onto the JPEG's cells by default, and not with --no-projection (the ablation)", async () => {
+    const args = ["--set", set, "--qualities", "10", "--json", "--model", MODEL];
+    const on = await cli(args);
+    const off = await cli([...args, "--no-projection"]);
+    assert.equal(on.code, 0, on.stderr);
+    assert.equal(off.code, 0, off.stderr);
+    for (const l of imageLines(on.stdout)) {
+      assert.equal(l.projection?.applied, true, l.image);
+      assert.ok(
+        l.projection.clipped! > 0 && l.projection.clipped! < 1,
+        `${l.image}: ${l.projection.clipped}`,
+      );
+    }
+    for (const l of imageLines(off.stdout))
+      assert.deepEqual(l.projection, { applied: false, reason: "turned off" });
+    assert.equal(JSON.parse(off.stdout.trim().split("\n").at(-1)!).projection, false);
+    // The projection changed the restorations (the random model leaves many coefficients out of their cells).
+    const gains = (stdout: string) => imageLines(stdout).map((l) => l.restored["psnrRgb"]);
+    assert.notDeepEqual(gains(on.stdout), gains(off.stdout));
+  });
+
+  it("--perceptual without butteraugli_main installed: a note, and the other measures", async () => {
+    const { code, stdout, stderr } = await runCli(
+      ["eval", "--set", set, "--qualities", "20", "--limit", "1", "--perceptual", "--model", MODEL],
+      { UNJPEG_THREADS: "2", PATH: join(dir, "no-such-bin") },
+    );
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /butteraugli_main is not installed \(Debian: apt-get install libjxl-devtools\)/);
+    assert.doesNotMatch(stdout, /butteraugli/);
+    assert.match(stdout, /PSNR RGB jpeg\/restored\/gain/);
+  });
+
+  it("--perceptual measures butteraugli's 3-norm of JPEG and restoration", async (t) => {
+    const butteraugli = await findButteraugli();
+    if (butteraugli === null) {
+      t.skip("butteraugli_main is not installed (Debian: libjxl-devtools)");
+      return;
+    }
+    await butteraugli.close();
+    const args = ["--set", set, "--qualities", "5,40", "--perceptual", "--model", MODEL];
+    const json = await cli([...args, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const lines = imageLines(json.stdout);
+    for (const l of lines) {
+      assert.ok(l.butteraugli !== null && l.butteraugli.jpeg > 0 && l.butteraugli.restored > 0, l.image);
+    }
+    // Quality 5 is further from the truth than quality 40, by butteraugli as by PSNR.
+    for (const name of ["colour.png", join("grey", "plain.tif")]) {
+      const [q5, q40] = lines.filter((l) => l.image === name);
+      assert.ok(q5!.butteraugli!.jpeg > q40!.butteraugli!.jpeg, name);
+    }
+    const table = await cli(args);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /butteraugli 3-norm jpeg\/restored\/change/);
   });
 
   it("answers usage mistakes with exit status 2 and a code", async () => {

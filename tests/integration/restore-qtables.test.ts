@@ -64,6 +64,9 @@ describe("qtables: the source's quantization tables fed to a model that takes th
         threads: 1,
         modelInWorker: inWorker,
         force: true,
+        // The model's own pixels, to compare with the pipeline's (the projection after the model changes
+        // them: tests/integration/restore-projection*.test.ts).
+        projection: false,
       });
       assert.equal(restored.action, "restored");
       if (restored.action !== "restored") return;

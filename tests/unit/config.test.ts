@@ -16,6 +16,7 @@ test("defaults match docs/CONTRACTS.md", () => {
   assert.deepEqual(config.signingKeys, []);
   assert.equal(config.s3Port, 4569);
   assert.equal(config.httpPort, 3000);
+  assert.equal(config.projection, true);
   assert.ok(Object.isFrozen(config));
 });
 
@@ -30,6 +31,17 @@ test("lists and booleans are parsed", () => {
   assert.deepEqual(config.signingKeys, ["new", "old"]);
   assert.equal(config.s3ForcePathStyle, true);
   assert.equal(config.format, "webp");
+});
+
+test("UNJPEG_PROJECTION turns the projection off with false or 0, and takes nothing else", () => {
+  assert.equal(loadConfig({ UNJPEG_PROJECTION: "false" }).projection, false);
+  assert.equal(loadConfig({ UNJPEG_PROJECTION: "0" }).projection, false);
+  assert.equal(loadConfig({ UNJPEG_PROJECTION: "TRUE" }).projection, true);
+  assert.throws(
+    () => loadConfig({ UNJPEG_PROJECTION: "off" }),
+    (error: unknown) =>
+      error instanceof ConfigError && /UNJPEG_PROJECTION must be true or false/.test(error.message),
+  );
 });
 
 test("every problem is reported in one error", () => {

@@ -1,7 +1,7 @@
 /** The evaluation metrics on known values: closed forms, and numbers from models/training/eval.py. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type ImageResult, summarize } from "../../lib/eval/evaluate.js";
+import type { ImageResult } from "../../lib/eval/evaluate.js";
 import {
   blockingEffectFactor,
   gaussianWindow,
@@ -11,6 +11,7 @@ import {
   rgbToY,
   ssim,
 } from "../../lib/eval/metrics.js";
+import { summarize } from "../../lib/eval/summary.js";
 
 const close = (actual: number, expected: number, tolerance: number, what = "") =>
   assert.ok(
@@ -137,7 +138,14 @@ describe("imageMetrics", () => {
 });
 
 describe("summarize", () => {
-  const row = (image: string, quality: number, jpeg: number, restored: number, predicted: number | null) => {
+  const row = (
+    image: string,
+    quality: number,
+    jpeg: number,
+    restored: number,
+    predicted: number | null,
+    extra: Partial<Pick<ImageResult, "projection" | "butteraugli">> = {},
+  ) => {
     const m = (p: number) => ({ psnrRgb: p, psnrY: p + 1, ssimY: p / 100, psnrbY: p - 1 });
     return {
       image,
@@ -152,6 +160,9 @@ describe("summarize", () => {
       predictedQuality: predicted,
       model: "m@1",
       restoreMs: 500,
+      projection: null,
+      butteraugli: null,
+      ...extra,
     } satisfies ImageResult;
   };
   it("means per quality, the worst image, images made worse, CaVE's error and throughput", () => {
@@ -168,6 +179,21 @@ describe("summarize", () => {
     close(s10.caveMae ?? Number.NaN, 2.5, 1e-12);
     close(s10.megapixelsPerSecond, 0.01 / 1, 1e-12);
     assert.equal(s30.caveMae, null);
+  });
+  it("means butteraugli and the projection's clipped share only where every image has them", () => {
+    const applied = (clipped: number) => ({ projection: { applied: true as const, clipped } });
+    const [s10, s30] = summarize(
+      [
+        row("a", 10, 25, 27, 12, { ...applied(0.01), butteraugli: { jpeg: 6, restored: 4 } }),
+        row("b", 10, 27, 26.5, 7, { ...applied(0.03), butteraugli: { jpeg: 5, restored: 4.5 } }),
+        row("a", 30, 30, 31, null, { projection: { applied: false, reason: "turned off" } }),
+      ],
+      [10, 30],
+    );
+    assert.deepEqual(s10?.butteraugli, { jpeg: 5.5, restored: 4.25, change: -1.25 });
+    close(s10?.clipped ?? Number.NaN, 0.02, 1e-12);
+    assert.equal(s30?.butteraugli, null);
+    assert.equal(s30?.clipped, null);
   });
   it("leaves out qualities without results", () => {
     assert.equal(summarize([row("a", 10, 25, 27, 12)], [10, 30, 40]).length, 1);

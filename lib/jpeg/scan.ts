@@ -1,0 +1,299 @@
+/**
+ * One scan's entropy-coded data into the frame's coefficient storage: which block decoder, which tables,
+ * the order of the blocks (T.81 A.2: one component's blocks row by row, or MCUs of several), and the
+ * restart markers between intervals.
+ */
+import { JpegError } from "./errors.js";
+import { buildTable, type HuffmanSlots, type HuffmanTable, standardTable } from "./huffman.js";
+import type { FrameLayout } from "./layout.js";
+import {
+  decodeAcFirstBlock,
+  decodeAcRefineBlock,
+  decodeDcFirstBlock,
+  decodeDcRefineBlock,
+} from "./scan-progressive.js";
+import { decodeSequentialBlock } from "./scan-sequential.js";
+import { EOBRUN, loadSegment, readPastData, type ScanState } from "./scan-state.js";
+import type { ScanHeader } from "./segments.js";
+
+/** What the scans of one frame share. */
+export interface ImageState {
+  readonly layout: FrameLayout;
+  readonly progressive: boolean;
+  /** By class (0 DC, 1 AC) and slot; replaced by DHT segments between scans. */
+  readonly huffman: HuffmanSlots;
+  /** MCUs per restart interval; 0: none. Set by DRI segments between scans. */
+  restartInterval: number;
+  /** By frame component: quantized coefficients, blocks row by row, natural order in each. */
+  readonly coefficients: readonly Int16Array[];
+  /** Progressive: by frame component and coefficient, the Al of its last scan; −1 before its first. */
+  readonly progression: readonly Int8Array[];
+  /** Progressive: by frame component and block, the zigzag index of its last nonzero AC coefficient. */
+  readonly lastNonzero: readonly Uint8Array[];
+  /** Sequential: whether a scan has decoded the component already. */
+  readonly coded: boolean[];
+  /** The entropy decoder, sized for the longest scan. */
+  readonly scan: ScanState;
+  /**
+   * The bytes may be a prefix of the file (`decodeCoefficients`'s `prefix`): a sequential scan that the
+   * prefix cuts ends there, keeping the rows of blocks it decoded whole.
+   */
+  readonly prefix: boolean;
+  /** By frame component: rows of its blocks decoded whole (all of them once a sequential scan ends). */
+  readonly rows: number[];
+}
+
+/** Which block decoder a scan uses. */
+enum Kind {
+  Sequential,
+  DcFirst,
+  DcRefine,
+  AcFirst,
+  AcRefine,
+}
+
+/** One call site per decoder, so that each is monomorphic (and inlined where V8 finds it worth it). */
+function decodeBlock(kind: Kind, s: ScanState, out: Int16Array, off: number, c: number): void {
+  if (kind === Kind.Sequential) decodeSequentialBlock(s, out, off, c);
+  else if (kind === Kind.AcRefine) decodeAcRefineBlock(s, out, off);
+  else if (kind === Kind.AcFirst) decodeAcFirstBlock(s, out, off);
+  else if (kind === Kind.DcFirst) decodeDcFirstBlock(s, out, off, c);
+  else decodeDcRefineBlock(s, out, off);
+}
+
+/** Decodes one scan; returns the offset where its data reading stopped (at the next marker, usually). */
+export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: number, at: number): number {
+  const { layout } = image;
+  const indexes = scan.components.map((c) => c.index);
+  if (new Set(indexes).size !== indexes.length) {
+    throw new JpegError("JPEG_BAD_SCAN", "a scan names a component twice", at);
+  }
+  // Object literals (not spreads): their shapes live as long as this code, see createScanState.
+  const components = indexes.map((i) => {
+    const { h, v, blocksWide, blocksHigh } = layout.components[i]!;
+    return { h, v, blocksWide, blocksHigh, out: image.coefficients[i]! };
+  });
+  const mcuBlocks = components.reduce((n, c) => n + c.h * c.v, 0);
+  if (indexes.length > 1 && mcuBlocks > 10) {
+    const message = `an interleaved scan with ${mcuBlocks} blocks per MCU (at most 10)`;
+    throw new JpegError("JPEG_BAD_SCAN", message, at);
+  }
+
+  const s = image.scan;
+  const kind = image.progressive
+    ? progressiveDecoder(image, scan, s, at)
+    : sequentialDecoder(image, scan, s, at);
+  loadSegment(s, dataStart);
+  if (!image.prefix || image.progressive) {
+    const end = decodeUnits(image, components, kind, s);
+    for (const i of indexes) image.rows[i] = layout.components[i]!.blocksHigh;
+    return end;
+  }
+  try {
+    const end = decodeUnits(image, components, kind, s);
+    for (const i of indexes) image.rows[i] = layout.components[i]!.blocksHigh;
+    return end;
+  } catch (error) {
+    return cutScan(image, indexes, components.length === 1, s, error);
+  }
+}
+
+interface ScanComponentState {
+  readonly h: number;
+  readonly v: number;
+  readonly blocksWide: number;
+  readonly blocksHigh: number;
+  readonly out: Int16Array;
+}
+
+/** The scan's blocks (one component's row by row, or MCUs of several); returns where its data stopped. */
+function decodeUnits(image: ImageState, components: ScanComponentState[], kind: Kind, s: ScanState): number {
+  const interval = image.restartInterval;
+  let restarts = 0;
+
+  if (components.length === 1) {
+    const { blocksWide, blocksHigh, out } = components[0]!;
+    const blocks = blocksWide * blocksHigh;
+    for (let block = 0; block < blocks; ) {
+      s.unit = block;
+      if (interval !== 0 && block !== 0 && block % interval === 0) restart(s, restarts++ & 7);
+      if (s.bits[EOBRUN]! > 0 && (kind === Kind.AcFirst || kind === Kind.AcRefine)) {
+        // Within an end-of-band run (to the interval's end at most), a first scan codes nothing, and a
+        // refinement nothing in a block without nonzero coefficients in the band: such blocks are passed
+        // here at once, so that a scan costs about its symbols, not its blocks.
+        const intervalEnd = interval === 0 ? blocks : Math.min(blocks, block - (block % interval) + interval);
+        const end = Math.min(intervalEnd, block + s.bits[EOBRUN]!);
+        const from = block;
+        if (kind === Kind.AcFirst) block = end;
+        else while (block < end && s.lastNonzero[block]! < s.ss) block++;
+        if (block > from) {
+          s.bits[EOBRUN]! -= block - from;
+          continue;
+        }
+      }
+      decodeBlock(kind, s, out, block * 64, 0);
+      if (readPastData(s)) throw dataEnded(s, block, blocks);
+      block++;
+    }
+    return s.segmentEnd;
+  }
+
+  const scratch = new Int16Array(64); // padding blocks of MCUs past the component's edge: decoded, dropped
+  const { mcusWide, mcusHigh } = image.layout;
+  const mcus = mcusWide * mcusHigh;
+  let mcu = 0;
+  for (let mcuY = 0; mcuY < mcusHigh; mcuY++) {
+    for (let mcuX = 0; mcuX < mcusWide; mcuX++, mcu++) {
+      s.unit = mcu;
+      if (interval !== 0 && mcu !== 0 && mcu % interval === 0) restart(s, restarts++ & 7);
+      for (let c = 0; c < components.length; c++) {
+        const { h, v, blocksWide, blocksHigh, out } = components[c]!;
+        for (let y = 0; y < v; y++) {
+          const by = mcuY * v + y;
+          for (let x = 0; x < h; x++) {
+            const bx = mcuX * h + x;
+            if (bx < blocksWide && by < blocksHigh) decodeBlock(kind, s, out, (by * blocksWide + bx) * 64, c);
+            else decodeBlock(kind, s, scratch, 0, c);
+            // Every block: past its data a decoder reads zeros, and the padding holds one block's worth.
+            if (readPastData(s)) throw dataEnded(s, mcu, mcus);
+          }
+        }
+      }
+    }
+  }
+  return s.segmentEnd;
+}
+
+/**
+ * A sequential scan whose data a prefix of the file cuts: the error its decoding ended with, when it was
+ * the cut's (reading past data that runs to the end of the bytes, or the end where a restart marker
+ * belongs), leaves the rows of blocks decoded whole before the cut and zeros after them; any other error is
+ * the file's own and is thrown on. Returns the end of the bytes: nothing follows.
+ */
+function cutScan(
+  image: ImageState,
+  indexes: number[],
+  single: boolean,
+  s: ScanState,
+  error: unknown,
+): number {
+  const atEnd = s.segmentEnd >= s.data.length;
+  const cut = error instanceof JpegError && atEnd && (readPastData(s) || error.code === "JPEG_TRUNCATED");
+  if (!cut) throw error;
+  const { layout } = image;
+  for (const i of indexes) {
+    const { v, blocksWide, blocksHigh } = layout.components[i]!;
+    // One component's blocks go row by row; an interleaved scan's MCUs hold v rows of each component's.
+    const rows = single ? Math.floor(s.unit / blocksWide) : Math.floor(s.unit / layout.mcusWide) * v;
+    image.rows[i] = Math.min(rows, blocksHigh);
+    image.coefficients[i]!.fill(0, image.rows[i]! * blocksWide * 64);
+  }
+  return s.data.length;
+}
+
+function sequentialDecoder(image: ImageState, scan: ScanHeader, s: ScanState, at: number): Kind {
+  s.dc = scan.components.map((c) => tableFor(image.huffman, 0, c.dcTable, at));
+  s.ac = scan.components.map((c) => tableFor(image.huffman, 1, c.acTable, at));
+  for (const { index } of scan.components) {
+    // The block decoder writes only nonzero values: a component coded again starts from zeros.
+    if (image.coded[index]) image.coefficients[index]!.fill(0);
+    image.coded[index] = true;
+  }
+  return Kind.Sequential;
+}
+
+function progressiveDecoder(image: ImageState, scan: ScanHeader, s: ScanState, at: number): Kind {
+  const { ss, se, ah, al } = scan;
+  const dc = ss === 0;
+  const badParameters =
+    (dc ? se !== 0 : ss > se || se > 63 || scan.components.length !== 1) ||
+    (ah !== 0 && al !== ah - 1) ||
+    al > 13;
+  if (badParameters) {
+    const what = dc ? "a DC scan" : `an AC scan of ${scan.components.length} components`;
+    throw new JpegError("JPEG_BAD_PROGRESSION", `${what} with Ss=${ss} Se=${se} Ah=${ah} Al=${al}`, at);
+  }
+  for (const { index } of scan.components) {
+    const bits = image.progression[index]!;
+    const id = image.layout.components[index]!.id;
+    if (!dc && bits[0]! < 0) {
+      throw new JpegError("JPEG_BAD_PROGRESSION", `an AC scan of component ${id} before its DC scan`, at);
+    }
+    for (let k = ss; k <= se; k++) {
+      if (ah === 0 ? bits[k] !== -1 : bits[k] !== ah) {
+        const what = ah === 0 ? "codes again" : `refines from bit ${ah}`;
+        throw new JpegError(
+          "JPEG_BAD_PROGRESSION",
+          `a scan ${what} coefficient ${k} of component ${id}, last coded to bit ${bits[k]}`,
+          at,
+        );
+      }
+    }
+    bits.fill(al, ss, se + 1);
+  }
+  s.ss = ss;
+  s.se = se;
+  s.al = al;
+  if (dc) {
+    if (ah !== 0) return Kind.DcRefine;
+    s.dc = scan.components.map((c) => tableFor(image.huffman, 0, c.dcTable, at));
+    return Kind.DcFirst;
+  }
+  s.ac = [tableFor(image.huffman, 1, scan.components[0]!.acTable, at)];
+  s.lastNonzero = image.lastNonzero[scan.components[0]!.index]!;
+  return ah === 0 ? Kind.AcFirst : Kind.AcRefine;
+}
+
+const standardTables: HuffmanTable[][] = [[], []];
+
+/** The table in a slot; slots 0 and 1 left undefined get T.81 Annex K's, as libjpeg gives them. */
+function tableFor(slots: HuffmanSlots, tableClass: 0 | 1, slot: number, at: number): HuffmanTable {
+  const table = slots[tableClass][slot];
+  if (table !== undefined) return table;
+  if (slot !== 0 && slot !== 1) {
+    const kind = tableClass === 0 ? "DC" : "AC";
+    throw new JpegError(
+      "JPEG_MISSING_HUFFMAN_TABLE",
+      `the scan uses ${kind} Huffman table ${slot}, never defined`,
+      at,
+    );
+  }
+  let standard = standardTables[tableClass]![slot];
+  if (standard === undefined) {
+    const { counts, symbols } = standardTable(tableClass, slot);
+    standard = buildTable(counts, symbols, at);
+    standardTables[tableClass]![slot] = standard;
+  }
+  return standard;
+}
+
+/**
+ * Between restart intervals: the data must stop at RSTn with the expected n (fill bytes FF may come
+ * first). Bytes the interval did not use before it are ignored, as libjpeg does after a warning.
+ */
+function restart(s: ScanState, expected: number): void {
+  const { data } = s;
+  let p = s.segmentEnd;
+  while (p + 1 < data.length && data[p + 1] === 0xff) p++;
+  if (p + 1 >= data.length) {
+    throw new JpegError(
+      "JPEG_TRUNCATED",
+      `the file ends where restart marker ${expected} belongs`,
+      data.length,
+    );
+  }
+  const marker = data[p + 1]!;
+  if (marker !== 0xd0 + expected) {
+    const name = marker.toString(16).toUpperCase();
+    throw new JpegError("JPEG_BAD_RESTART", `marker FF ${name} where RST${expected} belongs`, p);
+  }
+  loadSegment(s, p + 2);
+}
+
+function dataEnded(s: ScanState, done: number, total: number): JpegError {
+  const where = `after ${done} of its ${total} ${total === 1 ? "unit" : "units"}`;
+  if (s.segmentEnd >= s.data.length) {
+    return new JpegError("JPEG_TRUNCATED", `the file ends inside a scan, ${where}`, s.data.length);
+  }
+  return new JpegError("JPEG_SCAN_TOO_SHORT", `a scan's data ends at a marker ${where}`, s.segmentEnd);
+}
