@@ -6,7 +6,7 @@
  * projection leaves room in each cell for that encoder's step). Without the projection, far fewer: the
  * check can fail. The default JPEG (quality auto) is chosen after the projection, on its pixels: no room is
  * left for it, and what its encoding moves is bounded by the choice instead (lib/restore/encode-step.ts);
- * with the shipped model it still gives back at least 95 % on this hard picture (99.8 % and more on LIVE1
+ * with the shipped model it still gives back at least 95 % on this hard picture (99.7 % and more on LIVE1
  * photos). Each share is printed as a test diagnostic.
  */
 import assert from "node:assert/strict";
