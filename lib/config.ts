@@ -1,4 +1,5 @@
 import { UnjpegError } from "./errors.js";
+import { DEFAULT_KEEP_GAIN } from "./image/encoder-setting.js";
 import { DEFAULT_LIMITS, DEFAULT_SKIP_QUALITY } from "./image/limits.js";
 import { DEFAULT_MODEL_CONCURRENCY } from "./model/run-queue.js";
 
@@ -22,6 +23,11 @@ export interface Config {
   readonly skipQuality: number;
   readonly maxPixels: number;
   readonly maxBytes: number;
+  /**
+   * The share of the restoration's PSNR gain a derivative's encoding keeps, 0..1 (`--quality auto`, the
+   * default: the encoder setting with the fewest bytes that keeps it, lib/image/choose-encoding.ts).
+   */
+  readonly keepGain: number;
   /** Absent: the shipped model. */
   readonly modelDir: string | undefined;
   /** Absent: let the runtime choose from the cores it is given. */
@@ -105,6 +111,16 @@ function readConfig(env: Env): Config {
     }
     return value;
   };
+  const fraction = (name: string, fallback: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d*\.?\d+$/.test(raw) || !(value >= 0 && value <= 1)) {
+      problems.push(`${name} must be a number from 0 to 1, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
   const list = (name: string): string[] =>
     (text(name) ?? "")
       .split(",")
@@ -146,6 +162,7 @@ function readConfig(env: Env): Config {
     skipQuality: int("UNJPEG_SKIP_QUALITY", DEFAULT_SKIP_QUALITY, 1, 101) as number,
     maxPixels: int("UNJPEG_MAX_PIXELS", DEFAULT_LIMITS.maxPixels, 1, 2 ** 31) as number,
     maxBytes: int("UNJPEG_MAX_BYTES", DEFAULT_LIMITS.maxBytes, 1, 2 ** 40) as number,
+    keepGain: fraction("UNJPEG_KEEP_GAIN", DEFAULT_KEEP_GAIN),
     modelDir: text("UNJPEG_MODEL_DIR"),
     threads: int("UNJPEG_THREADS", undefined, 1, 1024),
     executionProvider: provider as ExecutionProvider,

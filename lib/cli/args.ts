@@ -43,3 +43,13 @@ export function integerOption(
   }
   return value;
 }
+
+/** `--quality`: auto (also when absent) or a forced encoder quality 1..100. */
+export function qualityOption(text: string | undefined): number | "auto" {
+  if (text === undefined || text === "auto") return "auto";
+  try {
+    return integerOption("quality", text, { max: 100 })!;
+  } catch {
+    throw new UsageError(`--quality must be auto or an integer from 1 to 100, got "${text}"`);
+  }
+}

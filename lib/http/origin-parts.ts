@@ -4,6 +4,7 @@
  * Built once by createOrigin (origin.ts); the steps (origin-steps.ts, origin-restore.ts) take it first.
  */
 import type { Config, OutputFormat } from "../config.js";
+import type { EncodeRates } from "./encode-budget.js";
 import { createFailureMemory, type FailureMemory } from "./failure-memory.js";
 import { createPendingMemory, type HandOff, type PendingState } from "./hand-off.js";
 import { createHotCache, type HotCache } from "./hot-cache.js";
@@ -52,6 +53,8 @@ export interface OriginOptions {
   }) => void;
   /** Restore speed assumed until this process has measured its own (default SEEDED_RATE). */
   readonly restoreRate?: RestoreRate;
+  /** Encode speed per format assumed until this process has measured its own (default SEEDED_ENCODE_RATES). */
+  readonly encodeRates?: EncodeRates;
   /** Milliseconds, for the revalidation window (`config.revalidateSeconds`; tests move the clock). */
   readonly clockMs?: () => number;
 }
@@ -112,6 +115,11 @@ export interface FormatAsk {
   readonly cacheKey: string;
   /** When this request's look at the source began: what a derivative kept in memory was checked against. */
   readonly checkStartMs: number;
+  /**
+   * format=auto and not the client's last choice: a restore whose encoding in this format would not fit
+   * its time (encode-budget.ts) passes this format over for the next.
+   */
+  readonly passOverSlow: boolean;
 }
 
 /** What the stored-hit step found and the restore starts from: no S3 object is asked about twice. */

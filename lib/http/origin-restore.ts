@@ -6,6 +6,7 @@
  */
 import type { OutputFormat } from "../config.js";
 import type { HeaderTriage } from "../storage/derive-types.js";
+import { type EncodeRates, encodeFits, observeEncode, SEEDED_ENCODE_RATES } from "./encode-budget.js";
 import { timedOut } from "./errors.js";
 import { type PendingState, within } from "./hand-off.js";
 import { createLimiter, singleFlight } from "./limiter.js";
@@ -32,6 +33,8 @@ export interface Restores {
   handOff(key: string, source: ObjectHead, format: OutputFormat, estimatedMs?: number): Promise<PendingState>;
   /** The restore speed now: seeded, then learnt from each restore completed here. */
   rate(): RestoreRate;
+  /** The encode speed per format (search included), seeded and learnt the same way. */
+  encodeRates(): EncodeRates;
 }
 
 const flightKey = (key: string, source: ObjectHead, format: OutputFormat): string =>
@@ -45,6 +48,7 @@ export function createRestores(parts: OriginParts): Restores {
   /** Restores in flight by flight key, to abandon one that was handed off (it then writes nothing). */
   const restoring = new Map<string, AbortController>();
   let rate: RestoreRate = options.restoreRate ?? SEEDED_RATE;
+  let encodeRates: EncodeRates = options.encodeRates ?? SEEDED_ENCODE_RATES;
 
   const run = (asked: RestoreAsk): Promise<OriginDerive> => {
     const { key, source, derivative, triage, format, signal, pixels } = asked;
@@ -60,8 +64,11 @@ export function createRestores(parts: OriginParts): Restores {
             // Timed in its slot, end to end (source read, restore, write): what an answer must wait for.
             const startedMs = performance.now();
             const outcome = await store.derive({ key, format, signal: combined, source, derivative, triage });
-            if (outcome.action === "restored" && pixels !== undefined)
+            if (outcome.action === "restored" && pixels !== undefined) {
               rate = observeRestore(rate, pixels, performance.now() - startedMs);
+              if (outcome.encodeMs !== undefined)
+                encodeRates = observeEncode(encodeRates, format, pixels, outcome.encodeMs);
+            }
             return outcome;
           } catch (error) {
             if (combined.aborted) throw timedOut(5, error);
@@ -104,20 +111,21 @@ export function createRestores(parts: OriginParts): Restores {
     return state;
   };
 
-  return { run, handOff, rate: () => rate };
+  return { run, handOff, rate: () => rate, encodeRates: () => encodeRates };
 }
 
 /**
  * Schedule/pending: a source handed off lately answers pending at once; a restore estimated (from the
  * triage's pixels) to outlast the wait is handed off before it starts; otherwise the request waits for it
- * until the answer is due (the backstop for estimates that were too low). Passes on the restore's outcome.
+ * until the answer is due (the backstop for estimates that were too low). Passes on the restore's outcome;
+ * null (format=auto, not the last choice) when this format's encoding would not fit the restore's time.
  */
 export async function scheduleRestore(
   parts: OriginParts,
   restores: Restores,
   ask: FormatAsk,
   found: Found,
-): Promise<OriginResponse | OriginDerive> {
+): Promise<OriginResponse | OriginDerive | null> {
   const { options, store, clockMs } = parts;
   const { request, wanted, format } = ask;
   const { key } = wanted;
@@ -130,9 +138,16 @@ export async function scheduleRestore(
   );
   // The one triage of this source version: the estimate is made from it, and the restore takes it over.
   const triage =
-    store.triage !== undefined && Number.isFinite(dueAt) && dueAt > clockMs()
+    store.triage !== undefined && ((Number.isFinite(dueAt) && dueAt > clockMs()) || ask.passOverSlow)
       ? await store.triage(source, format).catch(() => null)
       : null;
+  const decision = triage?.decision;
+  if (
+    ask.passOverSlow &&
+    decision?.action === "restore" &&
+    !encodeFits(format, decision.width * decision.height, restores.encodeRates(), restores.rate())
+  )
+    return null;
   const { pixels, estimatedMs } = judgeRestore(triage?.decision ?? null, restores.rate(), dueAt - clockMs());
   const asked = { key, ...found, triage, format, pixels };
   let outcome: OriginDerive | undefined;

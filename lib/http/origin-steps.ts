@@ -33,27 +33,37 @@ export function checkPlace(parts: OriginParts, wanted: ImageRequest): void {
 
 /**
  * Negotiation: the asked format, or for format=auto the formats this client takes, best first; one that
- * cannot hold the image (found from its headers, before any restore or decode) gives way to the next, and
- * the answer says so.
+ * cannot hold the image (found from its headers, before any restore or decode), or whose encoding would not
+ * fit the restore's time, gives way to the next, and the answer says so.
  */
 export async function negotiate(
   parts: OriginParts,
   request: { readonly headers: Readonly<Record<string, string | undefined>> },
   wanted: ImageRequest,
-  serveFormat: (format: OutputFormat, headers: Record<string, string>) => Promise<OriginResponse>,
+  /** null only with `passOverSlow`: this format's encoding would not fit the restore's time. */
+  serveFormat: (
+    format: OutputFormat,
+    headers: Record<string, string>,
+    passOverSlow: boolean,
+  ) => Promise<OriginResponse | null>,
 ): Promise<OriginResponse> {
   const common: Record<string, string> = { "x-content-type-options": "nosniff" };
-  if (wanted.format !== "auto") return serveFormat(wanted.format ?? parts.config.format, common);
+  if (wanted.format !== "auto")
+    return (await serveFormat(wanted.format ?? parts.config.format, common, false))!;
+  // Also given way to: a format whose encoding would take too long next to the restore
+  // (lib/http/encode-budget.ts: AVIF, mostly), unless it is the client's last choice.
   common["vary"] = "Accept";
   const formats = acceptableFormats(request.headers["accept"]);
   for (let i = 0; ; i++) {
     const format = formats[i]!;
+    const last = i + 1 >= formats.length;
     const headers = i === 0 ? common : { ...common, "x-unjpeg-format-fallback": `${formats[0]}->${format}` };
     try {
-      return await serveFormat(format, headers);
+      const response = await serveFormat(format, headers, !last);
+      if (response !== null) return response;
     } catch (error) {
       const misfit = isUnjpegError(error) && error.code === "IMAGE_TOO_LARGE_FOR_FORMAT";
-      if (!misfit || i + 1 >= formats.length) throw error;
+      if (!misfit || last) throw error;
     }
   }
 }

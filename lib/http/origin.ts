@@ -32,7 +32,7 @@ export function createOrigin(options: OriginOptions): Origin {
     const timing = (): string => `origin;dur=${(performance.now() - started).toFixed(1)}`;
     checkSignature(parts, wanted);
     checkPlace(parts, wanted);
-    return negotiate(parts, request, wanted, (format, headers) =>
+    return negotiate(parts, request, wanted, (format, headers, passOverSlow) =>
       serveFormat({
         request,
         wanted,
@@ -41,12 +41,16 @@ export function createOrigin(options: OriginOptions): Origin {
         timing,
         cacheKey: `${format}\u0000${wanted.key}`,
         checkStartMs: parts.clockMs(),
+        passOverSlow,
       }),
     );
   }
 
-  /** One request in one output format: a derivative from memory or as stored, a restore, or the source. */
-  async function serveFormat(ask: FormatAsk): Promise<OriginResponse> {
+  /**
+   * One request in one output format: a derivative from memory or as stored, a restore, or the source;
+   * null (only with `passOverSlow`) when a restore would be needed and this format's encoding would not fit.
+   */
+  async function serveFormat(ask: FormatAsk): Promise<OriginResponse | null> {
     const seen = await fromHotCache(parts, ask);
     if (isAnswer(seen)) return seen;
     const found = await fromStored(parts, ask, seen);
@@ -58,7 +62,7 @@ export function createOrigin(options: OriginOptions): Origin {
     if (failed !== undefined) throw failed;
     try {
       const outcome = await scheduleRestore(parts, restores, ask, found);
-      if (isAnswer(outcome)) return outcome;
+      if (outcome === null || isAnswer(outcome)) return outcome;
       return await serveOutcome(parts, ask, outcome);
     } catch (error) {
       parts.failures.remember(key, eTag, ask.format, error, parts.clockMs());

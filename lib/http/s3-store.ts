@@ -122,6 +122,8 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
           body: outcome.output,
           contentType: outcome.contentType,
           metadata: outcome.metadata,
+          // What choosing the encoding and encoding took: format=auto's encode budget learns from it.
+          encodeMs: (outcome.timings["search"] ?? 0) + (outcome.timings["encode"] ?? 0),
         };
       }
       if (outcome.action === "skipped" && STORED_BY_OTHER.has(outcome.reason)) {

@@ -7,6 +7,7 @@ let heavyModules: Promise<HeavyModules> | undefined;
 
 export type HeavyModules = typeof import("../image/decode.js") &
   typeof import("../image/encode.js") &
+  typeof import("./encode-step.js") &
   typeof import("../model/pipeline.js") &
   typeof import("../model/sessions.js") &
   typeof import("./projection-step.js");
@@ -15,13 +16,15 @@ export function loadHeavyModules(): Promise<HeavyModules> {
   heavyModules ??= Promise.all([
     import("../image/decode.js"),
     import("../image/encode.js"),
+    import("./encode-step.js"),
     import("../model/pipeline.js"),
     import("../model/sessions.js"),
     import("./projection-step.js"),
   ]).then(
-    ([decode, encode, pipeline, sessions, projection]) => ({
+    ([decode, encode, choose, pipeline, sessions, projection]) => ({
       ...decode,
       ...encode,
+      ...choose,
       ...pipeline,
       ...sessions,
       ...projection,

@@ -1,59 +1,18 @@
-/**
- * `restore(bytes, options)`: the one call the CLI and every handler share. Bytes in; out comes either the
- * restored image with a description, or a skip with its reason. Nothing is written anywhere: callers
- * store the output only when this resolves, so a failed or aborted restore leaves no partial output.
- *
- * The steps, in order, each timed (lib/restore/stepper.ts) and each answering a skip or passing on:
- * inspect (the triage) → refuse (scan length, format limits) → queue (a turn of the process's run queue)
- * → decode → load (the model's sessions) → the model (lib/model/pipeline.ts), with the source's
- * coefficients and a JPEG's metadata carrier made meanwhile → projection → encode.
- */
-import type { OutputFormat } from "../config.js";
 import { giveBack } from "../image/buffer-pool.js";
+import { describeSetting, type EncoderSetting } from "../image/encoder-setting.js";
 import { ImageError } from "../image/errors.js";
 import { checkFormatHolds } from "../image/format-limits.js";
 import { uprightOffset } from "../image/offset.js";
-import { checkScanLength, type JpegInspection, type Recompression } from "../jpeg/index.js";
+import { checkScanLength } from "../jpeg/index.js";
 import { shippedModelDir } from "../model/default-model.js";
-import type { SourceTables } from "../model/qtables.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
 import { TRIAGE_DEFAULTS, takeOver, triage } from "./decide.js";
 import { earlierCellsSkipReason } from "./earlier-cells.js";
 import { type HeavyModules, loadHeavyModules } from "./heavy-modules.js";
 import { earlierTables } from "./resaved.js";
-import { type Stepper, stepper } from "./stepper.js";
-import type {
-  ProjectionDescription,
-  RestoreDescription,
-  RestoreOptions,
-  RestoreOutcome,
-  SkipReason,
-} from "./types.js";
-
-/** One restore's account of itself, passed from step to step (no state held in closures). */
-interface RestoreRun {
-  readonly bytes: Uint8Array;
-  readonly options: RestoreOptions;
-  readonly format: OutputFormat;
-  readonly limits: { readonly maxPixels: number; readonly maxBytes: number };
-  readonly start: number;
-  readonly timings: Record<string, number>;
-  readonly cpuTimings: Record<string, number>;
-  readonly timed: Stepper;
-}
-
-/** What the triage passes on to a restore. */
-interface Triaged {
-  readonly quality: number;
-  readonly width: number;
-  readonly height: number;
-  readonly tables: SourceTables | null;
-  readonly inspection: JpegInspection | null;
-  /** A re-saved source: restored as a file of its earlier compression (lib/restore/resaved.ts). */
-  readonly recompressed: Recompression | undefined;
-  /** The description so far (what a skip reports too). */
-  readonly base: Omit<RestoreDescription, "totalMs">;
-}
+import { type RestoreRun, skipped, type Triaged } from "./restore-run.js";
+import { stepper } from "./stepper.js";
+import type { ProjectionDescription, RestoreDescription, RestoreOptions, RestoreOutcome } from "./types.js";
 
 export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): Promise<RestoreOutcome> {
   const timings: Record<string, number> = {};
@@ -85,20 +44,6 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
   } finally {
     endTurn();
   }
-}
-
-function skipped(
-  run: RestoreRun,
-  base: Omit<RestoreDescription, "totalMs">,
-  reason: SkipReason,
-  message: string,
-): RestoreOutcome {
-  return {
-    action: "skipped",
-    reason,
-    message,
-    description: { ...base, totalMs: performance.now() - run.start },
-  };
 }
 
 /** Inspect: the triage of the whole file, or the caller's decision taken over; a skip ends here. */
@@ -172,15 +117,13 @@ async function restoreInTurn(
     }),
   );
   const { info } = decoded;
-  const encodeOptions = {
-    format,
-    quality: options.quality,
-    grey: info.grey,
-    modelTag: sessions.model.tag,
-  } as const;
+  const encodeOptions = { format, grey: info.grey, modelTag: sessions.model.tag } as const;
+  // Forced (known now: the projection leaves room for its quantization) or "auto" (chosen after it).
+  const planned = heavy.plannedSetting(format, options.quality);
   const meanwhile = startWhileModelRuns(run, triaged, heavy, info, encodeOptions);
   const result = await modelStep(run, triaged, heavy, sessions, decoded);
   let output: Uint8Array;
+  let setting: EncoderSetting;
   let projection: ProjectionDescription;
   try {
     projection =
@@ -191,11 +134,21 @@ async function restoreInTurn(
             info,
             meanwhile.coefficients,
             timed,
-            heavy.outputMargins(format, options.quality),
+            heavy.outputMargins(planned),
             triaged.recompressed,
           );
+    // After the projection: `quality: "auto"` is chosen on the pixels that are encoded (encode-step.ts).
+    setting = await heavy.settingToWrite(
+      planned,
+      format,
+      { restored: result.rgb, decoded: decoded.rgb },
+      info,
+      { keepGain: options.keepGain, errorTransfer: sessions.model.manifest.encodeErrorTransfer },
+      timed,
+    );
+    const encode = { ...encodeOptions, setting };
     output = await timed("encode", () =>
-      heavy.encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, meanwhile.carrier),
+      heavy.encodeRestored(bytes, result.rgb, info.width, info.height, encode, meanwhile.carrier),
     );
   } finally {
     giveBack(result.rgb.buffer); // the next restore blends into it (fresh memory is slow to touch)
@@ -216,6 +169,7 @@ async function restoreInTurn(
       outputBytes: output.length,
       format,
       ...(recompressed === undefined ? {} : { recompressed }),
+      encoding: describeSetting(setting),
       totalMs: performance.now() - run.start,
       cpuTimings: run.cpuTimings,
       projection,

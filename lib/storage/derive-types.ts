@@ -111,6 +111,8 @@ export interface WrittenOutcome extends OutcomeBase {
   readonly model: string;
   readonly format: OutputFormat;
   readonly contentType: string;
+  /** The encoder setting written (also stored as `unjpeg-encode`). */
+  readonly encoding: string | undefined;
   readonly output: Uint8Array;
   /** The derivative's metadata exactly as stored (docs/CONTRACTS.md), for callers that serve it. */
   readonly metadata: Readonly<Record<string, string>>;

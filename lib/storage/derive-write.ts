@@ -41,6 +41,7 @@ export async function write(
     earlierQuality: restored.description.recompressed?.quality,
     model,
     restoreMs: restored.description.totalMs,
+    encoding: restored.description.encoding,
   });
   let seen = run.existing;
   for (let attempt = 1; ; attempt++) {
@@ -92,6 +93,7 @@ function written(
     model: metadata["unjpeg-model"] ?? "",
     format: restored.format,
     contentType: restored.contentType,
+    encoding: restored.description.encoding,
     output: restored.output,
     metadata,
     inputBytes: run.input.byteLength,
