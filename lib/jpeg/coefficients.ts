@@ -172,12 +172,15 @@ function allocate(
       at,
     );
   }
+  const { coefficients, storage, bases } = coefficientStorage(layout, progressive);
   return {
     layout,
     progressive,
     huffman,
     restartInterval: 0,
-    coefficients: coefficientStorage(layout),
+    coefficients,
+    storage,
+    bases,
     progression: layout.components.map(() => new Int8Array(64).fill(-1)),
     lastNonzero: layout.components.map((c) => new Uint8Array(progressive ? c.blocksWide * c.blocksHigh : 0)),
     coded: layout.components.map(() => false),
@@ -186,21 +189,29 @@ function allocate(
 }
 
 /**
- * Every component's coefficients in one buffer from the pool (lib/image/buffer-pool.ts), zeroed: fresh
- * memory costs a page fault a page on these machines (12 MP: 36 MB, ~100 ms of faults per decode against
- * ~90 ms of decoding), and a used buffer is zeroed in a few. `releaseCoefficients` gives it back.
+ * Every component's coefficients in one buffer from the pool (lib/image/buffer-pool.ts), then one block
+ * that takes the MCU padding blocks of sequential scans: fresh memory costs a page fault a page on these
+ * machines (12 MP: 36 MB, ~100 ms of faults per decode against ~90 ms of decoding). Zeroed here for
+ * progressive scans, which add to what earlier scans left; sequential scans zero their blocks as they go
+ * (scan-sequential.ts). `releaseCoefficients` gives it back.
  */
-function coefficientStorage(layout: FrameLayout): Int16Array[] {
+function coefficientStorage(
+  layout: FrameLayout,
+  progressive: boolean,
+): Pick<ImageState, "coefficients" | "storage" | "bases"> {
   const counts = layout.components.map((c) => c.blocksWide * c.blocksHigh * 64);
   const total = counts.reduce((sum, n) => sum + n, 0);
-  const buffer = takeBuffer(total * 2);
-  new Int16Array(buffer, 0, total).fill(0);
+  const storage = new Int16Array(takeBuffer((total + 64) * 2), 0, total + 64);
+  if (progressive) storage.fill(0);
+  const bases: number[] = [];
   let offset = 0;
-  return counts.map((n) => {
-    const view = new Int16Array(buffer, offset * 2, n);
+  const coefficients = counts.map((n) => {
+    bases.push(offset);
+    const view = storage.subarray(offset, offset + n);
     offset += n;
     return view;
   });
+  return { coefficients, storage, bases };
 }
 
 /** Hands decoded coefficients' storage back to the pool; none of their arrays may be used afterwards. */

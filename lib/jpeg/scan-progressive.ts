@@ -4,8 +4,8 @@
  * is bounded by the band: every symbol moves at least one coefficient on. Bits are read as in
  * scan-sequential.ts: the position in a local, 32 bits by one DataView load.
  */
-import { decodeSlow, type HuffmanTable } from "./huffman.js";
-import { decodeDcDifference } from "./scan-sequential.js";
+import { AC_SPECIAL, extend, FAST_BITS, type HuffmanTable } from "./huffman.js";
+import { decodeDcDifference, longCode } from "./scan-sequential.js";
 import { BIT, badCode, EOBRUN, overrun, type ScanState, ZIGZAG } from "./scan-state.js";
 
 export function decodeDcFirstBlock(s: ScanState, out: Int16Array, off: number, c: number): void {
@@ -27,7 +27,7 @@ export function decodeAcFirstBlock(s: ScanState, out: Int16Array, off: number): 
     return;
   }
   const table = s.ac[0]!;
-  const fastAc = table.fastAc;
+  const ac = table.ac;
   const view = s.view;
   const zigzag = ZIGZAG;
   const { se, al } = s;
@@ -36,12 +36,12 @@ export function decodeAcFirstBlock(s: ScanState, out: Int16Array, off: number): 
   let bit = st[BIT]!;
   for (let k = s.ss; k <= se; ) {
     let word = view.getUint32(bit >>> 3) << (bit & 7);
-    let entry = fastAc[word >>> 22]!;
-    if (entry !== 0 && entry >> 12 !== 0) {
-      bit += entry & 15;
-      k += (entry >> 4) & 15;
+    let entry = ac[word >>> (32 - FAST_BITS)]!;
+    if ((entry & AC_SPECIAL) === 0 && entry >> 16 !== 0) {
+      bit += entry & 31;
+      k += (entry >> 8) & 15;
       if (k > se) throw overrunAt(s, bit);
-      out[off + zigzag[k]!] = (entry >> 12) << al;
+      out[off + zigzag[k]!] = (entry >> 16) << al;
       if (k > last[block]!) last[block] = k;
       k++;
       continue;
@@ -66,7 +66,7 @@ export function decodeAcFirstBlock(s: ScanState, out: Int16Array, off: number): 
     if (k > se) throw overrunAt(s, bit);
     const bits = word >>> (32 - size);
     bit += size;
-    out[off + zigzag[k]!] = (bits < 1 << (size - 1) ? bits - (1 << size) + 1 : bits) << al;
+    out[off + zigzag[k]!] = extend(bits, size) << al;
     if (k > last[block]!) last[block] = k;
     k++;
   }
@@ -148,9 +148,9 @@ export function decodeAcRefineBlock(s: ScanState, out: Int16Array, off: number):
 
 /** The Huffman symbol at the top of `word`: `(code length << 8) | symbol`. */
 function symbol(s: ScanState, table: HuffmanTable, word: number, bit: number): number {
-  const entry = table.fast[word >>> 22]!;
+  const entry = table.fast[word >>> (32 - FAST_BITS)]!;
   if (entry !== 0) return entry;
-  const slow = decodeSlow(table, word >>> 16);
+  const slow = longCode(table, word);
   if (slow < 0) throw badCodeAt(s, bit);
   return slow;
 }

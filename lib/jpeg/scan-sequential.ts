@@ -1,99 +1,255 @@
 /**
- * Block decoders of sequential (baseline and extended) scans, and the DC difference every DC-coding scan
- * reads. The hot path of the whole decoder, written for V8: the bit position in a local, 32 bits read
- * with one DataView load wherever they are needed (the segment has no stuffing and ends in zeros, see
- * scan-state.ts), 10-bit lookahead tables, no call in the loop but the rare long code, no allocation.
+ * Sequential (baseline and extended) scans, the hot path of the whole decoder, and the DC difference that
+ * progressive DC scans read too. Written for V8: one function decodes the whole scan with the bit position
+ * in a local; 32 bits are read with one DataView load wherever they are needed (the segment has no
+ * stuffing and ends in zeros, see scan-state.ts); the scan's lookahead tables are copied into module
+ * constants, whose addresses V8 builds into the code (a table reached through an object is reloaded and
+ * checked at every symbol); no call in the loops (the rare long code is searched inline), no allocation.
  */
-import { decodeSlow, type HuffmanTable } from "./huffman.js";
-import { BIT, badCode, overrun, type ScanState, ZIGZAG } from "./scan-state.js";
+import { AC_EOB, AC_LONG, AC_SPECIAL, extend, FAST_BITS, type HuffmanTable } from "./huffman.js";
+import {
+  BIT,
+  BIT_LENGTH,
+  badCode,
+  dataEnded,
+  overrun,
+  restart,
+  type ScanState,
+  ZIGZAG,
+} from "./scan-state.js";
+
+// Module constants, not imported bindings: V8 folds these into the code, and re-reads (and checks) an
+// imported binding at every use.
+const SHIFT = 32 - FAST_BITS;
+const FIRST_LONG_LENGTH = FAST_BITS + 1;
+const EOB = AC_EOB;
+const LONG = AC_LONG;
+const SPECIAL = AC_SPECIAL;
+const ZIGZAG_ORDER = ZIGZAG;
+
+/** The lookahead tables of the scan being decoded, by the component's position in the scan. */
+const DC_FAST = new Int32Array(4 << FAST_BITS);
+const AC_FAST = new Int32Array(4 << FAST_BITS);
+/** By block of an MCU (at most 10): its component's position in the scan, and where it is in the MCU. */
+const SLOT_COMPONENT = new Int32Array(10);
+const SLOT_X = new Int32Array(10);
+const SLOT_Y = new Int32Array(10);
+/** By the component's position in the scan: sampling factors, block grid, first coefficient in storage. */
+const H = new Int32Array(4);
+const V = new Int32Array(4);
+const BLOCKS_WIDE = new Int32Array(4);
+const BLOCKS_HIGH = new Int32Array(4);
+const BASE = new Int32Array(4);
+/** Carried from MCU row to row: MCUs to the next restart marker (never 0 without), markers passed, blocks per MCU. */
+const RUN = new Int32Array(3);
+const UNTIL_RESTART = 0;
+const RESTARTS = 1;
+const SLOTS = 2;
+
+/** A component of a sequential scan, and where its blocks are in the frame's storage. */
+export interface SequentialComponent {
+  readonly h: number;
+  readonly v: number;
+  readonly blocksWide: number;
+  readonly blocksHigh: number;
+  /** Index of its first coefficient in the storage. */
+  readonly base: number;
+}
+
+/**
+ * The length and symbol of a code longer than the lookahead at the top of `word` (at least 16 valid
+ * bits), `(length << 8) | symbol`; −1 when no code of the table starts with them.
+ */
+export function longCode(table: HuffmanTable, word: number): number {
+  const maxCode = table.maxCode;
+  let length = FIRST_LONG_LENGTH;
+  // maxCode[17] is above every 17-bit value: the search stops there.
+  while (word >>> (32 - length) > maxCode[length]!) length++;
+  if (length > 16) return -1;
+  return (length << 8) | table.symbols[(word >>> (32 - length)) + table.valueOffset[length]!]!;
+}
 
 /** Reads one DC difference (T.81 F.2.2.1): a magnitude category by Huffman code, then that many bits. */
 export function decodeDcDifference(s: ScanState, table: HuffmanTable): number {
   const view = s.view;
   let bit = s.bits[BIT]!;
-  let word = view.getUint32(bit >>> 3) << (bit & 7); // at least 25 valid bits, first at the top
-  let entry = table.fast[word >>> 22]!;
+  const word = view.getUint32(bit >>> 3) << (bit & 7); // at least 25 valid bits, first at the top
+  let entry = table.fast[word >>> SHIFT]!;
   if (entry === 0) {
-    entry = decodeSlow(table, word >>> 16);
+    entry = longCode(table, word);
     if (entry < 0) throw badCode(s);
   }
   bit += entry >> 8;
   const size = entry & 15;
   let difference = 0;
   if (size !== 0) {
-    word = view.getUint32(bit >>> 3) << (bit & 7);
-    const bits = word >>> (32 - size);
+    const bits = (view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size);
     bit += size;
-    difference = bits < 1 << (size - 1) ? bits - (1 << size) + 1 : bits;
+    difference = extend(bits, size);
   }
   s.bits[BIT] = bit;
   return difference;
 }
 
 /**
- * One block of a sequential scan: the DC difference, then AC run/size codes to an end-of-block code or
- * coefficient 63. Writes only the nonzero coefficients: the block must be zero on entry.
+ * Decodes a sequential scan of `components` (one: its blocks row by row; several: MCUs of `mcusWide` ×
+ * `mcusHigh`, T.81 A.2) into `storage`, whose last 64 values take the MCUs' padding blocks. Each block is
+ * its DC difference, then AC run/size codes to an end-of-block code or coefficient 63. The decoder writes
+ * only the nonzero coefficients, so it zeroes the blocks an MCU row ahead of itself (then the rows it
+ * writes are in cache already, where zeroing the whole storage first would cost a pass over it).
  */
-export function decodeSequentialBlock(s: ScanState, out: Int16Array, off: number, c: number): void {
-  const predictors = s.predictors;
-  const dc = predictors[c]! + decodeDcDifference(s, s.dc[c]!);
-  predictors[c] = dc;
-  out[off] = dc;
+export function decodeSequentialScan(
+  s: ScanState,
+  storage: Int16Array,
+  components: readonly SequentialComponent[],
+  mcusWide: number,
+  mcusHigh: number,
+  interval: number,
+): void {
+  let slots = 0;
+  for (let c = 0; c < components.length; c++) {
+    const { h, v, blocksWide, blocksHigh, base } = components[c]!;
+    H[c] = h;
+    V[c] = v;
+    BLOCKS_WIDE[c] = blocksWide;
+    BLOCKS_HIGH[c] = blocksHigh;
+    BASE[c] = base;
+    DC_FAST.set(s.dc[c]!.fast, c << FAST_BITS);
+    AC_FAST.set(s.ac[c]!.ac, c << FAST_BITS);
+    for (let y = 0; y < v; y++) {
+      for (let x = 0; x < h; x++, slots++) {
+        SLOT_COMPONENT[slots] = c;
+        SLOT_X[slots] = x;
+        SLOT_Y[slots] = y;
+      }
+    }
+  }
+  RUN[UNTIL_RESTART] = interval === 0 ? -1 : interval;
+  RUN[RESTARTS] = 0;
+  RUN[SLOTS] = slots;
+  for (let mcuY = 0; mcuY < mcusHigh; mcuY++) {
+    for (let c = 0; c < components.length; c++) zeroRows(storage, c, mcuY === 0 ? 0 : mcuY + 1, mcuY + 2);
+    decodeMcuRow(s, storage, mcuY, mcusWide, mcusHigh, interval);
+  }
+}
 
-  const table = s.ac[c]!;
-  const fast = table.fast;
-  const fastAc = table.fastAc;
-  const zigzag = ZIGZAG; // a local: an imported binding is re-read (and checked) at every use
+/**
+ * One MCU row of a sequential scan. A function of its own, called row after row, so that V8 compiles it
+ * as a function: a loop that runs long in a function called once (a whole scan) runs as on-stack
+ * replacement code, which does not build the module's constants (the tables) into the code.
+ */
+function decodeMcuRow(
+  s: ScanState,
+  storage: Int16Array,
+  mcuY: number,
+  mcusWide: number,
+  mcusHigh: number,
+  interval: number,
+): void {
+  const slots = RUN[SLOTS]!;
+  const padding = storage.length - 64;
+  const predictors = s.predictors;
   const view = s.view;
+  const zigzag = ZIGZAG_ORDER;
+  const dcFast = DC_FAST;
+  const acFast = AC_FAST;
+  let untilRestart = RUN[UNTIL_RESTART]!;
+  let bitLength = s.bits[BIT_LENGTH]!;
   let bit = s.bits[BIT]!;
-  for (let k = 1; k < 64; ) {
-    let word = view.getUint32(bit >>> 3) << (bit & 7);
-    // Most symbols: code, run and value in one lookup.
-    let entry = fastAc[word >>> 22]!;
-    if (entry !== 0) {
-      bit += entry & 15;
-      const value = entry >> 12;
-      if (value === 0) {
-        if (entry < 0xf0) break; // end of block
-        k += 16; // sixteen zeros
-        if (k > 64) throw overrunAt(s, bit);
-        continue;
-      }
-      k += (entry >> 4) & 15;
-      if (k > 63) throw overrunAt(s, bit);
-      out[off + zigzag[k]!] = value;
-      k++;
-      continue;
+  for (let mcuX = 0; mcuX < mcusWide; mcuX++) {
+    if (untilRestart === 0) {
+      restart(s, RUN[RESTARTS]!++ & 7); // a new segment: the bits from 0, the predictors from 0
+      bit = 0;
+      bitLength = s.bits[BIT_LENGTH]!;
+      untilRestart = interval;
     }
-    entry = fast[word >>> 22]!;
-    if (entry === 0) {
-      entry = decodeSlow(table, word >>> 16);
-      if (entry < 0) {
+    untilRestart--;
+    for (let slot = 0; slot < slots; slot++) {
+      const c = SLOT_COMPONENT[slot]!;
+      const bx = mcuX * H[c]! + SLOT_X[slot]!;
+      const by = mcuY * V[c]! + SLOT_Y[slot]!;
+      const bw = BLOCKS_WIDE[c]!;
+      const off = bx < bw && by < BLOCKS_HIGH[c]! ? BASE[c]! + (by * bw + bx) * 64 : padding;
+      const fast = c << FAST_BITS;
+
+      // The DC difference.
+      let word = view.getUint32(bit >>> 3) << (bit & 7); // at least 25 valid bits, first at the top
+      let entry = dcFast[fast | (word >>> SHIFT)]!;
+      if (entry === 0) {
+        entry = longCode(s.dc[c]!, word);
+        if (entry < 0) throw badCodeAt(s, bit);
+      }
+      bit += entry >> 8;
+      let size = entry & 15;
+      let dc = predictors[c]!;
+      if (size !== 0) {
+        dc += extend((view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size), size);
+        bit += size;
+      }
+      predictors[c] = dc;
+      storage[off] = dc;
+
+      // AC codes to the end of the block.
+      for (let k = 1; k < 64; k++) {
+        word = view.getUint32(bit >>> 3) << (bit & 7);
+        entry = acFast[fast | (word >>> SHIFT)]!;
+        if ((entry & SPECIAL) === 0) {
+          // Most symbols: code, run and value in one lookup (sixteen zeros: a run of 15 and the value 0,
+          // written over a zero).
+          bit += entry & 31;
+          k += (entry >> 8) & 15;
+          if (k > 63) throw overrunAt(s, bit);
+          storage[off + zigzag[k]!] = entry >> 16;
+          continue;
+        }
+        if ((entry & EOB) !== 0) {
+          bit += entry & 31;
+          break;
+        }
+        if ((entry & LONG) !== 0) {
+          // A code longer than the lookahead: its symbol, as an entry whose magnitude bits are to read.
+          entry = longCode(s.ac[c]!, word);
+          if (entry < 0) throw badCodeAt(s, bit);
+          if ((entry & 15) === 0 && (entry & 0xff) !== 0xf0) {
+            bit += entry >> 8;
+            break;
+          }
+          entry = ((entry & 15) << 12) | ((entry & 0xf0) << 4) | (entry >> 8);
+        }
+        bit += entry & 31;
+        k += (entry >> 8) & 15;
+        if (k > 63) throw overrunAt(s, bit);
+        size = (entry >> 12) & 15;
+        if (size === 0) continue; // sixteen zeros, by a long code
+        storage[off + zigzag[k]!] = extend((view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size), size);
+        bit += size;
+      }
+      // Past its data a block reads zeros, and the segment's padding holds more than one block's worth.
+      if (bit > bitLength) {
         s.bits[BIT] = bit;
-        throw badCode(s);
+        throw dataEnded(s, mcuY * mcusWide + mcuX, mcusWide * mcusHigh);
       }
     }
-    bit += entry >> 8;
-    const size = entry & 15;
-    const run = (entry >> 4) & 15;
-    if (size === 0) {
-      if (run !== 15) break; // end of block
-      k += 16; // sixteen zeros
-      if (k > 64) throw overrunAt(s, bit);
-      continue;
-    }
-    k += run;
-    if (k > 63) throw overrunAt(s, bit);
-    word = view.getUint32(bit >>> 3) << (bit & 7);
-    const bits = word >>> (32 - size);
-    bit += size;
-    out[off + zigzag[k]!] = bits < 1 << (size - 1) ? bits - (1 << size) + 1 : bits;
-    k++;
   }
   s.bits[BIT] = bit;
+  RUN[UNTIL_RESTART] = untilRestart;
+}
+
+/** Zeroes block rows [from, to) of the MCU row's blocks of the scan's component `c` (rows by `v`). */
+function zeroRows(storage: Int16Array, c: number, fromMcuRow: number, toMcuRow: number): void {
+  const rows = BLOCKS_HIGH[c]!;
+  const wide = BLOCKS_WIDE[c]! * 64;
+  const start = Math.min(fromMcuRow * V[c]!, rows) * wide;
+  const end = Math.min(toMcuRow * V[c]!, rows) * wide;
+  if (end > start) storage.fill(0, BASE[c]! + start, BASE[c]! + end);
 }
 
 function overrunAt(s: ScanState, bit: number): Error {
   s.bits[BIT] = bit;
   return overrun(s, "coefficient 63");
+}
+
+function badCodeAt(s: ScanState, bit: number): Error {
+  s.bits[BIT] = bit;
+  return badCode(s);
 }

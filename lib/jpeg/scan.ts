@@ -12,8 +12,8 @@ import {
   decodeDcFirstBlock,
   decodeDcRefineBlock,
 } from "./scan-progressive.js";
-import { decodeSequentialBlock } from "./scan-sequential.js";
-import { EOBRUN, loadSegment, readPastData, type ScanState } from "./scan-state.js";
+import { decodeSequentialScan } from "./scan-sequential.js";
+import { dataEnded, EOBRUN, loadSegment, readPastData, restart, type ScanState } from "./scan-state.js";
 import type { ScanHeader } from "./segments.js";
 
 /** What the scans of one frame share. */
@@ -26,6 +26,10 @@ export interface ImageState {
   restartInterval: number;
   /** By frame component: quantized coefficients, blocks row by row, natural order in each. */
   readonly coefficients: readonly Int16Array[];
+  /** Every component's coefficients (`coefficients` are views of it) and then one block for MCU padding. */
+  readonly storage: Int16Array;
+  /** By frame component: the index of its first coefficient in `storage`. */
+  readonly bases: readonly number[];
   /** Progressive: by frame component and coefficient, the Al of its last scan; −1 before its first. */
   readonly progression: readonly Int8Array[];
   /** Progressive: by frame component and block, the zigzag index of its last nonzero AC coefficient. */
@@ -36,7 +40,7 @@ export interface ImageState {
   readonly scan: ScanState;
 }
 
-/** Which block decoder a scan uses. */
+/** Which decoder a scan uses: sequential scans have their own (scan-sequential.ts), progressive by block. */
 enum Kind {
   Sequential,
   DcFirst,
@@ -47,8 +51,7 @@ enum Kind {
 
 /** One call site per decoder, so that each is monomorphic (and inlined where V8 finds it worth it). */
 function decodeBlock(kind: Kind, s: ScanState, out: Int16Array, off: number, c: number): void {
-  if (kind === Kind.Sequential) decodeSequentialBlock(s, out, off, c);
-  else if (kind === Kind.AcRefine) decodeAcRefineBlock(s, out, off);
+  if (kind === Kind.AcRefine) decodeAcRefineBlock(s, out, off);
   else if (kind === Kind.AcFirst) decodeAcFirstBlock(s, out, off);
   else if (kind === Kind.DcFirst) decodeDcFirstBlock(s, out, off, c);
   else decodeDcRefineBlock(s, out, off);
@@ -79,6 +82,21 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
   loadSegment(s, dataStart);
   const interval = image.restartInterval;
   let restarts = 0;
+
+  if (kind === Kind.Sequential) {
+    const sequential = indexes.map((i, position) => {
+      const { blocksWide, blocksHigh } = components[position]!;
+      // A scan of one component codes its blocks row by row: MCUs of one block.
+      const [h, v] = indexes.length === 1 ? [1, 1] : [components[position]!.h, components[position]!.v];
+      return { h, v, blocksWide, blocksHigh, base: image.bases[i]! };
+    });
+    const [mcusWide, mcusHigh] =
+      indexes.length === 1
+        ? [components[0]!.blocksWide, components[0]!.blocksHigh]
+        : [layout.mcusWide, layout.mcusHigh];
+    decodeSequentialScan(s, image.storage, sequential, mcusWide, mcusHigh, interval);
+    return s.segmentEnd;
+  }
 
   if (components.length === 1) {
     const { blocksWide, blocksHigh, out } = components[0]!;
@@ -134,11 +152,7 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
 function sequentialDecoder(image: ImageState, scan: ScanHeader, s: ScanState, at: number): Kind {
   s.dc = scan.components.map((c) => tableFor(image.huffman, 0, c.dcTable, at));
   s.ac = scan.components.map((c) => tableFor(image.huffman, 1, c.acTable, at));
-  for (const { index } of scan.components) {
-    // The block decoder writes only nonzero values: a component coded again starts from zeros.
-    if (image.coded[index]) image.coefficients[index]!.fill(0);
-    image.coded[index] = true;
-  }
+  for (const { index } of scan.components) image.coded[index] = true;
   return Kind.Sequential;
 }
 
@@ -205,35 +219,4 @@ function tableFor(slots: HuffmanSlots, tableClass: 0 | 1, slot: number, at: numb
     standardTables[tableClass]![slot] = standard;
   }
   return standard;
-}
-
-/**
- * Between restart intervals: the data must stop at RSTn with the expected n (fill bytes FF may come
- * first). Bytes the interval did not use before it are ignored, as libjpeg does after a warning.
- */
-function restart(s: ScanState, expected: number): void {
-  const { data } = s;
-  let p = s.segmentEnd;
-  while (p + 1 < data.length && data[p + 1] === 0xff) p++;
-  if (p + 1 >= data.length) {
-    throw new JpegError(
-      "JPEG_TRUNCATED",
-      `the file ends where restart marker ${expected} belongs`,
-      data.length,
-    );
-  }
-  const marker = data[p + 1]!;
-  if (marker !== 0xd0 + expected) {
-    const name = marker.toString(16).toUpperCase();
-    throw new JpegError("JPEG_BAD_RESTART", `marker FF ${name} where RST${expected} belongs`, p);
-  }
-  loadSegment(s, p + 2);
-}
-
-function dataEnded(s: ScanState, done: number, total: number): JpegError {
-  const where = `after ${done} of its ${total} ${total === 1 ? "unit" : "units"}`;
-  if (s.segmentEnd >= s.data.length) {
-    return new JpegError("JPEG_TRUNCATED", `the file ends inside a scan, ${where}`, s.data.length);
-  }
-  return new JpegError("JPEG_SCAN_TOO_SHORT", `a scan's data ends at a marker ${where}`, s.segmentEnd);
 }

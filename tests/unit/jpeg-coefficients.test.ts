@@ -7,6 +7,7 @@ import {
   inspectJpeg,
   type JpegCoefficients,
   type JpegInspection,
+  releaseCoefficients,
 } from "../../lib/jpeg/index.js";
 import { encodeJpeg } from "./jpeg-encoder.js";
 import { COEFFICIENT_SEEDS, fixture, photoLikePpm, runTool, skipWithout } from "./jpeg-tools.js";
@@ -212,6 +213,34 @@ describe("decodeCoefficients", () => {
         });
       });
     });
+  });
+
+  test("storage given back and decoded into again shows nothing of the last image (sequential scans zero as they go)", () => {
+    // 4:2:0 with padding MCUs, then the same frame sparse: DC only, and a component in a scan of its own.
+    const sampling = [
+      [2, 2],
+      [1, 1],
+      [1, 1],
+    ];
+    const [w, h] = [45, 37];
+    const encode = (sparse: boolean, scans?: number[][]) => {
+      const components = sampling.map(([ch, cv], i) => {
+        const blocks = Math.ceil(Math.ceil((w * ch!) / 2) / 8) * Math.ceil(Math.ceil((h * cv!) / 2) / 8);
+        const coefficients = randomBlocks(blocks, 8, 7 + i);
+        for (let k = 0; sparse && k < coefficients.length; k++) if (k % 64 !== 0) coefficients[k] = 0;
+        return { id: i + 1, h: ch!, v: cv!, coefficients };
+      });
+      return { components, bytes: encodeJpeg({ width: w, height: h, components, scans }) };
+    };
+    for (const scans of [undefined, [[0], [1, 2]]]) {
+      releaseCoefficients(decodeCoefficients(encode(false).bytes));
+      const sparse = encode(true, scans);
+      const decoded = decodeCoefficients(sparse.bytes);
+      decoded.components.forEach((c, i) => {
+        assert.deepEqual(c.coefficients, sparse.components[i]!.coefficients, `component ${i}`);
+      });
+      releaseCoefficients(decoded);
+    }
   });
 
   test("a file without DHT gets the standard tables (Motion-JPEG), as libjpeg gives them", () => {
