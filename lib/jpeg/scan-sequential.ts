@@ -196,8 +196,19 @@ function decodeMcuRow(
         if ((entry & SPECIAL) === 0) {
           // Most symbols: code, run and value in one lookup (sixteen zeros: a run of 15 and the value 0,
           // written over a zero).
-          bit += entry & 31;
+          const n = entry & 31;
+          bit += n;
           k += (entry >> 8) & 15;
+          if (k > 63) throw overrunAt(s, bit);
+          storage[off + zigzag[k]!] = entry >> 16;
+          if (k === 63) break;
+          // The next symbol from the same word, when it is a common one too: at least 15 of its bits are
+          // left (n ≤ 10), the lookahead needs 10.
+          word <<= n;
+          entry = acFast[fast | (word >>> SHIFT)]!;
+          if ((entry & SPECIAL) !== 0) continue;
+          bit += entry & 31;
+          k += ((entry >> 8) & 15) + 1;
           if (k > 63) throw overrunAt(s, bit);
           storage[off + zigzag[k]!] = entry >> 16;
           continue;
