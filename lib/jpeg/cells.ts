@@ -5,7 +5,17 @@
  * derivative move coefficients by a fraction of a unit, so a coefficient left on the cell's edge could
  * fall out of it.
  */
-import { FORWARD_SCALE, forwardDct, INVERSE_SCALE, inverseDct } from "./dct.js";
+import {
+  BLOCK,
+  FORWARD_SCALE,
+  forwardBlock,
+  forwardDct,
+  INVERSE_SCALE,
+  inverseBlock,
+  inverseDct,
+  loadBlock,
+  storeBlock,
+} from "./dct.js";
 
 /** Per component: the cells in the scaled units of `forwardDct`, and the factor back to `inverseDct`'s. */
 export interface CellTables {
@@ -78,6 +88,16 @@ function paddingGain(n: number): Float64Array {
 export type Outside = "margin" | "cell";
 
 /**
+ * The tables of the last cells {@link clipBlock} used, copied into a module constant: step, half, bound and
+ * post, 64 each. V8 builds a constant's address into the code, where each table reached through an object
+ * is reloaded and checked at every coefficient (a third of the clip's time).
+ */
+const LOADED = new Float64Array(256);
+let loaded: CellTables | undefined;
+/** dct.ts's block, as a module constant of this module too (an imported binding is read and checked at each use). */
+const TRANSFORMED = BLOCK;
+
+/**
  * The 8×8 block at `offset` of `plane` (samples, level-shifted) becomes the change that brings its DCT into
  * the cells of `coefficients[k0 .. k0+64)` (quantized values, natural order), their margins kept. Returns
  * how many of its 64 coefficients were `outside`; when none were outside the margins, the block is all
@@ -92,29 +112,34 @@ export function clipBlock(
   cells: CellTables,
   outside: Outside = "margin",
 ): number {
-  const { step, half, bound, post } = cells;
+  if (cells !== loaded) {
+    LOADED.set(cells.step, 0);
+    LOADED.set(cells.half, 64);
+    LOADED.set(cells.bound, 128);
+    LOADED.set(cells.post, 192);
+    loaded = cells;
+  }
+  const table = LOADED;
+  const work = TRANSFORMED;
   const strict = outside === "cell";
-  forwardDct(plane, offset, stride);
+  loadBlock(plane, offset, stride);
+  forwardBlock();
   let clipped = 0;
   let counted = 0;
-  for (let r = 0, i = 0; r < 8; r++) {
-    const row = offset + r * stride;
-    for (let c = 0; c < 8; c++, i++) {
-      // How far the coefficient is from its cell's centre, against how far it may be.
-      const d = plane[row + c]! - coefficients[k0 + i]! * step[i]!;
-      const h = half[i]!;
-      if (d > h) {
-        plane[row + c] = (h - d) * post[i]!;
-        clipped++;
-        if (!strict || d > bound[i]!) counted++;
-      } else if (d < -h) {
-        plane[row + c] = (-h - d) * post[i]!;
-        clipped++;
-        if (!strict || d < -bound[i]!) counted++;
-      } else plane[row + c] = 0;
+  for (let i = 0, k = k0; i < 64; i++, k++) {
+    // How far the coefficient is from its cell's centre, against how far it may be: most are inside.
+    const d = work[i]! - coefficients[k]! * table[i]!;
+    const h = table[64 + i]!;
+    if (Math.abs(d) <= h) {
+      work[i] = 0;
+      continue;
     }
+    work[i] = ((d > 0 ? h : -h) - d) * table[192 + i]!;
+    clipped++;
+    if (!strict || Math.abs(d) > table[128 + i]!) counted++;
   }
-  if (clipped > 0) inverseDct(plane, offset, stride);
+  if (clipped > 0) inverseBlock();
+  storeBlock(plane, offset, stride);
   return counted;
 }
 
