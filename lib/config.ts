@@ -44,6 +44,11 @@ export interface Config {
   readonly revalidateSeconds: number;
   /** CDN origin: the SQS queue restores that cannot finish before the deadline are handed to (absent: none). */
   readonly restoreQueueUrl: string | undefined;
+  /**
+   * Look for an earlier, harder compression in sources whose last tables are at or above `skipQuality`
+   * (lib/restore/resaved.ts; default true).
+   */
+  readonly detectResaved: boolean;
 }
 
 export class ConfigError extends UnjpegError {
@@ -133,6 +138,7 @@ export function loadConfig(env: Env = process.env): Config {
     httpPort: int("UNJPEG_HTTP_PORT", 3000, 1, 65535) as number,
     revalidateSeconds: int("UNJPEG_REVALIDATE_SECONDS", 0, 0, 86_400) as number,
     restoreQueueUrl: text("UNJPEG_RESTORE_QUEUE_URL"),
+    detectResaved: flag("UNJPEG_DETECT_RESAVED", true),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

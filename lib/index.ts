@@ -33,6 +33,7 @@ export type {
   JpegProcess,
   JpegTableInfo,
   NeedMoreBytes,
+  Recompression,
   SourceOptions,
 } from "./jpeg/index.js";
 export { inspectJpeg, inspectJpegSource, JPEG_ERROR_CODES, JpegError } from "./jpeg/index.js";

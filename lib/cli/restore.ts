@@ -18,7 +18,7 @@ const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jp
 
 Restores heavily compressed JPEGs with the model (default: the shipped one); progress goes to stderr.
 Sources whose quality, estimated from their quantization tables, is at or above UNJPEG_SKIP_QUALITY (90)
-are skipped.
+are skipped, unless they were re-saved from an earlier compression below it (UNJPEG_DETECT_RESAVED).
   -o, --output OUT   where to write (one input only); default <stem>.restored.<ext> beside the input
   --out-dir DIR      write each output as DIR/<stem>.<ext> (inputs that would share one are refused)
   --format F         jpeg (default, quality 95, 4:4:4), png, webp or avif
@@ -144,6 +144,7 @@ async function restoreFile(
       modelDir: p.modelDir,
       threads: p.threads,
       executionProvider: config.executionProvider,
+      detectResaved: config.detectResaved,
       onProgress: ({ tile, tiles }) => {
         if (tiles < 2) return;
         if (tty) {
@@ -205,6 +206,8 @@ function jsonLine(r: Report): string {
   return JSON.stringify({
     ...common,
     output: r.output,
+    earlierQuality: d.recompressed?.quality ?? null,
+    ...(d.recompressed === undefined ? {} : { recompressed: d.recompressed }),
     predictedQuality: d.predictedQuality,
     model: d.model,
     width: d.width,
@@ -224,7 +227,8 @@ function textLine(r: Report): string {
   if (r.action === "skipped") return `${r.file}: skipped (${r.outcome.reason}): ${r.outcome.message}`;
   const d = r.outcome.description;
   const guess = d.predictedQuality === null ? "" : `, model's guess ${d.predictedQuality}`;
-  return `${r.file} → ${r.output}  quality ${d.quality}${guess}  ${d.width}×${d.height}  ${(d.totalMs / 1000).toFixed(2)} s`;
+  const earlier = d.recompressed === undefined ? "" : ` (re-saved from ${d.recompressed.quality})`;
+  return `${r.file} → ${r.output}  quality ${d.quality}${earlier}${guess}  ${d.width}×${d.height}  ${(d.totalMs / 1000).toFixed(2)} s`;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -18,7 +18,9 @@ export type SourceTriage = (source: ObjectHead, format: OutputFormat) => Promise
 export function createSourceTriage(deriver: Deriver, bucket: string): SourceTriage {
   return async (source, format) => {
     const object = { eTag: source.etag === "" ? undefined : source.etag, size: Math.max(source.size, 0) };
-    const options = restoreOptionsFromConfig(deriver.config, format);
+    // Without the re-saved check: a high-quality skip here only means no estimate, and the restore's own
+    // triage (deriveObject) does the check; here it would read the scan a second time.
+    const options = { ...restoreOptionsFromConfig(deriver.config, format), detectResaved: false };
     return (await triageHeaders(deriver, bucket, source.key, object, options, MAX_HEADER_BYTES)).decision;
   };
 }

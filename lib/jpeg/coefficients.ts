@@ -30,6 +30,11 @@ export interface CoefficientComponent {
   blocksHigh: number;
   /** blocksWide · blocksHigh · 64: blocks row by row, natural order inside a block, quantized values. */
   coefficients: Int16Array;
+  /**
+   * With `prefix`: the rows of blocks (from the top) that the bytes held whole; the rest are zeros.
+   * `blocksHigh` when they held them all, 0 for a component no scan reached.
+   */
+  rows?: number;
 }
 
 export interface JpegCoefficients {
@@ -50,6 +55,13 @@ export interface DecodeCoefficientsOptions {
   maxPixels?: number;
   /** Checked before decoding and between scans (a synchronous decode cannot see it fire inside a scan). */
   signal?: AbortSignal;
+  /**
+   * `bytes` may be the first part of the file. A sequential frame is decoded as far as they go: the scan
+   * they cut keeps the rows of blocks it decoded whole (each component's `rows` says how many), and
+   * components of later scans are zeros. A progressive frame must be whole (every scan spans the image,
+   * so no prefix holds finished blocks): a cut one throws as without this option.
+   */
+  prefix?: boolean;
 }
 
 const APP14 = 0xee;
@@ -70,6 +82,7 @@ export function decodeCoefficients(
 ): JpegCoefficients {
   const maxPixels = options.maxPixels ?? DEFAULT_LIMITS.maxPixels;
   const { signal } = options;
+  const prefix = options.prefix === true;
   signal?.throwIfAborted();
   const huffman: HuffmanSlots = [
     [undefined, undefined, undefined, undefined],
@@ -110,7 +123,7 @@ export function decodeCoefficients(
       signal?.throwIfAborted();
       if (++scans > MAX_SCANS) throw new JpegError("JPEG_BAD_SCAN", `more than ${MAX_SCANS} scans`, at);
       // The walk calls `frame` before any scan.
-      image ??= allocate(bytes, frame!, layout!, dataStart, huffman, at);
+      image ??= allocate(bytes, frame!, layout!, dataStart, huffman, prefix, at);
       image.restartInterval = restartInterval;
       return decodeScan(image, header, dataStart, at);
     },
@@ -118,10 +131,15 @@ export function decodeCoefficients(
   if (image === undefined || layout === undefined) {
     throw new JpegError("JPEG_SCAN_TOO_SHORT", "the image has a frame header but no scan", bytes.length);
   }
-  const { coefficients } = image;
+  const { coefficients, rows } = image;
   // Every component needs its data: a scan (sequential), or at least its DC scan (progressive; later
   // scans only refine, and a file may end before them as a progressive download does).
   for (let i = 0; i < layout.components.length; i++) {
+    if (prefix && !image.progressive) {
+      // A component the prefix did not reach: `rows` 0, and zeros (sequential scans zero as they go).
+      if (!image.coded[i]) coefficients[i]!.fill(0);
+      continue;
+    }
     if (image.progressive ? image.progression[i]![0]! < 0 : !image.coded[i]) {
       const { id } = layout.components[i]!;
       throw new JpegError("JPEG_SCAN_TOO_SHORT", `component ${id} is in no scan`, bytes.length);
@@ -144,6 +162,7 @@ export function decodeCoefficients(
       blocksWide,
       blocksHigh,
       coefficients: coefficients[i]!,
+      ...(prefix ? { rows: rows[i]! } : {}),
     })),
   };
 }
@@ -151,7 +170,8 @@ export function decodeCoefficients(
 /**
  * The coefficient storage, once the scan data is known to be able to fill it: every block of a sequential
  * frame needs at least 2 bits (a DC code and an end-of-block code), of a progressive one at least 1 (its
- * DC code in the first DC scan), and the bytes from the first scan on must hold them.
+ * DC code in the first DC scan), and the bytes from the first scan on must hold them (a prefix of a
+ * sequential file need not: it is decoded as far as it goes).
  */
 function allocate(
   bytes: Uint8Array,
@@ -159,13 +179,14 @@ function allocate(
   layout: FrameLayout,
   dataStart: number,
   huffman: HuffmanSlots,
+  prefix: boolean,
   at: number,
 ): ImageState {
   const bytesLeft = bytes.length - dataStart;
   const progressive = frame.process === "progressive";
   const blocks = totalBlocks(layout);
   const leastBits = blocks * minHuffmanBitsPerBlock(progressive);
-  if (bytesLeft * 8 < leastBits) {
+  if (bytesLeft * 8 < leastBits && !(prefix && !progressive)) {
     throw new JpegError(
       "JPEG_SCAN_TOO_SHORT",
       `the frame has ${blocks} blocks, which need at least ${Math.ceil(leastBits / 8)} bytes of scan data; the file has ${bytesLeft} left`,
@@ -185,6 +206,8 @@ function allocate(
     lastNonzero: layout.components.map((c) => new Uint8Array(progressive ? c.blocksWide * c.blocksHigh : 0)),
     coded: layout.components.map(() => false),
     scan: createScanState(bytes, bytesLeft),
+    prefix,
+    rows: layout.components.map(() => 0),
   };
 }
 

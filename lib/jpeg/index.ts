@@ -1,6 +1,7 @@
 /**
  * JPEG inspection without decoding: quantization tables, IJG quality, frame facts; and the quantized DCT
- * coefficients of the whole file (coefficients.ts). No dependencies. See inspect.ts and coefficients.ts
+ * coefficients of the whole file (coefficients.ts), and from them an earlier, harder compression of a re-saved
+ * file (recompression.ts). No dependencies. See inspect.ts and coefficients.ts
  * for the entry points and errors.ts for the error codes.
  */
 export {
@@ -27,4 +28,5 @@ export type {
 export { inspectJpeg, inspectJpegSource, subsamplingOf } from "./inspect.js";
 export type { JpegProcess } from "./markers.js";
 export { estimateIjgQuality, type QualityEstimate, type RoledTable, type TableRole } from "./quality.js";
+export { detectRecompression, type Recompression } from "./recompression.js";
 export { checkScanLength, codedBlocks, minHuffmanBitsPerBlock, minimumScanBytes } from "./scan-length.js";

@@ -158,6 +158,7 @@ function decodeMcuRow(
   let bit = s.bits[BIT]!;
   for (let mcuX = 0; mcuX < mcusWide; mcuX++) {
     if (untilRestart === 0) {
+      s.unit = mcuY * mcusWide + mcuX; // where a file that ends here was cut (lib/jpeg/scan.ts cutScan)
       restart(s, RUN[RESTARTS]!++ & 7); // a new segment: the bits from 0, the predictors from 0
       bit = 0;
       bitLength = s.bits[BIT_LENGTH]!;
@@ -177,7 +178,7 @@ function decodeMcuRow(
       let entry = dcFast[fast | (word >>> SHIFT)]!;
       if (entry === 0) {
         entry = longCode(s.dc[c]!, word);
-        if (entry < 0) throw badCodeAt(s, bit);
+        if (entry < 0) throw badCodeAt(s, bit, mcuY * mcusWide + mcuX);
       }
       bit += entry >> 8;
       let size = entry & 15;
@@ -199,7 +200,7 @@ function decodeMcuRow(
           const n = entry & 31;
           bit += n;
           k += (entry >> 8) & 15;
-          if (k > 63) throw overrunAt(s, bit);
+          if (k > 63) throw overrunAt(s, bit, mcuY * mcusWide + mcuX);
           storage[off + zigzag[k]!] = entry >> 16;
           if (k === 63) break;
           // The next symbol from the same word, when it is a common one too: at least 15 of its bits are
@@ -209,7 +210,7 @@ function decodeMcuRow(
           if ((entry & SPECIAL) !== 0) continue;
           bit += entry & 31;
           k += ((entry >> 8) & 15) + 1;
-          if (k > 63) throw overrunAt(s, bit);
+          if (k > 63) throw overrunAt(s, bit, mcuY * mcusWide + mcuX);
           storage[off + zigzag[k]!] = entry >> 16;
           continue;
         }
@@ -220,7 +221,7 @@ function decodeMcuRow(
         if ((entry & LONG) !== 0) {
           // A code longer than the lookahead: its symbol, as an entry whose magnitude bits are to read.
           entry = longCode(s.ac[c]!, word);
-          if (entry < 0) throw badCodeAt(s, bit);
+          if (entry < 0) throw badCodeAt(s, bit, mcuY * mcusWide + mcuX);
           if ((entry & 15) === 0 && (entry & 0xff) !== 0xf0) {
             bit += entry >> 8;
             break;
@@ -229,7 +230,7 @@ function decodeMcuRow(
         }
         bit += entry & 31;
         k += (entry >> 8) & 15;
-        if (k > 63) throw overrunAt(s, bit);
+        if (k > 63) throw overrunAt(s, bit, mcuY * mcusWide + mcuX);
         size = (entry >> 12) & 15;
         if (size === 0) continue; // sixteen zeros, by a long code
         storage[off + zigzag[k]!] = extend((view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size), size);
@@ -238,7 +239,8 @@ function decodeMcuRow(
       // Past its data a block reads zeros, and the segment's padding holds more than one block's worth.
       if (bit > bitLength) {
         s.bits[BIT] = bit;
-        throw dataEnded(s, mcuY * mcusWide + mcuX, mcusWide * mcusHigh);
+        s.unit = mcuY * mcusWide + mcuX;
+        throw dataEnded(s, s.unit, mcusWide * mcusHigh);
       }
     }
   }
@@ -255,12 +257,15 @@ function zeroRows(storage: Int16Array, c: number, fromMcuRow: number, toMcuRow: 
   if (end > start) storage.fill(0, BASE[c]! + start, BASE[c]! + end);
 }
 
-function overrunAt(s: ScanState, bit: number): Error {
+/** The error of a block that overran, at `bit` of the unit (MCU, or block) `unit`. */
+function overrunAt(s: ScanState, bit: number, unit: number): Error {
   s.bits[BIT] = bit;
+  s.unit = unit;
   return overrun(s, "coefficient 63");
 }
 
-function badCodeAt(s: ScanState, bit: number): Error {
+function badCodeAt(s: ScanState, bit: number, unit: number): Error {
   s.bits[BIT] = bit;
+  s.unit = unit;
   return badCode(s);
 }

@@ -49,6 +49,8 @@ export interface ScanState {
   ss: number;
   se: number;
   al: number;
+  /** The unit (block, or MCU) the scan is at. */
+  unit: number;
 }
 
 /** Scratch kept between decodes up to this size: fresh memory costs page faults at every decode. */
@@ -85,6 +87,7 @@ export function createScanState(data: Uint8Array, capacity: number): ScanState {
     ss: 0,
     se: 63,
     al: 0,
+    unit: 0,
   };
 }
 

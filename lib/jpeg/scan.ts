@@ -38,6 +38,13 @@ export interface ImageState {
   readonly coded: boolean[];
   /** The entropy decoder, sized for the longest scan. */
   readonly scan: ScanState;
+  /**
+   * The bytes may be a prefix of the file (`decodeCoefficients`'s `prefix`): a sequential scan that the
+   * prefix cuts ends there, keeping the rows of blocks it decoded whole.
+   */
+  readonly prefix: boolean;
+  /** By frame component: rows of its blocks decoded whole (all of them once a sequential scan ends). */
+  readonly rows: number[];
 }
 
 /** Which decoder a scan uses: sequential scans have their own (scan-sequential.ts), progressive by block. */
@@ -80,28 +87,56 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
     ? progressiveDecoder(image, scan, s, at)
     : sequentialDecoder(image, scan, s, at);
   loadSegment(s, dataStart);
+  const decode = (): number =>
+    kind === Kind.Sequential ? decodeSequential(image, indexes, s) : decodeUnits(image, components, kind, s);
+  if (!image.prefix || image.progressive) {
+    const end = decode();
+    for (const i of indexes) image.rows[i] = layout.components[i]!.blocksHigh;
+    return end;
+  }
+  try {
+    const end = decode();
+    for (const i of indexes) image.rows[i] = layout.components[i]!.blocksHigh;
+    return end;
+  } catch (error) {
+    return cutScan(image, indexes, components.length === 1, s, error);
+  }
+}
+
+interface ScanComponentState {
+  readonly h: number;
+  readonly v: number;
+  readonly blocksWide: number;
+  readonly blocksHigh: number;
+  readonly out: Int16Array;
+}
+
+/** A sequential scan (scan-sequential.ts); returns where its data stopped. */
+function decodeSequential(image: ImageState, indexes: readonly number[], s: ScanState): number {
+  const { layout } = image;
+  const single = indexes.length === 1;
+  const components = indexes.map((i) => {
+    const { h, v, blocksWide, blocksHigh } = layout.components[i]!;
+    // A scan of one component codes its blocks row by row: MCUs of one block.
+    return { h: single ? 1 : h, v: single ? 1 : v, blocksWide, blocksHigh, base: image.bases[i]! };
+  });
+  const [mcusWide, mcusHigh] = single
+    ? [components[0]!.blocksWide, components[0]!.blocksHigh]
+    : [layout.mcusWide, layout.mcusHigh];
+  decodeSequentialScan(s, image.storage, components, mcusWide, mcusHigh, image.restartInterval);
+  return s.segmentEnd;
+}
+
+/** A progressive scan's blocks (one component's row by row, or MCUs of several); returns where its data stopped. */
+function decodeUnits(image: ImageState, components: ScanComponentState[], kind: Kind, s: ScanState): number {
   const interval = image.restartInterval;
   let restarts = 0;
-
-  if (kind === Kind.Sequential) {
-    const sequential = indexes.map((i, position) => {
-      const { blocksWide, blocksHigh } = components[position]!;
-      // A scan of one component codes its blocks row by row: MCUs of one block.
-      const [h, v] = indexes.length === 1 ? [1, 1] : [components[position]!.h, components[position]!.v];
-      return { h, v, blocksWide, blocksHigh, base: image.bases[i]! };
-    });
-    const [mcusWide, mcusHigh] =
-      indexes.length === 1
-        ? [components[0]!.blocksWide, components[0]!.blocksHigh]
-        : [layout.mcusWide, layout.mcusHigh];
-    decodeSequentialScan(s, image.storage, sequential, mcusWide, mcusHigh, interval);
-    return s.segmentEnd;
-  }
 
   if (components.length === 1) {
     const { blocksWide, blocksHigh, out } = components[0]!;
     const blocks = blocksWide * blocksHigh;
     for (let block = 0; block < blocks; ) {
+      s.unit = block;
       if (interval !== 0 && block !== 0 && block % interval === 0) restart(s, restarts++ & 7);
       if (s.bits[EOBRUN]! > 0 && (kind === Kind.AcFirst || kind === Kind.AcRefine)) {
         // Within an end-of-band run (to the interval's end at most), a first scan codes nothing, and a
@@ -125,11 +160,12 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
   }
 
   const scratch = new Int16Array(64); // padding blocks of MCUs past the component's edge: decoded, dropped
-  const { mcusWide, mcusHigh } = layout;
+  const { mcusWide, mcusHigh } = image.layout;
   const mcus = mcusWide * mcusHigh;
   let mcu = 0;
   for (let mcuY = 0; mcuY < mcusHigh; mcuY++) {
     for (let mcuX = 0; mcuX < mcusWide; mcuX++, mcu++) {
+      s.unit = mcu;
       if (interval !== 0 && mcu !== 0 && mcu % interval === 0) restart(s, restarts++ & 7);
       for (let c = 0; c < components.length; c++) {
         const { h, v, blocksWide, blocksHigh, out } = components[c]!;
@@ -147,6 +183,33 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
     }
   }
   return s.segmentEnd;
+}
+
+/**
+ * A sequential scan whose data a prefix of the file cuts: the error its decoding ended with, when it was
+ * the cut's (reading past data that runs to the end of the bytes, or the end where a restart marker
+ * belongs), leaves the rows of blocks decoded whole before the cut and zeros after them; any other error is
+ * the file's own and is thrown on. Returns the end of the bytes: nothing follows.
+ */
+function cutScan(
+  image: ImageState,
+  indexes: number[],
+  single: boolean,
+  s: ScanState,
+  error: unknown,
+): number {
+  const atEnd = s.segmentEnd >= s.data.length;
+  const cut = error instanceof JpegError && atEnd && (readPastData(s) || error.code === "JPEG_TRUNCATED");
+  if (!cut) throw error;
+  const { layout } = image;
+  for (const i of indexes) {
+    const { v, blocksWide, blocksHigh } = layout.components[i]!;
+    // One component's blocks go row by row; an interleaved scan's MCUs hold v rows of each component's.
+    const rows = single ? Math.floor(s.unit / blocksWide) : Math.floor(s.unit / layout.mcusWide) * v;
+    image.rows[i] = Math.min(rows, blocksHigh);
+    image.coefficients[i]!.fill(0, image.rows[i]! * blocksWide * 64);
+  }
+  return s.data.length;
 }
 
 function sequentialDecoder(image: ImageState, scan: ScanHeader, s: ScanState, at: number): Kind {

@@ -12,6 +12,7 @@
 import { createBandedBlender } from "../image/blend-bands.js";
 import { giveBack } from "../image/buffer-pool.js";
 import { adainFix, waveletFix } from "../image/color-fix.js";
+import { cropTopLeft, padTopLeft } from "../image/offset.js";
 import {
   axisWeights,
   blendInto,
@@ -45,6 +46,12 @@ export interface PipelineInput {
    * tables of `tableQuality`, else of CaVE's estimate.
    */
   readonly tables?: SourceTables | null;
+  /**
+   * Rows and columns of padding at the top and left (0..7 each; default none): where a re-saved image's
+   * earlier block grid starts (lib/jpeg/recompression.ts), so that the model's grid is that one. The image
+   * is padded (edge), run, and cropped back (docs/CONTRACTS.md, "Padding").
+   */
+  readonly offset?: readonly [dy: number, dx: number];
 }
 
 export interface PipelineOptions {
@@ -84,6 +91,22 @@ export async function runPipeline(
   const { rgb, width, height } = input;
   if (rgb.length !== width * height * 3)
     throw new RangeError(`rgb has ${rgb.length} bytes for ${width}×${height}`);
+  const [dy, dx] = input.offset ?? [0, 0];
+  if (dy !== 0 || dx !== 0) {
+    if (!(Number.isInteger(dy) && Number.isInteger(dx) && dy >= 0 && dx >= 0 && dy < 8 && dx < 8))
+      throw new RangeError(`offset [${dy}, ${dx}] is not in 0..7`);
+    // The whole image shifted before anything else: tiles, CaVE and the colour fix all see the padded one.
+    const padded = padTopLeft(input, dy, dx);
+    let result: PipelineResult;
+    try {
+      result = await runPipeline(sessions, { ...input, ...padded, offset: undefined }, options);
+    } finally {
+      giveBack(padded.rgb.buffer);
+    }
+    const cropped = cropTopLeft({ rgb: result.rgb, width: padded.width, height: padded.height }, dy, dx);
+    giveBack(result.rgb.buffer);
+    return { ...result, rgb: cropped.rgb };
+  }
   const timings: Record<string, number> = {};
   const cpuTimings: Record<string, number> = {};
   // With the model in the worker, this thread's steps overlap model runs: their CPU time is this thread's.

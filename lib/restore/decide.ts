@@ -1,11 +1,14 @@
 /**
  * Triage from the first bytes of a file: restore it, skip it (and why), or read more. Answered from the
- * JPEG headers alone, so S3 callers decide after one ranged GET; `restore()` asks the same question of the
- * whole file before decoding anything.
+ * JPEG headers alone, so S3 callers decide after one ranged GET, except for sources whose tables say
+ * "high quality": for those the re-saved check (resaved.ts) reads the first part of the scan too (one more
+ * ranged GET), since an earlier, harder compression turns the skip into a restore. `restore()` asks the
+ * same question of the whole file before decoding anything.
  */
 import { DERIVATIVE_SOFTWARE } from "../image/mark.js";
-import { inspectJpeg, JpegError, type JpegInspection } from "../jpeg/index.js";
+import { inspectJpeg, JpegError, type JpegInspection, type Recompression } from "../jpeg/index.js";
 import type { SourceTables } from "../model/qtables.js";
+import { checkResaved } from "./resaved.js";
 import type { TriageDecision } from "./types.js";
 
 export interface TriageOptions {
@@ -17,8 +20,18 @@ export interface TriageOptions {
   readonly maxPixels?: number;
   /** Default 52,428,800. */
   readonly maxBytes?: number;
-  /** Size of the whole file when known (an S3 object's size; `bytes.length` for a whole file). */
+  /**
+   * Size of the whole file when known (an S3 object's size; `bytes.length` for a whole file). Without it
+   * the re-saved check takes `bytes` for the whole file (it reads what it is given, never asks for more).
+   */
   readonly totalBytes?: number;
+  /** Look for an earlier, harder compression in sources at or above `skipQuality` (default true). */
+  readonly detectResaved?: boolean;
+  /**
+   * What the caller's own triage of this file found already (the S3 paths', on a prefix): used as it is,
+   * not looked for again.
+   */
+  readonly recompressed?: Recompression;
 }
 
 export const TRIAGE_DEFAULTS = Object.freeze({
@@ -142,8 +155,25 @@ function decideInner(
       "JPEGs whose height is given after the first scan (DNL) are not supported",
       quality,
     );
-  if (!options.force && quality >= skipQuality) {
-    return skip("high-quality", `estimated quality ${quality} is at or above ${skipQuality}`, quality);
+  if (quality >= skipQuality) {
+    // Forced too: an earlier compression found changes how it is restored, not only whether.
+    const restore = { action: "restore", quality, width, height } as const;
+    const message = `estimated quality ${quality} is at or above ${skipQuality}`;
+    const high = () => (options.force ? restore : skip("high-quality", message, quality));
+    if (options.detectResaved === false) return high();
+    const check =
+      options.recompressed === undefined
+        ? checkResaved(bytes, inspection, total ?? bytes.length, maxPixels)
+        : ({ status: "checked", recompressed: options.recompressed } as const);
+    if (check.status === "need-more-bytes") return { action: "need-more-bytes", atLeast: check.atLeast };
+    const earlier = check.status === "checked" ? check.recompressed : null;
+    if (earlier === null) return high();
+    if (earlier.quality >= skipQuality) {
+      const also = `${message}, and so is its earlier compression's (${earlier.quality})`;
+      return options.force ? restore : skip("high-quality", also, quality);
+    }
+    // Re-saved: restored like a file of the earlier compression's quality.
+    return { ...restore, recompressed: earlier };
   }
   return { action: "restore", quality, width, height };
 }

@@ -12,6 +12,7 @@ export function restoreOptionsFromConfig(config: Config, format: OutputFormat = 
     threads: config.threads,
     executionProvider: config.executionProvider,
     modelConcurrency: config.modelConcurrency,
+    detectResaved: config.detectResaved,
     projection: config.projection,
   } satisfies RestoreOptions;
 }

@@ -8,8 +8,10 @@ import { UnjpegError } from "../errors.js";
 import { DEFAULT_QUALITY } from "../image/encode.js";
 import { decodeCoefficients, type JpegCoefficients, releaseCoefficients } from "../jpeg/coefficients.js";
 import { ANNEX_K_CHROMA, ANNEX_K_LUMA, ijgTable } from "../jpeg/ijg.js";
+import type { Recompression } from "../jpeg/recompression.js";
 import type { Stepper } from "../model/step.js";
 import { threadClock } from "../model/thread-cpu.js";
+import { earlierCells } from "./earlier-cells.js";
 import {
   LOSSLESS_OUTPUT,
   type OutputMargins,
@@ -87,25 +89,36 @@ export function outputMargins(format: OutputFormat, quality: number | undefined)
   return { absolute: JPEG_ROUNDING_MARGIN, luma: halfSteps(ANNEX_K_LUMA), chroma: halfSteps(ANNEX_K_CHROMA) };
 }
 
-/** Projects `rgb` (upright, as decoded) in place when the source allows it; says what was done. */
+/**
+ * Projects `rgb` (upright, as decoded) in place when the source allows it; says what was done. A re-saved
+ * source (`recompressed`, on its last grid: the caller checked earlierCellsSkipReason) is projected onto
+ * its earlier compression's cells (earlier-cells.ts).
+ */
 export async function projectRestored(
   rgb: Uint8Array,
   image: { readonly width: number; readonly height: number; readonly orientation: number },
   pending: PendingCoefficients,
   step: Stepper,
   output: OutputMargins,
+  recompressed?: Recompression,
 ): Promise<ProjectionDescription> {
   const source = await pending;
   if ("skipped" in source) return { applied: false, reason: source.skipped };
-  const { coefficients } = source;
   try {
-    const reason = projectionSkipReason(coefficients, image.width, image.height, image.orientation);
+    const reason = projectionSkipReason(source.coefficients, image.width, image.height, image.orientation);
     if (reason !== null) return { applied: false, reason: `not for this source: ${reason}` };
+    const coefficients =
+      recompressed === undefined
+        ? source.coefficients
+        : earlierCells(source.coefficients, recompressed.quality);
     const stats = await step("projection", () =>
       projectOntoSource(rgb, image.width, image.height, image.orientation, coefficients, output),
     );
-    return { applied: true, clipped: stats.clipped / stats.coefficients };
+    const clipped = stats.clipped / stats.coefficients;
+    return recompressed === undefined
+      ? { applied: true, clipped }
+      : { applied: true, clipped, cells: "earlier" };
   } finally {
-    releaseCoefficients(coefficients); // the next restore decodes into it (fresh memory is slow to touch)
+    releaseCoefficients(source.coefficients); // the next restore decodes into it (fresh memory is slow to touch)
   }
 }

@@ -6,11 +6,14 @@
 import { giveBack } from "../image/buffer-pool.js";
 import { ImageError } from "../image/errors.js";
 import { checkFormatHolds } from "../image/format-limits.js";
+import { uprightOffset } from "../image/offset.js";
 import { checkScanLength } from "../jpeg/index.js";
 import { shippedModelDir } from "../model/default-model.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
 import { stepper } from "../model/step.js";
 import { TRIAGE_DEFAULTS, triage } from "./decide.js";
+import { earlierCellsSkipReason } from "./earlier-cells.js";
+import { earlierTables } from "./resaved.js";
 import type {
   ProjectionDescription,
   RestoreDescription,
@@ -71,8 +74,13 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       force: options.force,
       skipQuality: options.skipQuality,
       totalBytes: bytes.length,
+      detectResaved: options.detectResaved,
+      recompressed: options.recompressed,
     }),
   );
+  // A re-saved source is restored as a file of its earlier compression: that one's quality and (IJG)
+  // tables condition the model, and its grid is the model's (lib/restore/resaved.ts).
+  const recompressed = decision.action === "restore" ? decision.recompressed : undefined;
   const base = {
     quality: decision.action === "need-more-bytes" ? null : decision.quality,
     qualityMatch: match,
@@ -140,15 +148,34 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     const carrier =
       format === "jpeg" ? jpegCarrier(bytes, info.width, info.height, encodeOptions) : undefined;
     carrier?.catch(() => undefined); // awaited by the encode; a restore that fails first never reads it
-    // The coefficients need only the source too: decoded here while the model runs.
+    // The coefficients need only the source too: decoded here while the model runs. A re-saved source is
+    // projected onto its earlier compression's cells, which only its own grid has (earlier-cells.ts).
+    const notProjected =
+      options.projection === false
+        ? "turned off"
+        : info.format !== "jpeg"
+          ? "not a JPEG"
+          : recompressed === undefined
+            ? null
+            : earlierCellsSkipReason(recompressed);
     const coefficients =
-      options.projection === false || info.format !== "jpeg"
-        ? undefined
-        : heavy.decodeWhileModelRuns(bytes, limits.maxPixels, timed, options.signal);
+      notProjected === null
+        ? heavy.decodeWhileModelRuns(bytes, limits.maxPixels, timed, options.signal)
+        : undefined;
 
     const result = await runPipeline(
       sessions,
-      { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables },
+      recompressed === undefined
+        ? { rgb, width: info.width, height: info.height, tableQuality: decision.quality, tables }
+        : {
+            rgb,
+            width: info.width,
+            height: info.height,
+            tableQuality: recompressed.quality,
+            tables: earlierTables(recompressed.quality, inspection?.components ?? 3),
+            // Found in the stored image; the model runs on the upright one.
+            offset: uprightOffset(recompressed.offset, decision.width, decision.height, info.orientation),
+          },
       { signal: options.signal, onProgress: options.onProgress },
     );
     for (const [name, ms] of Object.entries(result.timings)) timings[name] = (timings[name] ?? 0) + ms;
@@ -160,13 +187,14 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
     try {
       projection =
         coefficients === undefined
-          ? { applied: false, reason: options.projection === false ? "turned off" : "not a JPEG" }
+          ? { applied: false, reason: notProjected! }
           : await heavy.projectRestored(
               result.rgb,
               info,
               coefficients,
               timed,
               heavy.outputMargins(format, options.quality),
+              recompressed,
             );
       output = await timed("encode", () =>
         encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, carrier),
@@ -188,6 +216,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
         height: info.height,
         outputBytes: output.length,
         format,
+        ...(recompressed === undefined ? {} : { recompressed }),
         totalMs: performance.now() - start,
         cpuTimings,
         projection,

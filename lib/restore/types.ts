@@ -3,6 +3,7 @@
  * translate their events into these calls.
  */
 import type { OutputFormat } from "../config.js";
+import type { Recompression } from "../jpeg/index.js";
 
 /** Why an image was not restored. Stable strings: they appear in logs, metrics and HTTP headers. */
 export type SkipReason =
@@ -48,6 +49,13 @@ export interface RestoreOptions {
   readonly projection?: boolean;
   /** Called after each tile of a long restore (the CLI prints progress from it). */
   readonly onProgress?: (progress: { readonly tile: number; readonly tiles: number }) => void;
+  /**
+   * Look for an earlier, harder compression in sources at or above `skipQuality` (lib/restore/resaved.ts);
+   * default true (`UNJPEG_DETECT_RESAVED`).
+   */
+  readonly detectResaved?: boolean;
+  /** What the caller's triage of these bytes found already (the S3 paths'): not looked for again. */
+  readonly recompressed?: Recompression;
 }
 
 export interface RestoreDescription {
@@ -68,6 +76,11 @@ export interface RestoreDescription {
   readonly totalMs: number;
   /** CPU milliseconds per step, all threads together: what a step costs when other work shares the cores. */
   readonly cpuTimings?: Readonly<Record<string, number>>;
+  /**
+   * A source re-saved from an earlier, harder compression, restored as one of that compression (its
+   * quality conditioned the model, its grid offset padded the image); absent otherwise.
+   */
+  readonly recompressed?: Recompression;
   /** What the quantization-constraint projection did, when the model ran. */
   readonly projection?: ProjectionDescription;
   /** How the model ran, when it ran: tiles, where CaVE ran, execution provider and threads. */
@@ -84,7 +97,12 @@ export interface RestoreDescription {
  * restoration had moved out of their cells (and that were put back), or not, and why.
  */
 export type ProjectionDescription =
-  | { readonly applied: true; readonly clipped: number }
+  | {
+      readonly applied: true;
+      readonly clipped: number;
+      /** A re-saved source's: its earlier compression's cells (lib/restore/earlier-cells.ts). */
+      readonly cells?: "earlier";
+    }
   | { readonly applied: false; readonly reason: string };
 
 export type RestoreOutcome =
@@ -107,7 +125,17 @@ export type RestoreOutcome =
  * after one ranged GET. `need-more-bytes` says how many bytes from the start would answer it.
  */
 export type TriageDecision =
-  | { readonly action: "restore"; readonly quality: number; readonly width: number; readonly height: number }
+  | {
+      readonly action: "restore";
+      readonly quality: number;
+      readonly width: number;
+      readonly height: number;
+      /**
+       * A source at or above the skip threshold re-saved from an earlier compression below it
+       * (lib/restore/resaved.ts): restored conditioned on that one.
+       */
+      readonly recompressed?: Recompression;
+    }
   | {
       readonly action: "skip";
       readonly reason: SkipReason;

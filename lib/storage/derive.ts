@@ -10,6 +10,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { Config, OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { formatMisfit } from "../image/format-limits.js";
+import type { Recompression } from "../jpeg/index.js";
 import { restoreOptionsFromConfig } from "../restore/options.js";
 import type { RestoreOptions, RestoreOutcome, SkipReason, TriageDecision } from "../restore/types.js";
 import {
@@ -234,7 +235,9 @@ async function deriveOnce(
     signal,
   };
   // The listed object's first bytes, when the early triage read them: reused below if it is still that object.
-  let listedPrefix: { readonly eTag: string; readonly bytes: Uint8Array } | undefined;
+  let listedPrefix:
+    | { readonly eTag: string; readonly bytes: Uint8Array; readonly recompressed?: Recompression }
+    | undefined;
   if (request.listed !== undefined && request.force !== true) {
     const early = await triageHeaders(deriver, bucket, key, request.listed, options);
     bytesRead += early.bytesRead;
@@ -242,7 +245,10 @@ async function deriveOnce(
       quality = early.decision.quality;
       return skip(early.decision.reason, early.decision.message);
     }
-    if (early.input !== null) listedPrefix = { eTag: request.listed.eTag, bytes: early.input };
+    if (early.input !== null) {
+      const recompressed = early.decision?.action === "restore" ? early.decision.recompressed : undefined;
+      listedPrefix = { eTag: request.listed.eTag, bytes: early.input, ...(recompressed && { recompressed }) };
+    }
   }
   const [source, existing] = await Promise.all([headObject(s3, bucket, key), headObject(s3, bucket, target)]);
   if (source === null) return skip("gone", "the source no longer exists");
@@ -271,15 +277,18 @@ async function deriveOnce(
     // Triage from the headers; ask for more only when the decision needs it (large EXIF/ICC segments).
     // Bytes the listed triage already read are the same object's when its ETag is unchanged: only the
     // rest is fetched (ranged, from where they end, with If-Match on that ETag).
-    let input =
-      listedPrefix !== undefined && eTag !== undefined && listedPrefix.eTag === eTag
-        ? listedPrefix.bytes.subarray(0, source.size)
-        : await read(0, Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, source.size) - 1);
-    let decision = await deriver.decide(input, { ...options, totalBytes: source.size });
+    // Likewise what the listed triage's re-saved check found in them.
+    const reused = listedPrefix !== undefined && eTag !== undefined && listedPrefix.eTag === eTag;
+    let input = reused
+      ? listedPrefix!.bytes.subarray(0, source.size)
+      : await read(0, Math.min(deriver.headerBytes ?? DEFAULT_HEADER_BYTES, source.size) - 1);
+    const known = reused ? listedPrefix!.recompressed : undefined;
+    const decideOptions = { ...options, totalBytes: source.size, ...(known && { recompressed: known }) };
+    let decision = await deriver.decide(input, decideOptions);
     while (decision.action === "need-more-bytes" && input.byteLength < source.size) {
       const want = Math.min(source.size, Math.max(decision.atLeast, input.byteLength * 2));
       input = concat(input, await read(input.byteLength, want - 1), want);
-      decision = await deriver.decide(input, { ...options, totalBytes: source.size });
+      decision = await deriver.decide(input, decideOptions);
     }
     if (decision.action === "skip") {
       quality = decision.quality;
@@ -301,7 +310,12 @@ async function deriveOnce(
     let restoreWallMs = 0;
     try {
       const restoreStarted = performance.now();
-      outcome = await deriver.restore(input, options);
+      // The re-saved check's finding on the prefix is the restore's: not looked for again in the whole file.
+      const recompressed = decision.action === "restore" ? decision.recompressed : undefined;
+      outcome = await deriver.restore(
+        input,
+        recompressed === undefined ? options : { ...options, recompressed },
+      );
       restoreWallMs = performance.now() - restoreStarted;
     } catch (error) {
       // Bad input (a truncated or malformed file) will never restore: a skip with the reason, not a retry.
@@ -343,6 +357,7 @@ async function deriveOnce(
         sourceETag: eTag ?? "",
         sourceVersion: source.versionId,
         quality,
+        earlierQuality: outcome.description.recompressed?.quality,
         model,
         restoreMs: outcome.description.totalMs,
       }),

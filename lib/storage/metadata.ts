@@ -9,6 +9,7 @@ export const META = Object.freeze({
   sourceETag: "unjpeg-source-etag",
   sourceVersion: "unjpeg-source-version",
   quality: "unjpeg-quality",
+  earlierQuality: "unjpeg-earlier-quality",
   model: "unjpeg-model",
   ms: "unjpeg-ms",
 });
@@ -23,6 +24,8 @@ export interface DerivativeMetadata {
   readonly sourceVersion: string | undefined;
   /** Estimated source quality (from the tables); null when it could not be estimated. */
   readonly quality: number | null;
+  /** A re-saved source's earlier, harder compression's quality, which it was restored as (lib/restore/resaved.ts). */
+  readonly earlierQuality?: number;
   /** `<id>@<version>` of the model that made it. */
   readonly model: string;
   /** Restore time in milliseconds. */
@@ -45,6 +48,7 @@ export function buildDerivativeMetadata(meta: DerivativeMetadata): Record<string
     [META.ms]: String(Math.round(meta.restoreMs)),
   };
   if (meta.quality !== null) out[META.quality] = String(meta.quality);
+  if (meta.earlierQuality !== undefined) out[META.earlierQuality] = String(meta.earlierQuality);
   if (meta.sourceVersion !== undefined) out[META.sourceVersion] = meta.sourceVersion;
   return out;
 }
@@ -71,11 +75,13 @@ export function parseDerivativeMetadata(
   }
   const quality = metadata[META.quality] === undefined ? null : Number(metadata[META.quality]);
   const restoreMs = Number(metadata[META.ms] ?? Number.NaN);
+  const earlierQuality = Number(metadata[META.earlierQuality] ?? Number.NaN);
   return {
     sourceKey,
     sourceETag: normalizeETag(eTag) ?? "",
     sourceVersion: metadata[META.sourceVersion],
     quality: quality !== null && Number.isFinite(quality) ? quality : null,
+    ...(Number.isFinite(earlierQuality) ? { earlierQuality } : {}),
     model,
     restoreMs: Number.isFinite(restoreMs) ? restoreMs : 0,
   };

@@ -10,6 +10,7 @@ import sharp from "sharp";
 import { createCdnOriginHandler } from "../../handlers/cdn-origin.js";
 import { createOriginApp } from "../../lib/http/app.js";
 import { signUrl } from "../../lib/http/signing.js";
+import { photoLike, resaved } from "../unit/resave-tools.js";
 import { BUCKET, type CdnStack, functionUrlEvent, makeJpeg, startCdnStack } from "./cdn-stack.js";
 
 /** A GET with the path exactly as given (no URL normalisation). */
@@ -132,6 +133,19 @@ describe("CDN origin on s3rver", () => {
     const asWebp = await fetch(`${stack.url}/photos/fine.jpg?format=webp`);
     assert.equal(asWebp.headers.get("content-type"), "image/webp");
     assert.equal((await sharp(await bytesOf(asWebp)).metadata()).format, "webp");
+  });
+
+  it("restores a high-quality source re-saved from a low-quality one, recording the earlier quality", async () => {
+    await stack.put("photos/resaved.jpg", await resaved(photoLike(256, 192, 8), 10, 95, [4, 1]));
+    const response = await fetch(`${stack.url}/photos/resaved.jpg`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("x-unjpeg-action"), "restored");
+    assert.equal(response.headers.get("x-unjpeg-quality"), "95");
+    await response.arrayBuffer();
+    const head = await stack.s3.send(
+      new HeadObjectCommand({ Bucket: BUCKET, Key: "photos/resaved.restored.jpg" }),
+    );
+    assert.ok(Math.abs(Number(head.Metadata?.["unjpeg-earlier-quality"]) - 10) <= 5);
   });
 
   it("applies EXIF orientation: restored and transcoded images come out upright", async () => {

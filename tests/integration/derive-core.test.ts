@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { type Deriver, deriveObject, ModelMismatchError } from "../../lib/storage/derive.js";
 import { headObject } from "../../lib/storage/s3.js";
+import { photoLike, resaved } from "../unit/resave-tools.js";
 import { BUCKET, makeJpeg, putBytes, startTestStack, type TestStack, testDeriver } from "./upload-helpers.js";
 
 const HEADER_BYTES = 1024;
@@ -38,6 +39,22 @@ test("listed and in need of a restore: every source byte is read once", async ()
   assert.equal(outcome.bytesRead, body.byteLength);
   if (outcome.action === "written") assert.equal(outcome.inputBytes, body.byteLength);
   assert.notEqual(await headObject(stack.s3, BUCKET, "listed/low.restored.jpg"), null);
+});
+
+test("listed and re-saved (the backfill's path): restored, its bytes read once, the earlier quality stored", async () => {
+  const body = await resaved(photoLike(320, 240, 6), 12, 94, [5, 0]);
+  assert.ok(body.byteLength > 2 * HEADER_BYTES);
+  await putBytes(stack.s3, "listed/resaved.jpg", body);
+  const outcome = await deriveObject(deriver, {
+    bucket: BUCKET,
+    key: "listed/resaved.jpg",
+    listed: await listedOf("listed/resaved.jpg"),
+  });
+  assert.equal(outcome.action, "written");
+  assert.equal(outcome.bytesRead, body.byteLength, "the re-saved check's bytes are the restore's");
+  const head = await headObject(stack.s3, BUCKET, "listed/resaved.restored.jpg");
+  assert.equal(head?.metadata["unjpeg-quality"], "94");
+  assert.ok(Math.abs(Number(head?.metadata["unjpeg-earlier-quality"]) - 12) <= 5);
 });
 
 test("listed with an ETag that is no longer the object's: nothing reused, the object as it is now restored", async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import sharp from "sharp";
+import { photoLike, resaved } from "../unit/resave-tools.js";
 import { REPO_ROOT, runCli } from "./cli-helpers.js";
 
 const MODEL = join(REPO_ROOT, "tests/fixtures/model-random");
@@ -156,5 +157,46 @@ describe("unjpeg restore (CLI)", () => {
     const off = { projection: { applied: false, reason: "turned off" }, timed: false };
     assert.deepEqual(await projection(["--no-projection"]), off);
     assert.deepEqual(await projection([], { UNJPEG_PROJECTION: "false" }), off);
+  });
+
+  it("restores a re-saved QF 95 file as its earlier compression: earlierQuality in --json; off with UNJPEG_DETECT_RESAVED=false", async () => {
+    const input = join(dir, "resaved.jpg");
+    await writeFile(input, await resaved(photoLike(160, 120, 4), 10, 95, [2, 6]));
+    const args = [
+      "--json",
+      "--model",
+      MODEL,
+      "--format",
+      "png",
+      "--out-dir",
+      join(dir, "resaved-out"),
+      input,
+    ];
+    const r = await cli(args);
+    assert.equal(r.code, 0, r.stderr);
+    const line = JSON.parse(r.stdout);
+    assert.equal(line.action, "restored");
+    assert.equal(line.quality, 95);
+    assert.ok(Math.abs(line.earlierQuality - 10) <= 5, `earlierQuality ${line.earlierQuality}`);
+    assert.deepEqual(line.recompressed.offset, [2, 6]);
+    assert.equal(line.recompressed.quality, line.earlierQuality);
+    const off = await runCli(["restore", ...args], { UNJPEG_THREADS: "2", UNJPEG_DETECT_RESAVED: "false" });
+    const skipped = JSON.parse(off.stdout);
+    assert.deepEqual([skipped.action, skipped.reason], ["skipped", "high-quality"]);
+    const low = JSON.parse(
+      (
+        await cli([
+          "--json",
+          "--model",
+          MODEL,
+          "--format",
+          "png",
+          "--out-dir",
+          join(dir, "low-out"),
+          join(dir, "low.jpg"),
+        ])
+      ).stdout,
+    );
+    assert.equal(low.earlierQuality, null, "a file restored for its own quality");
   });
 });

@@ -7,6 +7,8 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { inspectFile } from "../../lib/cli/inspect.js";
+import { inspectJpeg } from "../../lib/jpeg/index.js";
+import { jpegOf, photoLike, resaved } from "./resave-tools.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const fixture = (name: string): string => join(root, "tests/fixtures/jpeg", name);
@@ -121,4 +123,55 @@ test("reads only the headers of a large file", async () => {
   assert.ok(report.bytesRead <= 16384, `read ${report.bytesRead} bytes`);
   const directory = await inspectFile(dir);
   assert.deepEqual(directory.ok ? null : directory.error.code, "FILE_NOT_REGULAR");
+});
+
+test("--resaved: the earlier compression of a re-saved file in --json and in the table", async () => {
+  const picture = photoLike(256, 192);
+  const files = [join(dir, "resaved.jpg"), join(dir, "single.jpg"), fixture("cjpeg-q10-16bit.jpg")];
+  await writeFile(files[0]!, await resaved(picture, 10, 95, [3, 5]));
+  await writeFile(files[1]!, await jpegOf(picture, 95));
+  const { code, stdout } = await unjpeg("inspect", "--json", "--resaved", ...files);
+  assert.equal(code, 0);
+  const [again, single, tiny] = stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line));
+  assert.equal(again.quality, 95);
+  assert.deepEqual(Object.keys(again.recompressed), ["quality", "offset", "confidence"]);
+  assert.deepEqual(again.recompressed.offset, [3, 5]);
+  assert.ok(Math.abs(again.recompressed.quality - 10) <= 5);
+  assert.ok(again.recompressed.confidence > 0 && again.recompressed.confidence <= 1);
+  assert.equal(single.recompressed, false);
+  assert.equal(tiny.recompressed, false, "16×16: too few blocks to show one");
+  assert.equal(Object.keys(again).at(-1), "recompressed");
+
+  const table = await unjpeg("inspect", "--resaved", ...files.slice(0, 2));
+  const lines = table.stdout.trim().split("\n");
+  assert.match(lines[0]!, /sampling\s+resaved\s+file$/);
+  assert.match(lines[1]!, /^95\s+exact\s+.*\s(\d+) @3,5\s+.*resaved\.jpg$/);
+  assert.match(lines[2]!, /^95\s+exact\s+.*\sno\s+.*single\.jpg$/);
+});
+
+test("plain inspect is unchanged by --resaved: no field, no column, the headers' bytes only", async () => {
+  const path = join(dir, "resaved-plain.jpg");
+  const bytes = await resaved(photoLike(256, 192), 10, 95, [3, 5]);
+  await writeFile(path, bytes);
+  const plain = await inspectFile(path);
+  const checked = await inspectFile(path, { resaved: true });
+  assert.ok(plain.ok && checked.ok);
+  assert.equal("recompressed" in plain, false);
+  const headers = inspectJpeg(bytes, { fileSize: bytes.length });
+  assert.ok(headers.status === "ok");
+  // The headers fit the first 16 KiB read: that read is all plain inspect does, as before.
+  assert.equal(plain.bytesRead, Math.min(16384, bytes.length));
+  assert.ok(headers.headerBytes < plain.bytesRead);
+  assert.equal(
+    checked.bytesRead,
+    plain.bytesRead + bytes.length,
+    "--resaved reads the (small) file once more",
+  );
+  const { stdout } = await unjpeg("inspect", "--json", path);
+  assert.equal("recompressed" in JSON.parse(stdout), false);
+  const table = await unjpeg("inspect", path);
+  assert.doesNotMatch(table.stdout, /resaved\s+file/);
 });

@@ -241,6 +241,18 @@ describe("decodeCoefficients", () => {
       });
       releaseCoefficients(decoded);
     }
+    // A prefix cut inside the luma's own scan: the chroma's scan never comes, and its components are zeros.
+    releaseCoefficients(decodeCoefficients(encode(false).bytes));
+    const separate = encode(false, [[0], [1, 2]]).bytes;
+    const firstScan = Buffer.from(separate).indexOf(Buffer.from([0xff, 0xda]));
+    const cut = decodeCoefficients(separate.subarray(0, firstScan + 60), { prefix: true });
+    assert.deepEqual(
+      cut.components.slice(1).map((c) => [c.rows, c.coefficients.every((v) => v === 0)]),
+      [
+        [0, true],
+        [0, true],
+      ],
+    );
   });
 
   test("a file without DHT gets the standard tables (Motion-JPEG), as libjpeg gives them", () => {
