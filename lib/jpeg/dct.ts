@@ -32,8 +32,16 @@ export const BLOCK: Float32Array = WORK;
 /** Copies the 8×8 block at `offset` of a plane `stride` values wide into the work block. */
 export function loadBlock(plane: Float32Array, offset: number, stride: number): void {
   const block = WORK;
+  // A row written out: the plane is checked once a row, not once a value.
   for (let r = 0, o = offset; r < 64; r += 8, o += stride) {
-    for (let c = 0; c < 8; c++) block[r + c] = plane[o + c]!;
+    block[r] = plane[o]!;
+    block[r + 1] = plane[o + 1]!;
+    block[r + 2] = plane[o + 2]!;
+    block[r + 3] = plane[o + 3]!;
+    block[r + 4] = plane[o + 4]!;
+    block[r + 5] = plane[o + 5]!;
+    block[r + 6] = plane[o + 6]!;
+    block[r + 7] = plane[o + 7]!;
   }
 }
 
@@ -41,7 +49,14 @@ export function loadBlock(plane: Float32Array, offset: number, stride: number): 
 export function storeBlock(plane: Float32Array, offset: number, stride: number): void {
   const block = WORK;
   for (let r = 0, o = offset; r < 64; r += 8, o += stride) {
-    for (let c = 0; c < 8; c++) plane[o + c] = block[r + c]!;
+    plane[o] = block[r]!;
+    plane[o + 1] = block[r + 1]!;
+    plane[o + 2] = block[r + 2]!;
+    plane[o + 3] = block[r + 3]!;
+    plane[o + 4] = block[r + 4]!;
+    plane[o + 5] = block[r + 5]!;
+    plane[o + 6] = block[r + 6]!;
+    plane[o + 7] = block[r + 7]!;
   }
 }
 
