@@ -6,14 +6,9 @@
 import { JpegError } from "./errors.js";
 import { buildTable, type HuffmanSlots, type HuffmanTable, standardTable } from "./huffman.js";
 import type { FrameLayout } from "./layout.js";
-import {
-  decodeAcFirstBlock,
-  decodeAcRefineBlock,
-  decodeDcFirstBlock,
-  decodeDcRefineBlock,
-} from "./scan-progressive.js";
+import { decodeAcScan, decodeDcFirstBlock, decodeDcRefineBlock } from "./scan-progressive.js";
 import { decodeSequentialScan } from "./scan-sequential.js";
-import { dataEnded, EOBRUN, loadSegment, readPastData, restart, type ScanState } from "./scan-state.js";
+import { dataEnded, loadSegment, readPastData, restart, type ScanState } from "./scan-state.js";
 import type { ScanHeader } from "./segments.js";
 
 /** What the scans of one frame share. */
@@ -56,11 +51,9 @@ enum Kind {
   AcRefine,
 }
 
-/** One call site per decoder, so that each is monomorphic (and inlined where V8 finds it worth it). */
+/** A DC scan's block decoder (AC scans have their own loops, scan-progressive.ts decodeAcScan). */
 function decodeBlock(kind: Kind, s: ScanState, out: Int16Array, off: number, c: number): void {
-  if (kind === Kind.AcRefine) decodeAcRefineBlock(s, out, off);
-  else if (kind === Kind.AcFirst) decodeAcFirstBlock(s, out, off);
-  else if (kind === Kind.DcFirst) decodeDcFirstBlock(s, out, off, c);
+  if (kind === Kind.DcFirst) decodeDcFirstBlock(s, out, off, c);
   else decodeDcRefineBlock(s, out, off);
 }
 
@@ -132,29 +125,20 @@ function decodeUnits(image: ImageState, components: ScanComponentState[], kind: 
   const interval = image.restartInterval;
   let restarts = 0;
 
+  if (kind === Kind.AcFirst || kind === Kind.AcRefine) {
+    const { blocksWide, blocksHigh, out } = components[0]!;
+    decodeAcScan(s, out, blocksWide * blocksHigh, blocksWide, interval, kind === Kind.AcRefine);
+    return s.segmentEnd;
+  }
+
   if (components.length === 1) {
     const { blocksWide, blocksHigh, out } = components[0]!;
     const blocks = blocksWide * blocksHigh;
-    for (let block = 0; block < blocks; ) {
+    for (let block = 0; block < blocks; block++) {
       s.unit = block;
       if (interval !== 0 && block !== 0 && block % interval === 0) restart(s, restarts++ & 7);
-      if (s.bits[EOBRUN]! > 0 && (kind === Kind.AcFirst || kind === Kind.AcRefine)) {
-        // Within an end-of-band run (to the interval's end at most), a first scan codes nothing, and a
-        // refinement nothing in a block without nonzero coefficients in the band: such blocks are passed
-        // here at once, so that a scan costs about its symbols, not its blocks.
-        const intervalEnd = interval === 0 ? blocks : Math.min(blocks, block - (block % interval) + interval);
-        const end = Math.min(intervalEnd, block + s.bits[EOBRUN]!);
-        const from = block;
-        if (kind === Kind.AcFirst) block = end;
-        else while (block < end && s.lastNonzero[block]! < s.ss) block++;
-        if (block > from) {
-          s.bits[EOBRUN]! -= block - from;
-          continue;
-        }
-      }
       decodeBlock(kind, s, out, block * 64, 0);
       if (readPastData(s)) throw dataEnded(s, block, blocks);
-      block++;
     }
     return s.segmentEnd;
   }
