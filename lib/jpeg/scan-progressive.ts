@@ -7,7 +7,7 @@
  * scan-sequential.ts gives.
  */
 import { AC_SPECIAL, extend, FAST_BITS } from "./huffman.js";
-import { decodeDcDifference, longCode } from "./scan-sequential.js";
+import { longCode } from "./scan-sequential.js";
 import {
   BIT,
   BIT_LENGTH,
@@ -27,19 +27,6 @@ const ZIGZAG_ORDER = ZIGZAG;
 /** The AC scan's lookahead tables (huffman.ts `fast` and `ac`). */
 const FAST = new Int32Array(1 << FAST_BITS);
 const AC = new Int32Array(1 << FAST_BITS);
-
-export function decodeDcFirstBlock(s: ScanState, out: Int16Array, off: number, c: number): void {
-  const dc = s.predictors[c]! + decodeDcDifference(s, s.dc[c]!);
-  s.predictors[c] = dc;
-  out[off] = dc << s.al;
-}
-
-export function decodeDcRefineBlock(s: ScanState, out: Int16Array, off: number): void {
-  const bit = s.bits[BIT]!;
-  s.bits[BIT] = bit + 1;
-  if ((s.view.getUint8(bit >>> 3) << (bit & 7)) & 0x80) out[off] |= 1 << s.al;
-}
-
 /**
  * An AC scan of one component, first (`refine` false) or refinement, into `out` (its `blocks` blocks row by
  * row, `blocksWide` a row); restart markers every `interval` blocks (0: none).

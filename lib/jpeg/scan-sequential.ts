@@ -46,7 +46,7 @@ const UNTIL_RESTART = 0;
 const RESTARTS = 1;
 const SLOTS = 2;
 
-/** A component of a sequential scan, and where its blocks are in the frame's storage. */
+/** A component of a scan decoded by MCUs, and where its blocks are in the frame's storage. */
 export interface SequentialComponent {
   readonly h: number;
   readonly v: number;
@@ -54,6 +54,41 @@ export interface SequentialComponent {
   readonly blocksHigh: number;
   /** Index of its first coefficient in the storage. */
   readonly base: number;
+}
+
+/** Where a scan's MCUs put their blocks, in a decoder's module constants (see {@link layOutMcus}). */
+export interface McuLayout {
+  /** By block of an MCU (at most 10): its component's position in the scan, and where it is in the MCU. */
+  readonly slotComponent: Int32Array;
+  readonly slotX: Int32Array;
+  readonly slotY: Int32Array;
+  /** By the component's position in the scan: sampling factors, block grid, first coefficient in storage. */
+  readonly h: Int32Array;
+  readonly v: Int32Array;
+  readonly blocksWide: Int32Array;
+  readonly blocksHigh: Int32Array;
+  readonly base: Int32Array;
+}
+
+/** Fills `layout` for a scan of `components`; returns the blocks of an MCU. */
+export function layOutMcus(components: readonly SequentialComponent[], layout: McuLayout): number {
+  let slots = 0;
+  for (let c = 0; c < components.length; c++) {
+    const { h, v, blocksWide, blocksHigh, base } = components[c]!;
+    layout.h[c] = h;
+    layout.v[c] = v;
+    layout.blocksWide[c] = blocksWide;
+    layout.blocksHigh[c] = blocksHigh;
+    layout.base[c] = base;
+    for (let y = 0; y < v; y++) {
+      for (let x = 0; x < h; x++, slots++) {
+        layout.slotComponent[slots] = c;
+        layout.slotX[slots] = x;
+        layout.slotY[slots] = y;
+      }
+    }
+  }
+  return slots;
 }
 
 /**
@@ -67,28 +102,6 @@ export function longCode(table: HuffmanTable, word: number): number {
   while (word >>> (32 - length) > maxCode[length]!) length++;
   if (length > 16) return -1;
   return (length << 8) | table.symbols[(word >>> (32 - length)) + table.valueOffset[length]!]!;
-}
-
-/** Reads one DC difference (T.81 F.2.2.1): a magnitude category by Huffman code, then that many bits. */
-export function decodeDcDifference(s: ScanState, table: HuffmanTable): number {
-  const view = s.view;
-  let bit = s.bits[BIT]!;
-  const word = view.getUint32(bit >>> 3) << (bit & 7); // at least 25 valid bits, first at the top
-  let entry = table.fast[word >>> SHIFT]!;
-  if (entry === 0) {
-    entry = longCode(table, word);
-    if (entry < 0) throw badCode(s);
-  }
-  bit += entry >> 8;
-  const size = entry & 15;
-  let difference = 0;
-  if (size !== 0) {
-    const bits = (view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size);
-    bit += size;
-    difference = extend(bits, size);
-  }
-  s.bits[BIT] = bit;
-  return difference;
 }
 
 /**
@@ -106,23 +119,19 @@ export function decodeSequentialScan(
   mcusHigh: number,
   interval: number,
 ): void {
-  let slots = 0;
+  const slots = layOutMcus(components, {
+    slotComponent: SLOT_COMPONENT,
+    slotX: SLOT_X,
+    slotY: SLOT_Y,
+    h: H,
+    v: V,
+    blocksWide: BLOCKS_WIDE,
+    blocksHigh: BLOCKS_HIGH,
+    base: BASE,
+  });
   for (let c = 0; c < components.length; c++) {
-    const { h, v, blocksWide, blocksHigh, base } = components[c]!;
-    H[c] = h;
-    V[c] = v;
-    BLOCKS_WIDE[c] = blocksWide;
-    BLOCKS_HIGH[c] = blocksHigh;
-    BASE[c] = base;
     DC_FAST.set(s.dc[c]!.fast, c << FAST_BITS);
     AC_FAST.set(s.ac[c]!.ac, c << FAST_BITS);
-    for (let y = 0; y < v; y++) {
-      for (let x = 0; x < h; x++, slots++) {
-        SLOT_COMPONENT[slots] = c;
-        SLOT_X[slots] = x;
-        SLOT_Y[slots] = y;
-      }
-    }
   }
   RUN[UNTIL_RESTART] = interval === 0 ? -1 : interval;
   RUN[RESTARTS] = 0;

@@ -6,9 +6,10 @@
 import { JpegError } from "./errors.js";
 import { buildTable, type HuffmanSlots, type HuffmanTable, standardTable } from "./huffman.js";
 import type { FrameLayout } from "./layout.js";
-import { decodeAcScan, decodeDcFirstBlock, decodeDcRefineBlock } from "./scan-progressive.js";
+import { decodeAcScan } from "./scan-progressive.js";
+import { decodeDcScan } from "./scan-progressive-dc.js";
 import { decodeSequentialScan } from "./scan-sequential.js";
-import { dataEnded, loadSegment, readPastData, restart, type ScanState } from "./scan-state.js";
+import { loadSegment, readPastData, type ScanState } from "./scan-state.js";
 import type { ScanHeader } from "./segments.js";
 
 /** What the scans of one frame share. */
@@ -51,12 +52,6 @@ enum Kind {
   AcRefine,
 }
 
-/** A DC scan's block decoder (AC scans have their own loops, scan-progressive.ts decodeAcScan). */
-function decodeBlock(kind: Kind, s: ScanState, out: Int16Array, off: number, c: number): void {
-  if (kind === Kind.DcFirst) decodeDcFirstBlock(s, out, off, c);
-  else decodeDcRefineBlock(s, out, off);
-}
-
 /** Decodes one scan; returns the offset where its data reading stopped (at the next marker, usually). */
 export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: number, at: number): number {
   const { layout } = image;
@@ -64,12 +59,7 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
   if (new Set(indexes).size !== indexes.length) {
     throw new JpegError("JPEG_BAD_SCAN", "a scan names a component twice", at);
   }
-  // Object literals (not spreads): their shapes live as long as this code, see createScanState.
-  const components = indexes.map((i) => {
-    const { h, v, blocksWide, blocksHigh } = layout.components[i]!;
-    return { h, v, blocksWide, blocksHigh, out: image.coefficients[i]! };
-  });
-  const mcuBlocks = components.reduce((n, c) => n + c.h * c.v, 0);
+  const mcuBlocks = indexes.reduce((n, i) => n + layout.components[i]!.h * layout.components[i]!.v, 0);
   if (indexes.length > 1 && mcuBlocks > 10) {
     const message = `an interleaved scan with ${mcuBlocks} blocks per MCU (at most 10)`;
     throw new JpegError("JPEG_BAD_SCAN", message, at);
@@ -80,8 +70,9 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
     ? progressiveDecoder(image, scan, s, at)
     : sequentialDecoder(image, scan, s, at);
   loadSegment(s, dataStart);
+  const ac = kind === Kind.AcFirst || kind === Kind.AcRefine;
   const decode = (): number =>
-    kind === Kind.Sequential ? decodeSequential(image, indexes, s) : decodeUnits(image, components, kind, s);
+    ac ? decodeAc(image, indexes[0]!, s, kind) : decodeByMcus(image, indexes, s, kind);
   if (!image.prefix || image.progressive) {
     const end = decode();
     for (const i of indexes) image.rows[i] = layout.components[i]!.blocksHigh;
@@ -92,20 +83,12 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
     for (const i of indexes) image.rows[i] = layout.components[i]!.blocksHigh;
     return end;
   } catch (error) {
-    return cutScan(image, indexes, components.length === 1, s, error);
+    return cutScan(image, indexes, indexes.length === 1, s, error);
   }
 }
 
-interface ScanComponentState {
-  readonly h: number;
-  readonly v: number;
-  readonly blocksWide: number;
-  readonly blocksHigh: number;
-  readonly out: Int16Array;
-}
-
-/** A sequential scan (scan-sequential.ts); returns where its data stopped. */
-function decodeSequential(image: ImageState, indexes: readonly number[], s: ScanState): number {
+/** A scan decoded by MCUs (sequential, or progressive DC); returns where its data stopped. */
+function decodeByMcus(image: ImageState, indexes: readonly number[], s: ScanState, kind: Kind): number {
   const { layout } = image;
   const single = indexes.length === 1;
   const components = indexes.map((i) => {
@@ -116,56 +99,21 @@ function decodeSequential(image: ImageState, indexes: readonly number[], s: Scan
   const [mcusWide, mcusHigh] = single
     ? [components[0]!.blocksWide, components[0]!.blocksHigh]
     : [layout.mcusWide, layout.mcusHigh];
-  decodeSequentialScan(s, image.storage, components, mcusWide, mcusHigh, image.restartInterval);
+  const { storage, restartInterval } = image;
+  if (kind === Kind.Sequential) {
+    decodeSequentialScan(s, storage, components, mcusWide, mcusHigh, restartInterval);
+  } else {
+    const refine = kind === Kind.DcRefine;
+    decodeDcScan(s, storage, components, mcusWide, mcusHigh, restartInterval, refine);
+  }
   return s.segmentEnd;
 }
 
-/** A progressive scan's blocks (one component's row by row, or MCUs of several); returns where its data stopped. */
-function decodeUnits(image: ImageState, components: ScanComponentState[], kind: Kind, s: ScanState): number {
-  const interval = image.restartInterval;
-  let restarts = 0;
-
-  if (kind === Kind.AcFirst || kind === Kind.AcRefine) {
-    const { blocksWide, blocksHigh, out } = components[0]!;
-    decodeAcScan(s, out, blocksWide * blocksHigh, blocksWide, interval, kind === Kind.AcRefine);
-    return s.segmentEnd;
-  }
-
-  if (components.length === 1) {
-    const { blocksWide, blocksHigh, out } = components[0]!;
-    const blocks = blocksWide * blocksHigh;
-    for (let block = 0; block < blocks; block++) {
-      s.unit = block;
-      if (interval !== 0 && block !== 0 && block % interval === 0) restart(s, restarts++ & 7);
-      decodeBlock(kind, s, out, block * 64, 0);
-      if (readPastData(s)) throw dataEnded(s, block, blocks);
-    }
-    return s.segmentEnd;
-  }
-
-  const scratch = new Int16Array(64); // padding blocks of MCUs past the component's edge: decoded, dropped
-  const { mcusWide, mcusHigh } = image.layout;
-  const mcus = mcusWide * mcusHigh;
-  let mcu = 0;
-  for (let mcuY = 0; mcuY < mcusHigh; mcuY++) {
-    for (let mcuX = 0; mcuX < mcusWide; mcuX++, mcu++) {
-      s.unit = mcu;
-      if (interval !== 0 && mcu !== 0 && mcu % interval === 0) restart(s, restarts++ & 7);
-      for (let c = 0; c < components.length; c++) {
-        const { h, v, blocksWide, blocksHigh, out } = components[c]!;
-        for (let y = 0; y < v; y++) {
-          const by = mcuY * v + y;
-          for (let x = 0; x < h; x++) {
-            const bx = mcuX * h + x;
-            if (bx < blocksWide && by < blocksHigh) decodeBlock(kind, s, out, (by * blocksWide + bx) * 64, c);
-            else decodeBlock(kind, s, scratch, 0, c);
-            // Every block: past its data a decoder reads zeros, and the padding holds one block's worth.
-            if (readPastData(s)) throw dataEnded(s, mcu, mcus);
-          }
-        }
-      }
-    }
-  }
+/** A progressive AC scan (one component); returns where its data stopped. */
+function decodeAc(image: ImageState, index: number, s: ScanState, kind: Kind): number {
+  const { blocksWide, blocksHigh } = image.layout.components[index]!;
+  const out = image.coefficients[index]!;
+  decodeAcScan(s, out, blocksWide * blocksHigh, blocksWide, image.restartInterval, kind === Kind.AcRefine);
   return s.segmentEnd;
 }
 
