@@ -1,7 +1,7 @@
 /**
- * Progressive scans (T.81 G.1.2): DC first and refinement (interleaved, by block), AC first and refinement
- * (one component, a spectral band `ss..se`, end-of-band runs over several blocks). Each loop is bounded by
- * the band: every symbol moves at least one coefficient on. Bits are read as in scan-sequential.ts: the
+ * Progressive AC scans (T.81 G.1.2.2), first and refinement: one component, a spectral band `ss..se`,
+ * end-of-band runs over several blocks (DC scans: scan-progressive-dc.ts). Each loop is bounded by the
+ * band: every symbol moves at least one coefficient on. Bits are read as in scan-sequential.ts: the
  * position in a local, 32 bits by one DataView load. An AC scan is decoded a block row (or a restart
  * interval, if shorter) per call, with the scan's tables copied into module constants, for the reasons
  * scan-sequential.ts gives.
