@@ -182,8 +182,18 @@ function refineBlocks(s: ScanState, out: Int16Array, from: number, to: number, b
           break; // the rest of the band is refined below, as in the following blocks of the run
         }
         // Pass `run` zero coefficients (correcting the nonzero ones on the way), then take the next zero one.
-        // The correction bits come from 32 bits read here, read again only past the 25th.
         for (;;) {
+          if (k > lastK) {
+            // Past the block's last nonzero coefficient all are zero: the run ends `run` further on.
+            k += run;
+            if (k > se) throw overrunAt(s, bit);
+            if (value !== 0) {
+              out[off + zigzag[k]!] = value;
+              lastK = k;
+            }
+            k++;
+            break;
+          }
           if (k > se) throw overrunAt(s, bit);
           const z = off + zigzag[k]!;
           const coefficient = out[z]!;
