@@ -9,10 +9,8 @@ import {
   BLOCK,
   FORWARD_SCALE,
   forwardBlock,
-  forwardDct,
   INVERSE_SCALE,
   inverseBlock,
-  inverseDct,
   loadBlock,
   storeBlock,
 } from "./dct.js";
@@ -94,6 +92,18 @@ export type Outside = "margin" | "cell";
  */
 const LOADED = new Float64Array(256);
 let loaded: CellTables | undefined;
+/** `cells` in {@link LOADED}. */
+function load(cells: CellTables): Float64Array {
+  if (cells !== loaded) {
+    LOADED.set(cells.step, 0);
+    LOADED.set(cells.half, 64);
+    LOADED.set(cells.bound, 128);
+    LOADED.set(cells.post, 192);
+    loaded = cells;
+  }
+  return LOADED;
+}
+
 /** dct.ts's block, as a module constant of this module too (an imported binding is read and checked at each use). */
 const TRANSFORMED = BLOCK;
 
@@ -112,14 +122,7 @@ export function clipBlock(
   cells: CellTables,
   outside: Outside = "margin",
 ): number {
-  if (cells !== loaded) {
-    LOADED.set(cells.step, 0);
-    LOADED.set(cells.half, 64);
-    LOADED.set(cells.bound, 128);
-    LOADED.set(cells.post, 192);
-    loaded = cells;
-  }
-  const table = LOADED;
+  const table = load(cells);
   const work = TRANSFORMED;
   const strict = outside === "cell";
   loadBlock(plane, offset, stride);
@@ -146,10 +149,10 @@ export function clipBlock(
 /** DCT units a partly covered block's coefficient may stay outside its clipped cell (well inside margins). */
 const EDGE_TOLERANCE = 0.05;
 
-/** Scratch for {@link clipEdgeBlock}: 3 × 64 values. */
-export function edgeScratch(): Float32Array {
-  return new Float32Array(192);
-}
+/** {@link clipEdgeBlock}'s block as the image has it, and the change so far (module constants). */
+const ORIGINAL = new Float32Array(64);
+const DELTA = new Float32Array(64);
+const SCALE = FORWARD_SCALE;
 
 /**
  * {@link clipBlock} for a block the image covers only `cols` × `rows` of. The encoder filled the rest by
@@ -163,42 +166,43 @@ export function clipEdgeBlock(
   coefficients: Int16Array,
   k0: number,
   cells: CellTables,
-  scratch: Float32Array,
   rounds: number,
   outside: Outside = "margin",
 ): number {
   const { offset, stride, cols, rows } = at;
-  const { step, half, bound, post } = cells;
-  const original = scratch.subarray(0, 64);
-  const delta = scratch.subarray(64, 128);
-  const work = scratch.subarray(128, 192);
-  for (let r = 0; r < 8; r++)
-    for (let c = 0; c < 8; c++) original[r * 8 + c] = plane[offset + r * stride + c]!;
+  const table = load(cells);
+  const original = ORIGINAL;
+  const delta = DELTA;
+  const work = TRANSFORMED;
+  const scale = SCALE;
+  loadBlock(plane, offset, stride);
+  original.set(work);
   delta.fill(0);
   let counted = 0;
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < 64; i++) work[i] = original[i]! + delta[i]!;
-    forwardDct(work, 0, 8);
+    forwardBlock();
     let worst = 0;
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0, k = k0; i < 64; i++, k++) {
       const g = work[i]!;
-      const centre = coefficients[k0 + i]! * step[i]!;
-      const lo = centre - half[i]!;
-      const hi = centre + half[i]!;
+      const centre = coefficients[k]! * table[i]!;
+      const lo = centre - table[64 + i]!;
+      const hi = centre + table[64 + i]!;
       const v = Math.min(Math.max(g, lo), hi);
       if (v !== g) {
-        worst = Math.max(worst, Math.abs(v - g) / FORWARD_SCALE[i]!);
-        if (round === 0 && (outside === "margin" || Math.abs(g - centre) > bound[i]!)) counted++;
+        worst = Math.max(worst, Math.abs(v - g) / scale[i]!);
+        if (round === 0 && (outside === "margin" || Math.abs(g - centre) > table[128 + i]!)) counted++;
       }
-      work[i] = v * post[i]!;
+      work[i] = v * table[192 + i]!;
     }
     // The last change is in both sets, or so nearly that the margins hold it.
     if (worst <= EDGE_TOLERANCE) break;
-    inverseDct(work, 0, 8);
+    inverseBlock();
     for (let i = 0; i < 64; i++) delta[i] = work[i]! - original[i]!;
     averageEdges(delta, cols, rows);
   }
-  for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) plane[offset + r * stride + c] = delta[r * 8 + c]!;
+  work.set(delta);
+  storeBlock(plane, offset, stride);
   return counted;
 }
 

@@ -13,7 +13,6 @@ import {
   cellTables,
   clipBlock,
   clipEdgeBlock,
-  edgeScratch,
   type Outside,
 } from "../jpeg/cells.js";
 import type { JpegCoefficients } from "../jpeg/coefficients.js";
@@ -119,7 +118,6 @@ export function projectOntoSource(
       coveredHeight: Math.ceil(layout.height / c.sy),
     };
   });
-  const scratch = edgeScratch();
   // Which MCUs of the band changed: the pixels of the others are left alone (most, after a good model).
   const mcuWidth = 8 * maxH;
   const mcus = Math.ceil(layout.width / mcuWidth);
@@ -132,7 +130,7 @@ export function projectOntoSource(
     io.gather(y0, 0, mcus * mcuWidth);
     // A grey source's every pixel is written (as its luma), so that the encoder's grey is that luma.
     changed.fill(grey ? 1 : 0);
-    for (const c of components) clipped += projectBand(c, band, scratch, changed, 0, mcus);
+    for (const c of components) clipped += projectBand(c, band, changed, 0, mcus);
     // Written back MCU by MCU. Where 8-bit clamping cut a change short, the MCU is projected again from
     // its clamped pixels, and again, while that pays: each round must at least halve what clamping cuts
     // off, or it is undone. Clamping that does not give way (a black shadow, a white sky, whose truth is
@@ -149,7 +147,7 @@ export function projectOntoSource(
       for (const [m0, m1] of runs) {
         changed.fill(0, m0, m1);
         io.gather(y0, m0 * mcuWidth, m1 * mcuWidth);
-        for (const c of components) projectBand(c, band, scratch, changed, m0, m1, "cell");
+        for (const c of components) projectBand(c, band, changed, m0, m1, "cell");
         for (let m = m0; m < m1; m++) {
           if (changed[m] === 0) continue;
           const [x0, x1] = [m * mcuWidth, (m + 1) * mcuWidth];
@@ -200,7 +198,6 @@ function runsOf(changed: Uint8Array): [number, number][] {
 function projectBand(
   c: ComponentState,
   band: number,
-  scratch: Float32Array,
   changed: Uint8Array,
   m0: number,
   m1: number,
@@ -219,7 +216,7 @@ function projectBand(
       const n =
         cols === 8 && rows === 8
           ? clipBlock(plane.data, offset, plane.width, c.coefficients, k0, c.cells, outside)
-          : clipEdge(c, plane, offset, cols, rows, k0, scratch, outside);
+          : clipEdge(c, plane, offset, cols, rows, k0, outside);
       const m = Math.floor(bx / c.h);
       changed[m] = Math.min(255, changed[m]! + n);
       clipped += n;
@@ -235,7 +232,6 @@ function clipEdge(
   cols: number,
   rows: number,
   k0: number,
-  scratch: Float32Array,
   outside: Outside,
 ): number {
   let cells = c.edgeCells.get(cols * 8 + rows);
@@ -244,5 +240,5 @@ function clipEdge(
     c.edgeCells.set(cols * 8 + rows, cells);
   }
   const at = { offset, stride: plane.width, cols, rows };
-  return clipEdgeBlock(plane.data, at, c.coefficients, k0, cells, scratch, EDGE_ROUNDS, outside);
+  return clipEdgeBlock(plane.data, at, c.coefficients, k0, cells, EDGE_ROUNDS, outside);
 }
