@@ -1,10 +1,11 @@
 /**
- * Sequential (baseline and extended) scans, the hot path of the whole decoder, and the DC difference that
- * progressive DC scans read too. Written for V8: one function decodes the whole scan with the bit position
- * in a local; 32 bits are read with one DataView load wherever they are needed (the segment has no
- * stuffing and ends in zeros, see scan-state.ts); the scan's lookahead tables are copied into module
+ * Sequential (baseline and extended) scans, the hot path of the whole decoder; and what the progressive
+ * decoders share with it (long codes, the MCU layout). Written for V8: an MCU row per call, with the bit
+ * position in a local; 32 bits read with one DataView load wherever they are needed (the segment has no
+ * stuffing and ends in zeros, see scan-state.ts); the scan's lookahead tables copied into module
  * constants, whose addresses V8 builds into the code (a table reached through an object is reloaded and
- * checked at every symbol); no call in the loops (the rare long code is searched inline), no allocation.
+ * checked at every symbol); no call in the loops but the rare long code's small search, which V8
+ * inlines; no allocation.
  */
 import { AC_EOB, AC_LONG, AC_SPECIAL, extend, FAST_BITS, type HuffmanTable } from "./huffman.js";
 import {
