@@ -7,10 +7,13 @@ import { extend, FAST_BITS } from "./huffman.js";
 import { layOutMcus, longCode, type SequentialComponent } from "./scan-sequential.js";
 import { BIT, BIT_LENGTH, badCode, dataEnded, restart, type ScanState } from "./scan-state.js";
 
-const SHIFT = 32 - FAST_BITS;
+const LOOKAHEAD = FAST_BITS;
+const extendValue = extend;
+const searchLongCode = longCode;
+const SHIFT = 32 - LOOKAHEAD;
 
 /** By the component's position in the scan, its DC `fast` table; and where the MCUs put their blocks. */
-const DC_FAST = new Int32Array(4 << FAST_BITS);
+const DC_FAST = new Int32Array(4 << LOOKAHEAD);
 const SLOT_COMPONENT = new Int32Array(10);
 const SLOT_X = new Int32Array(10);
 const SLOT_Y = new Int32Array(10);
@@ -49,7 +52,7 @@ export function decodeDcScan(
     blocksHigh: BLOCKS_HIGH,
     base: BASE,
   });
-  if (!refine) for (let c = 0; c < components.length; c++) DC_FAST.set(s.dc[c]!.fast, c << FAST_BITS);
+  if (!refine) for (let c = 0; c < components.length; c++) DC_FAST.set(s.dc[c]!.fast, c << LOOKAHEAD);
   RUN[UNTIL_RESTART] = interval === 0 ? -1 : interval;
   RUN[RESTARTS] = 0;
   RUN[SLOTS] = slots;
@@ -93,16 +96,16 @@ function dcRow(
         storage[off] |= (word >>> 31) << al;
         bit++;
       } else {
-        let entry = dcFast[(c << FAST_BITS) | (word >>> SHIFT)]!;
+        let entry = dcFast[(c << LOOKAHEAD) | (word >>> SHIFT)]!;
         if (entry === 0) {
-          entry = longCode(s.dc[c]!, word);
+          entry = searchLongCode(s.dc[c]!, word);
           if (entry < 0) throw badCodeAt(s, bit);
         }
         bit += entry >> 8;
         const size = entry & 15;
         let dc = predictors[c]!;
         if (size !== 0) {
-          dc += extend((view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size), size);
+          dc += extendValue((view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size), size);
           bit += size;
         }
         predictors[c] = dc;

@@ -21,12 +21,15 @@ import {
 } from "./scan-state.js";
 
 // Module constants, not imported bindings (see scan-sequential.ts).
-const SHIFT = 32 - FAST_BITS;
+const LOOKAHEAD = FAST_BITS;
+const extendValue = extend;
+const searchLongCode = longCode;
+const SHIFT = 32 - LOOKAHEAD;
 const SPECIAL = AC_SPECIAL;
 const ZIGZAG_ORDER = ZIGZAG;
 /** The AC scan's lookahead tables (huffman.ts `fast` and `ac`). */
-const FAST = new Int32Array(1 << FAST_BITS);
-const AC = new Int32Array(1 << FAST_BITS);
+const FAST = new Int32Array(1 << LOOKAHEAD);
+const AC = new Int32Array(1 << LOOKAHEAD);
 /**
  * An AC scan of one component, first (`refine` false) or refinement, into `out` (its `blocks` blocks row by
  * row, `blocksWide` a row); restart markers every `interval` blocks (0: none).
@@ -90,7 +93,7 @@ function firstBlocks(s: ScanState, out: Int16Array, from: number, to: number, bl
       }
       entry = fast[word >>> SHIFT]!;
       if (entry === 0) {
-        entry = longCode(s.ac[0]!, word);
+        entry = searchLongCode(s.ac[0]!, word);
         if (entry < 0) throw badCodeAt(s, bit);
       }
       bit += entry >> 8;
@@ -112,7 +115,7 @@ function firstBlocks(s: ScanState, out: Int16Array, from: number, to: number, bl
       if (k > se) throw overrunAt(s, bit);
       const bits = (view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size);
       bit += size;
-      out[off + zigzag[k]!] = extend(bits, size) << al;
+      out[off + zigzag[k]!] = extendValue(bits, size) << al;
       if (k > lastK) lastK = k;
       k++;
     }
@@ -163,7 +166,7 @@ function refineBlocks(s: ScanState, out: Int16Array, from: number, to: number, b
         const word = view.getUint32(bit >>> 3) << (bit & 7);
         let entry = fast[word >>> SHIFT]!;
         if (entry === 0) {
-          entry = longCode(s.ac[0]!, word);
+          entry = searchLongCode(s.ac[0]!, word);
           if (entry < 0) throw badCodeAt(s, bit);
         }
         const length = entry >> 8;

@@ -20,17 +20,19 @@ import {
 } from "./scan-state.js";
 
 // Module constants, not imported bindings: V8 folds these into the code, and re-reads (and checks) an
-// imported binding at every use.
-const SHIFT = 32 - FAST_BITS;
-const FIRST_LONG_LENGTH = FAST_BITS + 1;
+// imported binding (or an exported one, in its own module) at every use.
+const LOOKAHEAD = FAST_BITS;
+const extendValue = extend;
+const SHIFT = 32 - LOOKAHEAD;
+const FIRST_LONG_LENGTH = LOOKAHEAD + 1;
 const EOB = AC_EOB;
 const LONG = AC_LONG;
 const SPECIAL = AC_SPECIAL;
 const ZIGZAG_ORDER = ZIGZAG;
 
 /** The lookahead tables of the scan being decoded, by the component's position in the scan. */
-const DC_FAST = new Int32Array(4 << FAST_BITS);
-const AC_FAST = new Int32Array(4 << FAST_BITS);
+const DC_FAST = new Int32Array(4 << LOOKAHEAD);
+const AC_FAST = new Int32Array(4 << LOOKAHEAD);
 /** By block of an MCU (at most 10): its component's position in the scan, and where it is in the MCU. */
 const SLOT_COMPONENT = new Int32Array(10);
 const SLOT_X = new Int32Array(10);
@@ -96,7 +98,7 @@ export function layOutMcus(components: readonly SequentialComponent[], layout: M
  * The length and symbol of a code longer than the lookahead at the top of `word` (at least 16 valid
  * bits), `(length << 8) | symbol`; −1 when no code of the table starts with them.
  */
-export function longCode(table: HuffmanTable, word: number): number {
+function searchLongCode(table: HuffmanTable, word: number): number {
   const maxCode = table.maxCode;
   let length = FIRST_LONG_LENGTH;
   // maxCode[17] is above every 17-bit value: the search stops there.
@@ -104,6 +106,9 @@ export function longCode(table: HuffmanTable, word: number): number {
   if (length > 16) return -1;
   return (length << 8) | table.symbols[(word >>> (32 - length)) + table.valueOffset[length]!]!;
 }
+
+/** {@link searchLongCode}, for the progressive decoders (this module calls it by its own name, see above). */
+export const longCode = searchLongCode;
 
 /**
  * Decodes a sequential scan of `components` (one: its blocks row by row; several: MCUs of `mcusWide` ×
@@ -131,8 +136,8 @@ export function decodeSequentialScan(
     base: BASE,
   });
   for (let c = 0; c < components.length; c++) {
-    DC_FAST.set(s.dc[c]!.fast, c << FAST_BITS);
-    AC_FAST.set(s.ac[c]!.ac, c << FAST_BITS);
+    DC_FAST.set(s.dc[c]!.fast, c << LOOKAHEAD);
+    AC_FAST.set(s.ac[c]!.ac, c << LOOKAHEAD);
   }
   RUN[UNTIL_RESTART] = interval === 0 ? -1 : interval;
   RUN[RESTARTS] = 0;
@@ -181,20 +186,20 @@ function decodeMcuRow(
       const by = mcuY * V[c]! + SLOT_Y[slot]!;
       const bw = BLOCKS_WIDE[c]!;
       const off = bx < bw && by < BLOCKS_HIGH[c]! ? BASE[c]! + (by * bw + bx) * 64 : padding;
-      const fast = c << FAST_BITS;
+      const fast = c << LOOKAHEAD;
 
       // The DC difference.
       let word = view.getUint32(bit >>> 3) << (bit & 7); // at least 25 valid bits, first at the top
       let entry = dcFast[fast | (word >>> SHIFT)]!;
       if (entry === 0) {
-        entry = longCode(s.dc[c]!, word);
+        entry = searchLongCode(s.dc[c]!, word);
         if (entry < 0) throw badCodeAt(s, bit, mcuY * mcusWide + mcuX);
       }
       bit += entry >> 8;
       let size = entry & 15;
       let dc = predictors[c]!;
       if (size !== 0) {
-        dc += extend((view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size), size);
+        dc += extendValue((view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size), size);
         bit += size;
       }
       predictors[c] = dc;
@@ -230,7 +235,7 @@ function decodeMcuRow(
         }
         if ((entry & LONG) !== 0) {
           // A code longer than the lookahead: its symbol, as an entry whose magnitude bits are to read.
-          entry = longCode(s.ac[c]!, word);
+          entry = searchLongCode(s.ac[c]!, word);
           if (entry < 0) throw badCodeAt(s, bit, mcuY * mcusWide + mcuX);
           if ((entry & 15) === 0 && (entry & 0xff) !== 0xf0) {
             bit += entry >> 8;
@@ -243,7 +248,10 @@ function decodeMcuRow(
         if (k > 63) throw overrunAt(s, bit, mcuY * mcusWide + mcuX);
         size = (entry >> 12) & 15;
         if (size === 0) continue; // sixteen zeros, by a long code
-        storage[off + zigzag[k]!] = extend((view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size), size);
+        storage[off + zigzag[k]!] = extendValue(
+          (view.getUint32(bit >>> 3) << (bit & 7)) >>> (32 - size),
+          size,
+        );
         bit += size;
       }
       // Past its data a block reads zeros, and the segment's padding holds more than one block's worth.
