@@ -19,6 +19,10 @@
  * node, glibc's allocator tuned (lib/allocator.ts). `--tsx` runs them from the TypeScript sources under
  * tsx instead, as `npm run unjpeg` does (its loader costs ~3 points of the 1 MP share); `GLIBC_TUNABLES=
  * node ...` measures glibc's defaults.
+ * Encoding: `--format jpeg|webp|avif|png` (default jpeg) restores to that format with `--quality auto` (or
+ * `--quality-out N`); the tables give the encoder setting chosen (`unjpeg-encode`) and what choosing and
+ * encoding cost (steps `search` and `encode`) as a share of the whole restore, wall and CPU. Target (issue
+ * 20): at most 15 % at 1 and 12 MP for JPEG, WebP and the AVIF that format=auto chooses.
  * The quantization-constraint projection (issue 15: ≤ 5 % of a restore at 1 and 12 MP) gets its own table:
  * its step's share of the restore's wall and CPU time (median of the runs), and with the coefficient decode
  * that overlaps the model runs (`coefficients`) added as if it did not; `--no-projection` restores without
@@ -27,7 +31,7 @@
  * onnxruntime's (Linux /proc); the rest of the process's (this thread's steps, decoding and encoding,
  * garbage collection, messages) is not a model run, and steps here that overlap model runs count this
  * thread's CPU only.
- *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]
+ *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]
  */
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -36,6 +40,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import sharp, { type Sharp } from "sharp";
 import { tunedEnvironment } from "../lib/allocator.js";
+import type { OutputFormat } from "../lib/config.js";
 import { shippedModelDir } from "../lib/model/default-model.js";
 import { defaultInWorker } from "../lib/model/sessions.js";
 import { restore } from "../lib/restore/restore.js";
@@ -49,6 +54,8 @@ const { values } = parseArgs({
     threads: { type: "string" },
     image: { type: "string" },
     quality: { type: "string", default: "20" },
+    format: { type: "string", default: "jpeg" },
+    "quality-out": { type: "string", default: "auto" },
     runs: { type: "string", default: "3" },
     warmup: { type: "string", default: "3" },
     child: { type: "string" },
@@ -63,7 +70,7 @@ const { values } = parseArgs({
 
 if (values.help === true) {
   process.stdout.write(
-    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]\n" +
+    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]\n" +
       "Restores a JPEG of each size (MP) in its own process, --warmup times to warm up and N times timed (the median run);\n" +
       "prints MP/s, CPU time, peak RSS, page faults, model vs non-model time (wall and CPU) and the time per step. Compare\n" +
       "CPU columns when other work shares the cores.\n",
@@ -81,9 +88,12 @@ const OTHER_STEPS = [
   "blend",
   "colorFix",
   "projection",
+  "search",
   "encode",
 ];
 const PROJECTION_STEPS = ["projection", "coefficients"];
+/** Choosing the encoder setting and encoding: what the encode target (15 % of the restore) counts. */
+const ENCODE_STEPS = ["search", "encode"];
 
 /** A 4:3 test picture of `mp` megapixels: a photo resized, or synthetic edges, gradients and texture. */
 async function sourceJpeg(
@@ -117,6 +127,8 @@ async function child(mp: number): Promise<void> {
     threads: values.threads === undefined ? undefined : Number(values.threads),
     force: true,
     modelInWorker: values["in-worker"] === true ? true : values["in-thread"] === true ? false : undefined,
+    format: values.format as OutputFormat,
+    quality: values["quality-out"] === "auto" ? ("auto" as const) : Number(values["quality-out"]),
     projection: values["no-projection"] !== true,
   };
   const quality = Number(values.quality);
@@ -179,6 +191,7 @@ async function child(mp: number): Promise<void> {
       threads: d.run?.threads,
       model: d.model,
       outputBytes: d.outputBytes,
+      encoding: d.encoding,
       projection: d.projection,
       shares,
     })}\n`,
@@ -201,6 +214,7 @@ interface Row {
   model: string;
   runs: number;
   outputBytes: number;
+  encoding: string;
   projection?: RestoreDescription["projection"];
   shares: {
     wall: number[];
@@ -254,6 +268,7 @@ async function main(): Promise<void> {
   const script = childScript();
   for (const mp of sizes) {
     const args = [...script, "--child", String(mp), "--quality", values.quality];
+    args.push("--format", values.format, "--quality-out", values["quality-out"]);
     args.push("--runs", values.runs, "--warmup", values.warmup);
     if (values.model !== undefined) args.push("--model", values.model);
     if (values.threads !== undefined) args.push("--threads", values.threads);
@@ -316,12 +331,25 @@ async function main(): Promise<void> {
       `${(nonModelWall(r) - sumOf(r.timings, OTHER_STEPS)).toFixed(0)}/${(nonModelCpu(r) - sumOf(r.cpuTimings, OTHER_STEPS)).toFixed(0)}`,
     ]),
   );
+  // The encode target: choosing the setting and encoding, against the whole restore (wall and CPU).
+  const encodeShare = table(
+    ["size", "encoding", "search ms", "encode ms", "encode % of restore wall", "encode % of restore CPU"],
+    rows.map((r) => [
+      `${r.width}×${r.height}`,
+      r.encoding,
+      `${wall(r, "search").toFixed(0)}/${cpu(r, "search").toFixed(0)}`,
+      `${wall(r, "encode").toFixed(0)}/${cpu(r, "encode").toFixed(0)}`,
+      ((100 * sumOf(r.timings, ENCODE_STEPS)) / r.totalMs).toFixed(1),
+      ((100 * sumOf(r.cpuTimings, ENCODE_STEPS)) / r.cpuMs).toFixed(1),
+    ]),
+  );
   const first = rows[0]!;
   process.stdout.write(
     `restore() with ${first.model}, ${first.threads} threads on ${availableParallelism()} cores, model in the ${where(first.threads)}, CaVE ${rows.map((r) => r.cave).join("/")}, ${values.tsx === true ? "TypeScript sources under tsx" : "compiled"}, ${values.cold === true ? "cold (one warm-up restore of 0.05 MP)" : `after ${values.warmup} warm-up restore(s)`}, the median of ${first.runs} timed run(s), GLIBC_TUNABLES ${childEnv["GLIBC_TUNABLES"] ? childEnv["GLIBC_TUNABLES"] : "unset (glibc's defaults)"}\n`,
   );
   process.stdout.write(
-    `${summary}\ntime per step, wall/CPU ms; model runs: ${MODEL_STEPS.join(", ")}; the rest is not a model run ("between": time outside named steps):\n${perStep}\n`,
+    `${summary}\ntime per step, wall/CPU ms; model runs: ${MODEL_STEPS.join(", ")}; the rest is not a model run ("between": time outside named steps):\n${perStep}\n` +
+      `encoding (${values.format}, quality ${values["quality-out"]}): the setting chosen, and choosing plus encoding as a share of the restore (target ≤ 15 %), wall/CPU ms:\n${encodeShare}\n`,
   );
   const range = (v: number[]) =>
     `${median(v).toFixed(1)} (${Math.min(...v).toFixed(1)}–${Math.max(...v).toFixed(1)})`;

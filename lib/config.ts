@@ -1,4 +1,5 @@
 import { UnjpegError } from "./errors.js";
+import { DEFAULT_KEEP_GAIN } from "./image/encoder-setting.js";
 import { DEFAULT_MODEL_CONCURRENCY } from "./model/run-queue.js";
 
 /** Output formats a derivative can be written in. */
@@ -15,6 +16,11 @@ export interface Config {
   readonly skipQuality: number;
   readonly maxPixels: number;
   readonly maxBytes: number;
+  /**
+   * The share of the restoration's PSNR gain a derivative's encoding keeps, 0..1 (`--quality auto`, the
+   * default: the encoder setting with the fewest bytes that keeps it, lib/image/choose-encoding.ts).
+   */
+  readonly keepGain: number;
   /** Absent: the shipped model. */
   readonly modelDir: string | undefined;
   /** Absent: let the runtime choose from the cores it is given. */
@@ -81,6 +87,16 @@ export function loadConfig(env: Env = process.env): Config {
     }
     return value;
   };
+  const fraction = (name: string, fallback: number): number => {
+    const raw = text(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d*\.?\d+$/.test(raw) || !(value >= 0 && value <= 1)) {
+      problems.push(`${name} must be a number from 0 to 1, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
   const list = (name: string): string[] =>
     (text(name) ?? "")
       .split(",")
@@ -122,6 +138,7 @@ export function loadConfig(env: Env = process.env): Config {
     skipQuality: int("UNJPEG_SKIP_QUALITY", 90, 1, 101) as number,
     maxPixels: int("UNJPEG_MAX_PIXELS", 50_000_000, 1, 2 ** 31) as number,
     maxBytes: int("UNJPEG_MAX_BYTES", 52_428_800, 1, 2 ** 40) as number,
+    keepGain: fraction("UNJPEG_KEEP_GAIN", DEFAULT_KEEP_GAIN),
     modelDir: text("UNJPEG_MODEL_DIR"),
     threads: int("UNJPEG_THREADS", undefined, 1, 1024),
     executionProvider: provider as ExecutionProviderName,

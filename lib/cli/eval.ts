@@ -1,22 +1,28 @@
 /**
  * `unjpeg eval --set DIR [--qualities 5,10,20,30,40] [--json] [--model DIR] [--limit N] [--perceptual]
- * [--no-projection]`: the field's JPEG-artifact-removal benchmark with the model `restore()` runs (see
- * lib/eval/evaluate.ts).
+ * [--no-projection] [--format F] [--quality auto|N]`: the field's JPEG-artifact-removal benchmark with the
+ * model `restore()` runs (see lib/eval/evaluate.ts), and what the derivatives users are served keep of it
+ * (lib/eval/derivative.ts).
  */
-import { loadConfig } from "../config.js";
+import { loadConfig, OUTPUT_FORMATS, type OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { BUTTERAUGLI_COMMAND, type Butteraugli, findButteraugli } from "../eval/butteraugli.js";
 import { evaluateSet, type ImageResult, listImages } from "../eval/evaluate.js";
 import { type QualitySummary, summarize } from "../eval/summary.js";
+import { shippedModelDir } from "../model/default-model.js";
+import { loadModelFolder } from "../model/manifest.js";
 import { parseCommandArgs, UsageError } from "./args.js";
 
-const USAGE = `usage: unjpeg eval --set DIR [--qualities 5,10,20,30,40] [--json] [--model DIR] [--limit N] [--threads N] [--perceptual] [--no-projection]
+const USAGE = `usage: unjpeg eval --set DIR [--qualities 5,10,20,30,40] [--json] [--model DIR] [--limit N] [--threads N] [--perceptual] [--no-projection] [--format F] [--quality auto|N]
 
 Compresses each ground-truth image of DIR (PNG, BMP, JPEG, TIFF; colour or grey) with libjpeg standard
 tables (4:2:0 for colour) at each quality, restores it with the model, and prints per quality the mean
 PSNR on RGB and on Y (BT.601), SSIM and PSNR-B on Y, of the JPEG and of the restoration, the gains, the
 worst image's gain, CaVE's quality error, the share of coefficients the projection put back into their
-quantization cells, and the time. Progress goes to stderr.
+quantization cells, and the time; and what users are served: the restoration encoded as a derivative in
+the output encoding in use (UNJPEG_FORMAT, quality auto keeping UNJPEG_KEEP_GAIN), its total bytes over
+the source JPEGs', the mean share of the PSNR gain it keeps, and the model's error transfer (what its
+encodeErrorTransfer should say). Progress goes to stderr.
   --set DIR          the ground-truth images (searched recursively)
   --qualities LIST   JPEG qualities 1..100, comma-separated (default 5,10,20,30,40)
   --json             NDJSON: one object per image per quality, then a summary object
@@ -26,6 +32,8 @@ quantization cells, and the time. Progress goes to stderr.
   --perceptual       also butteraugli's 3-norm of JPEG and restoration (libjxl's butteraugli_main, Debian
                      package libjxl-devtools; without it, a note and the other measures)
   --no-projection    restore without the projection onto the JPEG's quantization cells (the ablation)
+  --format F         the derivatives' format: jpeg, png, webp or avif (default: UNJPEG_FORMAT)
+  --quality Q        the derivatives' quality: auto (default) or 1..100
   -h, --help         this text
 Exit status: 0 done, 1 an error, 2 bad usage.`;
 
@@ -38,6 +46,8 @@ const OPTIONS = {
   threads: { type: "string" },
   perceptual: { type: "boolean" },
   "no-projection": { type: "boolean" },
+  format: { type: "string" },
+  quality: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -80,6 +90,10 @@ export function formatTable(summaries: readonly QualitySummary[]): string {
     ...(perceptual ? ["butteraugli 3-norm jpeg/restored/change"] : []),
     ...(projected ? ["clipped"] : []),
     "time",
+    "derivative bytes/JPEG",
+    "gain kept",
+    "derivative PSNR RGB",
+    "error transfer",
   ];
   const rows = summaries.map((s) => [
     String(s.quality),
@@ -94,6 +108,10 @@ export function formatTable(summaries: readonly QualitySummary[]): string {
     ...(perceptual ? [butteraugliCell(s.butteraugli)] : []),
     ...(projected ? [s.clipped === null ? "-" : `${(100 * s.clipped).toFixed(2)} %`] : []),
     `${s.restoreSeconds.toFixed(1)} s, ${s.megapixelsPerSecond.toFixed(2)} MP/s`,
+    s.derivative === undefined ? "-" : `${s.derivative.bytesRatio.toFixed(2)}×`,
+    s.derivative?.gainKept == null ? "-" : `${(100 * s.derivative.gainKept).toFixed(1)} %`,
+    s.derivative === undefined ? "-" : f2(s.derivative.psnrRgb),
+    s.derivative?.errorTransfer == null ? "-" : s.derivative.errorTransfer.toFixed(2),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
@@ -102,6 +120,30 @@ export function formatTable(summaries: readonly QualitySummary[]): string {
 
 function butteraugliCell(b: QualitySummary["butteraugli"]): string {
   return b === null ? "-" : `${b.jpeg.toFixed(3)} / ${b.restored.toFixed(3)} / ${sign(b.change, 3)}`;
+}
+
+/** The settings chosen per quality, most used first. */
+export function formatEncodings(summaries: readonly QualitySummary[]): string {
+  return summaries
+    .filter((s) => s.derivative !== undefined)
+    .map((s) => {
+      const counts = Object.entries(s.derivative!.encodings).sort((a, b) => b[1] - a[1]);
+      return `QF ${s.quality} derivatives: ${counts.map(([e, n]) => `${e} ×${n}`).join(", ")}`;
+    })
+    .join("\n");
+}
+
+function outputFormat(text: string): OutputFormat {
+  const format = text.toLowerCase();
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(", ")}, got "${text}"`);
+  return format as OutputFormat;
+}
+
+function quality(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 100)
+    throw new UsageError(`--quality must be auto or an integer from 1 to 100, got "${text}"`);
+  return Number(text);
 }
 
 const round = (v: number, digits: number): number | null =>
@@ -121,6 +163,17 @@ function jsonLine(r: ImageResult): string {
     restored: m(r.restored),
     gain: { psnrRgb: round(r.gain.psnrRgb, 4), psnrY: round(r.gain.psnrY, 4) },
     restoreMs: Math.round(r.restoreMs),
+    ...(r.derivative === undefined
+      ? {}
+      : {
+          derivative: {
+            encoding: r.derivative.encoding,
+            bytes: r.derivative.bytes,
+            psnrRgb: round(r.derivative.psnrRgb, 4),
+            gainKept: r.derivative.gainKept === null ? null : round(r.derivative.gainKept, 4),
+            encodingMse: round(r.derivative.squaredErrors.encoding, 4),
+          },
+        }),
   });
 }
 
@@ -129,6 +182,9 @@ export async function main(argv: string[]): Promise<number> {
   let qualities: number[];
   let limit: number | undefined;
   let threads: number | undefined;
+  let derivativeFormat: OutputFormat;
+  let derivativeQuality: number | "auto";
+  const config = loadConfig();
   try {
     const parsed = parseCommandArgs(argv, OPTIONS);
     values = parsed.values;
@@ -141,6 +197,9 @@ export async function main(argv: string[]): Promise<number> {
     qualities = parseQualities(values.qualities ?? "5,10,20,30,40");
     limit = positiveInt(values.limit, "--limit");
     threads = positiveInt(values.threads, "--threads");
+    derivativeFormat = outputFormat(values.format ?? config.format);
+    derivativeQuality =
+      values.quality === undefined || values.quality === "auto" ? "auto" : quality(values.quality);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`unjpeg eval: ${error.message} [${error.code}]\n${USAGE}\n`);
@@ -148,7 +207,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const config = loadConfig();
   const set = values.set;
   let files: string[];
   try {
@@ -162,6 +220,13 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
   const modelDir = values.model ?? config.modelDir;
+  const { manifest } = await loadModelFolder(modelDir ?? shippedModelDir());
+  const derivative = {
+    format: derivativeFormat,
+    quality: derivativeQuality,
+    keepGain: config.keepGain,
+    errorTransfer: manifest.encodeErrorTransfer,
+  };
   const json = values.json === true;
   const projection = values["no-projection"] === true ? false : config.projection;
   let butteraugli: Butteraugli | undefined;
@@ -182,6 +247,7 @@ export async function main(argv: string[]): Promise<number> {
       threads: threads ?? config.threads,
       projection,
       butteraugli,
+      derivative,
       onProgress: ({ index, count, image, quality }) => {
         const text = `image ${index}/${count} ${image} QF ${quality}`;
         process.stderr.write(tty ? `\r\x1b[K${text}` : `${text}\n`);
@@ -199,11 +265,13 @@ export async function main(argv: string[]): Promise<number> {
   const model = results[0]?.model ?? modelDir ?? "shipped";
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ type: "summary", set, images: files.length, model, projection, qualities: summaries, seconds })}\n`,
+      `${JSON.stringify({ type: "summary", set, images: files.length, model, projection, derivative, qualities: summaries, seconds })}\n`,
     );
   } else {
     process.stdout.write(
-      `set ${set} (${files.length} images), model ${model}, projection ${projection ? "on" : "off"}; means over images; gains in dB; ${seconds.toFixed(0)} s\n${formatTable(summaries)}\n`,
+      `set ${set} (${files.length} images), model ${model}, projection ${projection ? "on" : "off"}; means over images; gains in dB; ${seconds.toFixed(0)} s\n` +
+        `derivatives: ${derivativeFormat}, quality ${derivativeQuality}${derivativeQuality === "auto" ? ` (keep ${config.keepGain} of the gain, error transfer ${manifest.encodeErrorTransfer})` : ""}\n` +
+        `${formatTable(summaries)}\n${formatEncodings(summaries)}\n`,
     );
   }
   return 0;

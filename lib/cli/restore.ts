@@ -1,5 +1,5 @@
 /**
- * `unjpeg restore IN... [-o OUT | --out-dir DIR] [--format F] [--force] [--json] [--model DIR]`: restores
+ * `unjpeg restore IN... [-o OUT | --out-dir DIR] [--format F] [--quality auto|N] [--force] [--json] [--model DIR]`: restores
  * files with the same `restore()` the handlers use. Outputs are written whole or not at all (temporary
  * file, then rename); every output name is decided before the first restore, and an input is never
  * overwritten (restore-outputs.ts).
@@ -14,15 +14,16 @@ import type { RestoreOutcome } from "../restore/types.js";
 import { parseCommandArgs, UsageError } from "./args.js";
 import { type OutputGuard, outputGuard, type PlannedOutput, planOutputs } from "./restore-outputs.js";
 
-const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jpeg|png|webp|avif] [--force] [--no-projection] [--json] [--model DIR]
+const USAGE = `usage: unjpeg restore IN... [-o OUT | --out-dir DIR] [--format jpeg|png|webp|avif] [--quality auto|N] [--force] [--no-projection] [--json] [--model DIR]
 
 Restores heavily compressed JPEGs with the model (default: the shipped one); progress goes to stderr.
 Sources whose quality, estimated from their quantization tables, is at or above UNJPEG_SKIP_QUALITY (90)
 are skipped, unless they were re-saved from an earlier compression below it (UNJPEG_DETECT_RESAVED).
   -o, --output OUT   where to write (one input only); default <stem>.restored.<ext> beside the input
   --out-dir DIR      write each output as DIR/<stem>.<ext> (inputs that would share one are refused)
-  --format F         jpeg (default, quality 95, 4:4:4), png, webp or avif
-  --quality N        encoder quality 1..100 for jpeg, webp and avif
+  --format F         jpeg (default), png, webp or avif
+  --quality Q        auto (default): the encoder setting with the fewest bytes that keeps UNJPEG_KEEP_GAIN
+                     (0.9) of the restoration's PSNR gain; N (1..100) forces that quality (JPEG 4:4:4)
   --force            restore even high-quality sources
   --no-projection    keep the model's pixels: no projection onto the source's quantization cells
                      (default: UNJPEG_PROJECTION, else on)
@@ -50,7 +51,7 @@ interface Plan {
   readonly output: string | undefined;
   readonly outDir: string | undefined;
   readonly format: OutputFormat;
-  readonly quality: number | undefined;
+  readonly quality: number | "auto";
   readonly threads: number | undefined;
   readonly force: boolean;
   readonly projection: boolean;
@@ -63,6 +64,15 @@ function positiveInt(value: string | undefined, name: string, max: number): numb
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > max)
     throw new UsageError(`${name} must be an integer from 1 to ${max}, got "${value}"`);
+  return n;
+}
+
+/** `--quality`: auto (also when absent) or a forced 1..100. */
+function qualityArg(value: string | undefined): number | "auto" {
+  if (value === undefined || value === "auto") return "auto";
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new UsageError(`--quality must be auto or an integer from 1 to 100, got "${value}"`);
   return n;
 }
 
@@ -83,7 +93,7 @@ function plan(argv: string[], config: Config): Plan | "help" {
     output: values.output,
     outDir: values["out-dir"],
     format: format as OutputFormat,
-    quality: positiveInt(values.quality, "--quality", 100),
+    quality: qualityArg(values.quality),
     threads: positiveInt(values.threads, "--threads", 1024) ?? config.threads,
     force: values.force === true,
     projection: values["no-projection"] === true ? false : config.projection,
@@ -136,6 +146,7 @@ async function restoreFile(
     const outcome = await restore(bytes, {
       format: p.format,
       quality: p.quality,
+      keepGain: config.keepGain,
       force: p.force,
       projection: p.projection,
       skipQuality: config.skipQuality,
@@ -215,6 +226,7 @@ function jsonLine(r: Report): string {
     inputBytes: d.inputBytes,
     outputBytes: d.outputBytes,
     format: d.format,
+    encoding: d.encoding,
     ms: Math.round(d.totalMs),
     timings: Object.fromEntries(Object.entries(d.timings).map(([k, v]) => [k, Math.round(v)])),
     run: d.run,
@@ -228,7 +240,7 @@ function textLine(r: Report): string {
   const d = r.outcome.description;
   const guess = d.predictedQuality === null ? "" : `, model's guess ${d.predictedQuality}`;
   const earlier = d.recompressed === undefined ? "" : ` (re-saved from ${d.recompressed.quality})`;
-  return `${r.file} → ${r.output}  quality ${d.quality}${earlier}${guess}  ${d.width}×${d.height}  ${(d.totalMs / 1000).toFixed(2)} s`;
+  return `${r.file} → ${r.output}  quality ${d.quality}${earlier}${guess}  ${d.width}×${d.height}  ${d.encoding}  ${(d.totalMs / 1000).toFixed(2)} s`;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -12,6 +12,7 @@ import { inspectJpeg } from "../jpeg/index.js";
 import { restore } from "../restore/restore.js";
 import type { ProjectionDescription } from "../restore/types.js";
 import type { Butteraugli } from "./butteraugli.js";
+import { type DerivativeOptions, type DerivativeResult, measureDerivative } from "./derivative.js";
 import { type ImageMetrics, imageMetrics } from "./metrics.js";
 
 /** What models/training/eval.py reads too (data.IMAGE_EXTS). */
@@ -46,6 +47,8 @@ export interface ImageResult {
   readonly projection: ProjectionDescription | null;
   /** Butteraugli 3-norms against the ground truth, when asked for (lower is closer). */
   readonly butteraugli: { readonly jpeg: number; readonly restored: number } | null;
+  /** The restoration encoded as a derivative (EvalOptions.derivative), against the truth. */
+  readonly derivative?: DerivativeResult;
 }
 
 export interface EvalOptions {
@@ -55,6 +58,8 @@ export interface EvalOptions {
   readonly projection?: boolean;
   /** Measure butteraugli's 3-norm too (lib/eval/butteraugli.ts). */
   readonly butteraugli?: Butteraugli;
+  /** Also measure the derivative in this output encoding (lib/eval/derivative.ts). */
+  readonly derivative?: Omit<DerivativeOptions, "modelTag">;
   /** Called before each restore: image index from 1, image count, name, quality. */
   readonly onProgress?: (p: { index: number; count: number; image: string; quality: number }) => void;
 }
@@ -183,6 +188,15 @@ export async function evaluateOne(
   }
   const jpeg = imageMetrics(gt.rgb, decoded.rgb, width, height, grey);
   const out = imageMetrics(gt.rgb, restored.rgb, width, height, grey);
+  const derivative =
+    options.derivative === undefined
+      ? undefined
+      : await measureDerivative(
+          jpegBytes,
+          { truth: gt.rgb, decoded: decoded.rgb, restored: restored.rgb },
+          { width, height, grey },
+          { ...options.derivative, modelTag: outcome.description.model ?? "" },
+        );
   const perceptual = options.butteraugli;
   const butteraugli =
     perceptual === undefined
@@ -207,6 +221,7 @@ export async function evaluateOne(
     restoreMs: outcome.description.totalMs - (outcome.description.timings["load"] ?? 0),
     projection: outcome.description.projection ?? null,
     butteraugli,
+    ...(derivative === undefined ? {} : { derivative }),
   };
 }
 

@@ -1,4 +1,5 @@
 /** Per-quality summaries of an evaluation's results (lib/eval/evaluate.ts). */
+import { type DerivativeSummary, summarizeDerivatives } from "./derivative.js";
 import type { ImageResult } from "./evaluate.js";
 import type { ImageMetrics } from "./metrics.js";
 
@@ -33,6 +34,8 @@ export interface QualitySummary {
   /** Summed restore() time, seconds, and throughput in megapixels per second. */
   readonly restoreSeconds: number;
   readonly megapixelsPerSecond: number;
+  /** The derivatives, when measured (lib/eval/derivative.ts). */
+  readonly derivative?: DerivativeSummary;
 }
 
 const mean = (values: readonly number[]): number => values.reduce((s, v) => s + v, 0) / values.length;
@@ -84,6 +87,7 @@ export function summarize(results: readonly ImageResult[], qualities: readonly n
       clipped: clipped.every((c) => c !== null) ? mean(clipped as number[]) : null,
       restoreSeconds: seconds,
       megapixelsPerSecond: seconds > 0 ? megapixels / seconds : 0,
+      ...summarizeDerivatives(rows),
     });
   }
   return out;

@@ -35,6 +35,8 @@ export interface OriginAppOptions {
   readonly onServerError?: OriginOptions["onServerError"];
   /** Default: read the model folder and open its sessions (cached per process). */
   readonly modelStatus?: () => Promise<ModelStatus>;
+  /** Encode speed per format assumed until measured (default SEEDED_ENCODE_RATES, lib/http/encode-budget.ts). */
+  readonly encodeRates?: OriginOptions["encodeRates"];
 }
 
 export interface OriginApp {
@@ -70,6 +72,7 @@ export async function createOriginApp(config: Config, options: OriginAppOptions)
     ...(options.background === undefined ? {} : { background: options.background }),
     ...(options.pendingAfterMs === undefined ? {} : { pendingAfterMs: options.pendingAfterMs }),
     ...(handOff === undefined ? {} : { handOff }),
+    ...(options.encodeRates === undefined ? {} : { encodeRates: options.encodeRates }),
     onPending: options.onPending ?? logPending,
     ...(extraRoutes === undefined ? {} : { extraRoutes }),
     onServerError: options.onServerError ?? logServerError,

@@ -5,6 +5,7 @@
  */
 import type { Config, OutputFormat } from "../config.js";
 import { isUnjpegError } from "../errors.js";
+import { type EncodeRates, encodeFits, observeEncode, SEEDED_ENCODE_RATES } from "./encode-budget.js";
 import { derivativeRefused, methodNotAllowed, notFound, skipAnswer, timedOut, tooLarge } from "./errors.js";
 import { createFailureMemory } from "./failure-memory.js";
 import { createPendingMemory, type HandOff, type PendingState, within } from "./hand-off.js";
@@ -67,6 +68,8 @@ export interface OriginOptions {
   }) => void;
   /** Restore speed assumed until this process has measured its own (default SEEDED_RATE). */
   readonly restoreRate?: RestoreRate;
+  /** Encode speed per format assumed until this process has measured its own (default SEEDED_ENCODE_RATES). */
+  readonly encodeRates?: EncodeRates;
   /** Milliseconds, for the revalidation window (`config.revalidateSeconds`; tests move the clock). */
   readonly clockMs?: () => number;
 }
@@ -117,6 +120,8 @@ export function createOrigin(options: OriginOptions): Origin {
     `${format}\u0000${source.etag}\u0000${key}`;
   /** This process's restore speed: seeded, then learnt from each restore it completes. */
   let rate: RestoreRate = options.restoreRate ?? SEEDED_RATE;
+  /** This process's encode speed per format (search included), seeded and learnt the same way. */
+  let encodeRates: EncodeRates = options.encodeRates ?? SEEDED_ENCODE_RATES;
 
   const derive = (
     key: string,
@@ -137,8 +142,11 @@ export function createOrigin(options: OriginOptions): Origin {
             // Timed in its slot, end to end (source read, restore, write): what an answer must wait for.
             const startedMs = performance.now();
             const outcome = await store.derive(key, format, combined);
-            if (outcome.action === "restored" && pixels !== undefined)
+            if (outcome.action === "restored" && pixels !== undefined) {
               rate = observeRestore(rate, pixels, performance.now() - startedMs);
+              if (outcome.encodeMs !== undefined)
+                encodeRates = observeEncode(encodeRates, format, pixels, outcome.encodeMs);
+            }
             return outcome;
           } catch (error) {
             if (combined.aborted) throw timedOut(5, error);
@@ -255,32 +263,39 @@ export function createOrigin(options: OriginOptions): Origin {
     if (store.isDerivativeKey(key)) throw derivativeRefused();
     const common: Record<string, string> = { "x-content-type-options": "nosniff" };
     if (wanted.format !== "auto")
-      return serveFormat(request, wanted, wanted.format ?? config.format, common, started);
+      return (await serveFormat(request, wanted, wanted.format ?? config.format, common, started, false))!;
     // format=auto: the formats this client takes, best first; one that cannot hold the image (found from
-    // its headers, before any restore or decode) gives way to the next, and the answer says so.
+    // its headers, before any restore or decode), or whose encoding would take too long next to the
+    // restore (lib/http/encode-budget.ts: AVIF, mostly), gives way to the next, and the answer says so.
     common["vary"] = "Accept";
     const formats = acceptableFormats(request.headers["accept"]);
     for (let i = 0; ; i++) {
       const format = formats[i]!;
+      const last = i + 1 >= formats.length;
       const headers =
         i === 0 ? common : { ...common, "x-unjpeg-format-fallback": `${formats[0]}->${format}` };
       try {
-        return await serveFormat(request, wanted, format, headers, started);
+        const response = await serveFormat(request, wanted, format, headers, started, !last);
+        if (response !== null) return response;
       } catch (error) {
         const misfit = isUnjpegError(error) && error.code === "IMAGE_TOO_LARGE_FOR_FORMAT";
-        if (!misfit || i + 1 >= formats.length) throw error;
+        if (!misfit || last) throw error;
       }
     }
   }
 
-  /** One request in one output format: a stored derivative, a restore, or the source as it is. */
+  /**
+   * One request in one output format: a stored derivative, a restore, or the source as it is. null (only
+   * with `passOverSlow`): a restore would be needed and this format's encoding would not fit its time.
+   */
   async function serveFormat(
     request: OriginRequest,
     wanted: ImageRequest,
     format: OutputFormat,
     common: Record<string, string>,
     started: number,
-  ): Promise<OriginResponse> {
+    passOverSlow: boolean,
+  ): Promise<OriginResponse | null> {
     // When this look at the source begins: what a derivative kept in memory was checked against.
     const checkStartMs = clockMs();
     const { key } = wanted;
@@ -357,6 +372,7 @@ export function createOrigin(options: OriginOptions): Origin {
       return await serveFromSource(request, wanted, source, format, common, timing, {
         cacheKey,
         checkStartMs,
+        passOverSlow,
       });
     } catch (error) {
       failures.remember(key, source.etag, format, error, clockMs());
@@ -364,7 +380,10 @@ export function createOrigin(options: OriginOptions): Origin {
     }
   }
 
-  /** No current derivative: restore the source (or hand it off), or serve it as it is when it is skipped. */
+  /**
+   * No current derivative: restore the source (or hand it off), or serve it as it is when it is skipped;
+   * null when `passOverSlow` and this format's encoding would not fit the restore's time.
+   */
   async function serveFromSource(
     request: OriginRequest,
     wanted: ImageRequest,
@@ -372,11 +391,14 @@ export function createOrigin(options: OriginOptions): Origin {
     format: OutputFormat,
     common: Record<string, string>,
     timing: () => string,
-    /** Where a restored derivative goes in memory, and when this request's look at the source began. */
-    hot: { cacheKey: string; checkStartMs: number },
-  ): Promise<OriginResponse> {
+    /**
+     * Where a restored derivative goes in memory, when this request's look at the source began, and
+     * whether a format whose encoding would not fit is passed over (format=auto, not its last choice).
+     */
+    hot: { cacheKey: string; checkStartMs: number; passOverSlow: boolean },
+  ): Promise<OriginResponse | null> {
     const { key } = wanted;
-    const { cacheKey, checkStartMs } = hot;
+    const { cacheKey, checkStartMs, passOverSlow } = hot;
     const known = pendingMemory.get(flightKey(key, source, format), clockMs());
     if (known !== undefined) return servePending(request, wanted, source, format, known, common, timing);
     const dueAt = Math.min(
@@ -386,9 +408,15 @@ export function createOrigin(options: OriginOptions): Origin {
     // Decided upfront: a restore estimated (from its pixels) to outlast the wait is handed off now rather
     // than after the whole wait. The wait below stays the backstop for estimates that were too low.
     const triage =
-      store.triage !== undefined && Number.isFinite(dueAt) && dueAt > clockMs()
+      store.triage !== undefined && ((Number.isFinite(dueAt) && dueAt > clockMs()) || passOverSlow)
         ? await store.triage(source, format).catch(() => null)
         : null;
+    if (
+      passOverSlow &&
+      triage?.action === "restore" &&
+      !encodeFits(format, triage.width * triage.height, encodeRates, rate)
+    )
+      return null;
     const { pixels, estimatedMs } = judgeRestore(triage, rate, dueAt - clockMs());
     let outcome: DeriveOutcome | undefined;
     if (estimatedMs !== undefined) {

@@ -165,7 +165,9 @@ export function createS3OriginStore(deriver: Deriver, bucket: string): OriginSto
             quality: outcome.quality,
             model: outcome.model,
             restoreMs: outcome.restoreMs,
+            encoding: outcome.encoding,
           }),
+          encodeMs: (outcome.timings["search"] ?? 0) + (outcome.timings["encode"] ?? 0),
         };
       }
       if (outcome.action === "skipped" && STORED_BY_OTHER.has(outcome.reason)) {

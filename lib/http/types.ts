@@ -69,6 +69,8 @@ export type DeriveOutcome =
       readonly contentType: string;
       /** The derivative's metadata as stored (docs/CONTRACTS.md). */
       readonly metadata: Readonly<Record<string, string>>;
+      /** Milliseconds this restore spent choosing the encoding and encoding, when it ran here. */
+      readonly encodeMs?: number;
     }
   | {
       readonly action: "skipped";

@@ -3,8 +3,15 @@
  * kept (orientation reset to 1, since the pixels are already upright), and EXIF `Software` says that unjpeg
  * restored the image and with which model.
  */
-import sharp, { type JpegOptions, type Sharp } from "sharp";
+import sharp, { type Sharp } from "sharp";
 import type { OutputFormat } from "../config.js";
+import {
+  type EncoderSetting,
+  FIXED_QUALITY,
+  fixedSetting,
+  jpegOptions,
+  withEncoder,
+} from "./encoder-setting.js";
 import { ImageError } from "./errors.js";
 import { setExifPixelSize, withMetadataOf } from "./jpeg-metadata.js";
 import { DERIVATIVE_SOFTWARE } from "./mark.js";
@@ -23,17 +30,15 @@ export const EXTENSIONS: Readonly<Record<OutputFormat, string>> = Object.freeze(
   avif: "avif",
 });
 
-/** Encoder quality when the caller gives none: high, since the point is to remove artifacts. */
-export const DEFAULT_QUALITY: Readonly<Record<Exclude<OutputFormat, "png">, number>> = Object.freeze({
-  jpeg: 95,
-  webp: 90,
-  avif: 70,
-});
+/** Encoder quality when the caller gives neither a quality nor a setting. */
+export const DEFAULT_QUALITY = FIXED_QUALITY;
 
 export interface EncodeOptions {
   readonly format: OutputFormat;
   /** 1..100 for jpeg, webp and avif; ignored for png. */
   readonly quality?: number;
+  /** The whole encoder setting (lib/image/choose-encoding.ts chose it); default `fixedSetting(format, quality)`. */
+  readonly setting?: EncoderSetting;
   /** Write one grey channel (the source was grey). */
   readonly grey: boolean;
   /** `<id>@<version>`, recorded in EXIF `Software`. */
@@ -68,17 +73,12 @@ export async function encodeRestored(
   }
 }
 
-/**
- * JPEG options: quality 95 (or the caller's), 4:4:4, and sharp's default optimised Huffman tables. Those
- * cost ~85 CPU-ms at 12 MP (134 against 48, a photo, q95 4:4:4) and save ~20 % of the file (1.31 against
- * 1.61 MB), so they stay.
- */
-function jpegOptions(options: EncodeOptions): JpegOptions {
-  return {
-    quality: options.quality ?? DEFAULT_QUALITY.jpeg,
-    chromaSubsampling: "4:4:4",
-    optimiseCoding: true,
-  };
+/** The setting `options` asks for. */
+export function settingOf(options: EncodeOptions): EncoderSetting {
+  const setting = options.setting ?? fixedSetting(options.format, options.quality);
+  if (setting.format !== options.format)
+    throw new RangeError(`a ${setting.format} setting for a ${options.format} encode`);
+  return setting;
 }
 
 /** The metadata every output carries: the source's ICC and EXIF, the mark, and grey written as grey. */
@@ -105,7 +105,10 @@ export async function jpegCarrier(
   const corner = sharp(source, { limitInputPixels: false, sequentialRead: true })
     .autoOrient()
     .extract({ left: 0, top: 0, width: Math.min(8, width), height: Math.min(8, height) });
-  const carrier = await withSourceMetadata(corner, options).jpeg(jpegOptions(options)).toBuffer();
+  // The carrier's metadata segments do not depend on the quality or tables: any JPEG setting writes them.
+  const carrier = await withSourceMetadata(corner, options)
+    .jpeg(jpegOptions(fixedSetting("jpeg")))
+    .toBuffer();
   setExifPixelSize(carrier, width, height);
   return carrier;
 }
@@ -126,7 +129,10 @@ async function encodeJpeg(
     raw: { width, height, channels: 3 },
   });
   if (options.grey) pixels = pixels.toColourspace("b-w");
-  const [encoded, metadata] = await Promise.all([pixels.jpeg(jpegOptions(options)).toBuffer(), carrier]);
+  const [encoded, metadata] = await Promise.all([
+    withEncoder(pixels, settingOf(options)).toBuffer(),
+    carrier,
+  ]);
   return withMetadataOf(encoded, metadata);
 }
 
@@ -141,7 +147,7 @@ export async function encodeByCompositing(
   height: number,
   options: EncodeOptions,
 ): Promise<Uint8Array> {
-  let pipeline = withSourceMetadata(
+  const pipeline = withSourceMetadata(
     sharp(source, { limitInputPixels: false })
       .autoOrient()
       .composite([
@@ -153,21 +159,6 @@ export async function encodeByCompositing(
       ]),
     options,
   );
-  const q = options.quality;
-  switch (options.format) {
-    case "jpeg":
-      pipeline = pipeline.jpeg(jpegOptions(options));
-      break;
-    case "png":
-      pipeline = pipeline.png({ compressionLevel: 6 });
-      break;
-    case "webp":
-      pipeline = pipeline.webp({ quality: q ?? DEFAULT_QUALITY.webp });
-      break;
-    case "avif":
-      pipeline = pipeline.avif({ quality: q ?? DEFAULT_QUALITY.avif, effort: 4 });
-      break;
-  }
-  const out = await pipeline.toBuffer();
+  const out = await withEncoder(pipeline, settingOf(options)).toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }

@@ -60,6 +60,13 @@ export interface Manifest {
   readonly sha256: Readonly<Record<string, string>>;
   /** Optional folder of parity fixtures inside the model folder. */
   readonly reference: string | undefined;
+  /**
+   * Optional, default 1: the share of an encoding's squared error against this model's restoration that
+   * shows up against the true image, as `unjpeg eval` measures it ("error transfer"). `--quality auto`
+   * allows an encoding that much more error (lib/image/choose-encoding.ts); 1 assumes a restoration whose
+   * own error is independent of any re-encoding's.
+   */
+  readonly encodeErrorTransfer: number;
 }
 
 /**
@@ -238,6 +245,10 @@ export function parseManifest(value: Json): Manifest {
     colorFix: oneOf(root["colorFix"], "colorFix", ["adain", "wavelet", "none"] as const),
     sha256,
     reference: root["reference"] === undefined ? undefined : text(root["reference"], "reference", FILE_NAME),
+    encodeErrorTransfer:
+      root["encodeErrorTransfer"] === undefined
+        ? 1
+        : real(root["encodeErrorTransfer"], "encodeErrorTransfer", 0, 1, true),
   });
 }
 

@@ -8,6 +8,7 @@ export function restoreOptionsFromConfig(config: Config, format: OutputFormat = 
     skipQuality: config.skipQuality,
     maxPixels: config.maxPixels,
     maxBytes: config.maxBytes,
+    keepGain: config.keepGain,
     modelDir: config.modelDir,
     threads: config.threads,
     executionProvider: config.executionProvider,

@@ -3,9 +3,9 @@
  * need only the file), then the restored pixels projected onto their cells once the tiles are blended. A
  * source it cannot apply to is restored without it, and says why in the description.
  */
-import type { OutputFormat } from "../config.js";
 import { UnjpegError } from "../errors.js";
 import { DEFAULT_QUALITY } from "../image/encode.js";
+import type { EncoderSetting } from "../image/encoder-setting.js";
 import { decodeCoefficients, type JpegCoefficients, releaseCoefficients } from "../jpeg/coefficients.js";
 import { ANNEX_K_CHROMA, ANNEX_K_LUMA, ijgTable } from "../jpeg/ijg.js";
 import type { Recompression } from "../jpeg/recompression.js";
@@ -75,15 +75,20 @@ function describe(error: unknown): string {
 const JPEG_ROUNDING_MARGIN = 1.5;
 
 /**
- * The margins for the derivative restore() writes. A JPEG's: its rounding, and half its own step at each
- * frequency (its encoder writes the IJG tables of its quality: tests/integration/restore-projection.test.ts),
- * whichever way the block is turned. A PNG keeps the 8-bit pixels as they are. WebP and AVIF quantize in
- * their own transforms, which no margin in JPEG's cells can foresee: none.
+ * The margins for the derivative restore() writes. A JPEG at a forced quality: its rounding, and half its
+ * own step at each frequency (its encoder writes the IJG tables of its quality:
+ * tests/integration/restore-projection.test.ts), whichever way the block is turned. A PNG keeps the 8-bit
+ * pixels as they are. WebP and AVIF quantize in their own transforms, which no margin in JPEG's cells can
+ * foresee: none.
+ * `"auto"` (the default, lib/restore/encode-step.ts): none either. Its setting is chosen after the
+ * projection, on the projected pixels, so no step is known here; and the choice itself bounds what the
+ * encoding may change (a share of the restoration's change). Margins for a guessed step would pull the
+ * restoration toward the JPEG for an encoder that may not be the one used.
  */
-export function outputMargins(format: OutputFormat, quality: number | undefined): OutputMargins {
-  if (format !== "jpeg") return LOSSLESS_OUTPUT;
+export function outputMargins(setting: EncoderSetting | "auto"): OutputMargins {
+  if (setting === "auto" || setting.format !== "jpeg") return LOSSLESS_OUTPUT;
   const halfSteps = (base: readonly number[]) => {
-    const table = ijgTable(base, quality ?? DEFAULT_QUALITY.jpeg, 255);
+    const table = ijgTable(base, setting.quality ?? DEFAULT_QUALITY.jpeg, 255);
     return Float32Array.from(table, (step, i) => Math.max(step, table[(i & 7) * 8 + (i >> 3)]!) / 2);
   };
   return { absolute: JPEG_ROUNDING_MARGIN, luma: halfSteps(ANNEX_K_LUMA), chroma: halfSteps(ANNEX_K_CHROMA) };

@@ -4,6 +4,7 @@
  * store the output only when this resolves, so a failed or aborted restore leaves no partial output.
  */
 import { giveBack } from "../image/buffer-pool.js";
+import { describeSetting, type EncoderSetting } from "../image/encoder-setting.js";
 import { ImageError } from "../image/errors.js";
 import { checkFormatHolds } from "../image/format-limits.js";
 import { uprightOffset } from "../image/offset.js";
@@ -31,6 +32,7 @@ let heavyModules: Promise<HeavyModules> | undefined;
 
 type HeavyModules = typeof import("../image/decode.js") &
   typeof import("../image/encode.js") &
+  typeof import("./encode-step.js") &
   typeof import("../model/pipeline.js") &
   typeof import("../model/sessions.js") &
   typeof import("./projection-step.js");
@@ -39,13 +41,15 @@ function loadHeavyModules(): Promise<HeavyModules> {
   heavyModules ??= Promise.all([
     import("../image/decode.js"),
     import("../image/encode.js"),
+    import("./encode-step.js"),
     import("../model/pipeline.js"),
     import("../model/sessions.js"),
     import("./projection-step.js"),
   ]).then(
-    ([decode, encode, pipeline, sessions, projection]) => ({
+    ([decode, encode, choose, pipeline, sessions, projection]) => ({
       ...decode,
       ...encode,
+      ...choose,
       ...pipeline,
       ...sessions,
       ...projection,
@@ -138,12 +142,9 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       }),
     );
     const { info, rgb } = decoded;
-    const encodeOptions = {
-      format,
-      quality: options.quality,
-      grey: info.grey,
-      modelTag: sessions.model.tag,
-    } as const;
+    const encodeOptions = { format, grey: info.grey, modelTag: sessions.model.tag } as const;
+    // Forced (known now: the projection leaves room for its quantization) or "auto" (chosen after it).
+    const planned = heavy.plannedSetting(format, options.quality);
     // A JPEG's metadata carrier needs only the source: written by sharp's threads while the model runs.
     const carrier =
       format === "jpeg" ? jpegCarrier(bytes, info.width, info.height, encodeOptions) : undefined;
@@ -183,6 +184,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
       cpuTimings[name] = (cpuTimings[name] ?? 0) + ms;
 
     let output: Uint8Array;
+    let setting: EncoderSetting;
     let projection: ProjectionDescription;
     try {
       projection =
@@ -193,11 +195,20 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
               info,
               coefficients,
               timed,
-              heavy.outputMargins(format, options.quality),
+              heavy.outputMargins(planned),
               recompressed,
             );
+      // After the projection: `quality: "auto"` is chosen on the pixels that are encoded (encode-step.ts).
+      setting = await heavy.settingToWrite(
+        planned,
+        format,
+        { restored: result.rgb, decoded: rgb },
+        info,
+        { keepGain: options.keepGain, errorTransfer: sessions.model.manifest.encodeErrorTransfer },
+        timed,
+      );
       output = await timed("encode", () =>
-        encodeRestored(bytes, result.rgb, info.width, info.height, encodeOptions, carrier),
+        encodeRestored(bytes, result.rgb, info.width, info.height, { ...encodeOptions, setting }, carrier),
       );
     } finally {
       giveBack(result.rgb.buffer); // the next restore blends into it (fresh memory is slow to touch)
@@ -217,6 +228,7 @@ export async function restore(bytes: Uint8Array, options: RestoreOptions = {}): 
         outputBytes: output.length,
         format,
         ...(recompressed === undefined ? {} : { recompressed }),
+        encoding: describeSetting(setting),
         totalMs: performance.now() - start,
         cpuTimings,
         projection,

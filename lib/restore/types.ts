@@ -40,8 +40,14 @@ export interface RestoreOptions {
   readonly modelConcurrency?: number;
   /** Checked between pipeline steps; an aborted restore throws and writes nothing. */
   readonly signal?: AbortSignal;
-  /** Encoder quality 1..100 for jpeg, webp and avif (defaults 95, 90, 70); ignored for png. */
-  readonly quality?: number;
+  /**
+   * `auto` (the default): the encoder setting with the fewest bytes that keeps `keepGain` of the
+   * restoration (lib/image/choose-encoding.ts); a number 1..100 forces that quality with the format's
+   * standard tables (JPEG 4:4:4); ignored for png.
+   */
+  readonly quality?: number | "auto";
+  /** The share of the restoration's PSNR gain `quality: "auto"` keeps, 0..1 (default 0.9, `UNJPEG_KEEP_GAIN`). */
+  readonly keepGain?: number;
   /**
    * Project the restoration onto the source's quantization cells after the model (default true; for JPEG
    * sources in YCbCr or grey, 8-bit). False: the model's pixels as they are.
@@ -71,7 +77,9 @@ export interface RestoreDescription {
   readonly inputBytes: number;
   readonly outputBytes: number | null;
   readonly format: OutputFormat | null;
-  /** Milliseconds per named step (decode, cave, encoder, unet, decoder, encode, ...). */
+  /** The encoder setting written, when restored: `jpeg q87 4:2:0 flat prog` (lib/image/encoder-setting.ts). */
+  readonly encoding?: string;
+  /** Milliseconds per named step (decode, cave, encoder, unet, decoder, search, encode, ...). */
   readonly timings: Readonly<Record<string, number>>;
   readonly totalMs: number;
   /** CPU milliseconds per step, all threads together: what a step costs when other work shares the cores. */

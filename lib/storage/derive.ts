@@ -121,6 +121,8 @@ export type DeriveOutcome =
       readonly model: string;
       readonly format: OutputFormat;
       readonly contentType: string;
+      /** The encoder setting written (also stored as `unjpeg-encode`). */
+      readonly encoding: string | undefined;
       readonly output: Uint8Array;
       readonly inputBytes: number;
       /** Restore time as the restore reports it (also stored as `unjpeg-ms`). */
@@ -360,6 +362,7 @@ async function deriveOnce(
         earlierQuality: outcome.description.recompressed?.quality,
         model,
         restoreMs: outcome.description.totalMs,
+        encoding: outcome.description.encoding,
       }),
     });
     return {
@@ -374,6 +377,7 @@ async function deriveOnce(
       model,
       format: outcome.format,
       contentType: outcome.contentType,
+      encoding: outcome.description.encoding,
       output: outcome.output,
       inputBytes: input.byteLength,
       restoreMs: outcome.description.totalMs,

@@ -12,6 +12,7 @@ export const META = Object.freeze({
   earlierQuality: "unjpeg-earlier-quality",
   model: "unjpeg-model",
   ms: "unjpeg-ms",
+  encode: "unjpeg-encode",
 });
 
 /** Set on every derivative; long enough for a CDN, short enough that a replaced source shows within a day. */
@@ -30,6 +31,8 @@ export interface DerivativeMetadata {
   readonly model: string;
   /** Restore time in milliseconds. */
   readonly restoreMs: number;
+  /** The encoder setting written (`jpeg q87 4:2:0 flat prog`, lib/image/encoder-setting.ts), when known. */
+  readonly encoding?: string | undefined;
 }
 
 /** ETags arrive quoted from HEAD/GET and unquoted in events; compare and store them unquoted. */
@@ -50,6 +53,7 @@ export function buildDerivativeMetadata(meta: DerivativeMetadata): Record<string
   if (meta.quality !== null) out[META.quality] = String(meta.quality);
   if (meta.earlierQuality !== undefined) out[META.earlierQuality] = String(meta.earlierQuality);
   if (meta.sourceVersion !== undefined) out[META.sourceVersion] = meta.sourceVersion;
+  if (meta.encoding !== undefined) out[META.encode] = meta.encoding;
   return out;
 }
 
@@ -84,6 +88,7 @@ export function parseDerivativeMetadata(
     ...(Number.isFinite(earlierQuality) ? { earlierQuality } : {}),
     model,
     restoreMs: Number.isFinite(restoreMs) ? restoreMs : 0,
+    ...(metadata[META.encode] === undefined ? {} : { encoding: metadata[META.encode] }),
   };
 }
 

@@ -32,6 +32,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(REPO / "models/codiff-tiny"))
     p.add_argument("--eval", default="", help="results JSON written by models/training/eval.py --json")
     p.add_argument("--version", default="")
+    p.add_argument("--encode-error-transfer", type=float, default=None,
+                   help="the model's encodeErrorTransfer in model.json: the 'error transfer' `unjpeg eval` "
+                        "reports for this model at QF 10 and 40 (the lower). Default: the value in the "
+                        "model.json being replaced, else none (1); re-measure for every new model")
     p.add_argument("--runtime-notes", default="",
                    help="markdown file appended to Results: figures measured with the TypeScript runtime")
     args = p.parse_args(argv)
@@ -44,9 +48,19 @@ def main(argv=None) -> int:
     model.eval()
     progress = st.get("progress", {})
     out = Path(args.out)
-    export_stages(model, out)
     version = args.version or f"0.1.{progress.get('step', 0)}"
-    man = manifest(model, out, "codiff-tiny", version, {"reference": "reference"})
+    # Read before the export overwrites it: a re-export keeps the measured transfer until it is re-measured.
+    transfer = args.encode_error_transfer
+    if transfer is None and (out / "model.json").exists():
+        transfer = json.loads((out / "model.json").read_text()).get("encodeErrorTransfer")
+    export_stages(model, out)
+    extra = {"reference": "reference"}
+    if transfer is not None:
+        if not 0 < transfer <= 1:
+            raise SystemExit(f"--encode-error-transfer must be in (0, 1], got {transfer}")
+        extra = {"encodeErrorTransfer": transfer, **extra}
+        print(f"encodeErrorTransfer {transfer}: check it with `unjpeg eval` (its 'error transfer' column)")
+    man = manifest(model, out, "codiff-tiny", version, extra)
     ref = write_reference(model, out / "reference", REFERENCE_CASES)
 
     params = {"cave": count_params(model.cave), "vae_encoder": count_params(model.gen.vae_encoder),

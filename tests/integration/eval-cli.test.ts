@@ -39,6 +39,14 @@ interface ImageLine {
   gain: { psnrRgb: number; psnrY: number };
   predictedQuality: number | null;
   model: string;
+  jpegBytes: number;
+  derivative: {
+    encoding: string;
+    bytes: number;
+    psnrRgb: number;
+    gainKept: number | null;
+    encodingMse: number;
+  };
   projection: { applied: boolean; clipped?: number; reason?: string } | null;
   butteraugli: { jpeg: number; restored: number } | null;
 }
@@ -143,6 +151,20 @@ describe("unjpeg eval (CLI)", () => {
     assert.ok(
       Math.abs(summary.qualities[0]!.worstGain.psnrRgb - Math.min(...q10.map((l) => l.gain.psnrRgb))) < 1e-3,
     );
+    // What users are served: the restoration as the default derivative (JPEG, quality auto), measured.
+    for (const l of images) {
+      const d = l.derivative;
+      assert.match(d.encoding, l.grey ? /^jpeg q\d+ flat prog$/ : /^jpeg q\d+ 4:[24]:[04] flat prog$/);
+      assert.ok(d.bytes > 0 && d.psnrRgb > 5 && d.encodingMse > 0, JSON.stringify(d));
+      const gain = l.restored["psnrRgb"]! - l.jpeg["psnrRgb"]!;
+      if (gain > 0) assert.ok(Math.abs(d.gainKept! - (d.psnrRgb - l.jpeg["psnrRgb"]!) / gain) < 1e-3);
+      else assert.equal(d.gainKept, null);
+    }
+    const derivatives = (summary as unknown as { qualities: { derivative: { bytesRatio: number } }[] })
+      .qualities;
+    const q10Bytes =
+      q10.reduce((s, l) => s + l.derivative.bytes, 0) / q10.reduce((s, l) => s + l.jpegBytes, 0);
+    assert.ok(Math.abs(derivatives[0]!.derivative.bytesRatio - q10Bytes) < 1e-9);
     assert.match(stderr, /image 1\/2 colour\.png QF 10/);
     assert.match(stderr, /image 2\/2 .*plain\.tif QF 40/);
   });
@@ -164,6 +186,33 @@ describe("unjpeg eval (CLI)", () => {
     const rows = stdout.split("\n").filter((l) => /^\| 20 +\| 1 /.test(l));
     assert.equal(rows.length, 1, stdout);
     assert.match(rows[0]!, /colour\.png/);
+  });
+
+  it("measures the derivatives in another encoding: a lossless PNG keeps all of the gain, a forced quality is that quality", async () => {
+    for (const [args, encoding] of [
+      [["--format", "png"], "png"],
+      [["--quality", "90"], "jpeg q90 4:4:4"],
+    ] as const) {
+      const { code, stdout, stderr } = await cli([
+        "--set",
+        set,
+        "--qualities",
+        "10",
+        "--limit",
+        "1",
+        "--json",
+        "--model",
+        MODEL,
+        ...args,
+      ]);
+      assert.equal(code, 0, stderr);
+      const line = JSON.parse(stdout.split("\n")[0]!) as ImageLine;
+      assert.equal(line.derivative.encoding, encoding);
+      if (encoding === "png") {
+        assert.equal(line.derivative.encodingMse, 0);
+        assert.ok(Math.abs(line.derivative.psnrRgb - line.restored["psnrRgb"]!) < 1e-3);
+      } else assert.ok(line.derivative.encodingMse > 0);
+    }
   });
 
   it("projects onto the JPEG's cells by default, and not with --no-projection (the ablation)", async () => {
@@ -232,6 +281,8 @@ describe("unjpeg eval (CLI)", () => {
       [["--set", set, "--qualities", "10,10"], "CLI_USAGE"],
       [["--set", set, "--limit", "0"], "CLI_USAGE"],
       [["--set", set, "extra"], "CLI_USAGE"],
+      [["--set", set, "--format", "gif"], "CLI_USAGE"],
+      [["--set", set, "--quality", "0"], "CLI_USAGE"],
       [["--set", join(dir, "missing")], "EVAL_SET_MISSING"],
       [["--set", join(dir, "empty")], "EVAL_SET_EMPTY"],
     ];

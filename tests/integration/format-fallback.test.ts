@@ -11,12 +11,17 @@ import { after, before, describe, test } from "node:test";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { BUCKET, type CdnStack, makeJpeg, startCdnStack } from "./cdn-stack.js";
+
+/** Encodes assumed instant: these tests are about what a format can hold, not how long it takes. */
+const FAST = { fixedMs: 0, msPerMegapixel: 0 };
+const FAST_ENCODES = { jpeg: FAST, png: FAST, webp: FAST, avif: FAST };
+
 import { runCli } from "./cli-helpers.js";
 
 describe("format limits", () => {
   let stack: CdnStack;
   before(async () => {
-    stack = await startCdnStack();
+    stack = await startCdnStack({ app: { encodeRates: FAST_ENCODES } });
     await stack.put("p/strip.jpg", await makeJpeg(10, 20000, 16)); // restored
     await stack.put("p/strip-fine.jpg", await makeJpeg(95, 20000, 16)); // served as it is, transcoded
   });

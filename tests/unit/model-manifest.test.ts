@@ -82,6 +82,18 @@ describe("parseManifest", () => {
     assert.equal(e.dtype, "float16");
   });
 
+  it("reads the optional encodeErrorTransfer (absent: 1; a number in (0, 1])", () => {
+    assert.equal(parseManifest(contractManifest()).encodeErrorTransfer, 1);
+    const measured = contractManifest() as Record<string, Loose>;
+    measured.encodeErrorTransfer = 0.65;
+    assert.equal(parseManifest(measured).encodeErrorTransfer, 0.65);
+    for (const bad of [0, 1.5, -0.2, "0.6"])
+      assert.equal(
+        badField((m) => (m.encodeErrorTransfer = bad)),
+        "encodeErrorTransfer",
+      );
+  });
+
   it("names the field at fault", () => {
     assert.equal(
       badField((m) => delete m.id),
