@@ -193,7 +193,7 @@ function allocate(
       at,
     );
   }
-  const { coefficients, storage, bases } = coefficientStorage(layout, progressive);
+  const { coefficients, storage, bases } = coefficientStorage(layout);
   return {
     layout,
     progressive,
@@ -213,19 +213,15 @@ function allocate(
 
 /**
  * Every component's coefficients in one buffer from the pool (lib/image/buffer-pool.ts), then one block
- * that takes the MCU padding blocks of sequential scans: fresh memory costs a page fault a page on these
- * machines (12 MP: 36 MB, ~100 ms of faults per decode against ~90 ms of decoding). Zeroed here for
- * progressive scans, which add to what earlier scans left; sequential scans zero their blocks as they go
- * (scan-sequential.ts). `releaseCoefficients` gives it back.
+ * that takes the MCU padding blocks: fresh memory costs a page fault a page on these machines (12 MP:
+ * 36 MB, ~100 ms of faults per decode against ~90 ms of decoding). Not zeroed here: the scans that reach
+ * a component's blocks first (sequential scans, progressive first DC scans) zero them as they go
+ * (scan-sequential.ts zeroAhead). `releaseCoefficients` gives it back.
  */
-function coefficientStorage(
-  layout: FrameLayout,
-  progressive: boolean,
-): Pick<ImageState, "coefficients" | "storage" | "bases"> {
+function coefficientStorage(layout: FrameLayout): Pick<ImageState, "coefficients" | "storage" | "bases"> {
   const counts = layout.components.map((c) => c.blocksWide * c.blocksHigh * 64);
   const total = counts.reduce((sum, n) => sum + n, 0);
   const storage = new Int16Array(takeBuffer((total + 64) * 2), 0, total + 64);
-  if (progressive) storage.fill(0);
   const bases: number[] = [];
   let offset = 0;
   const coefficients = counts.map((n) => {

@@ -4,7 +4,13 @@
  * scan-sequential.ts decodes (see there why).
  */
 import { extend, FAST_BITS } from "./huffman.js";
-import { layOutMcus, longCode, type SequentialComponent } from "./scan-sequential.js";
+import {
+  layOutMcus,
+  longCode,
+  type McuLayout,
+  type SequentialComponent,
+  zeroAhead,
+} from "./scan-sequential.js";
 import { BIT, BIT_LENGTH, badCode, dataEnded, restart, type ScanState } from "./scan-state.js";
 
 const LOOKAHEAD = FAST_BITS;
@@ -22,6 +28,16 @@ const V = new Int32Array(4);
 const BLOCKS_WIDE = new Int32Array(4);
 const BLOCKS_HIGH = new Int32Array(4);
 const BASE = new Int32Array(4);
+const LAYOUT: McuLayout = {
+  slotComponent: SLOT_COMPONENT,
+  slotX: SLOT_X,
+  slotY: SLOT_Y,
+  h: H,
+  v: V,
+  blocksWide: BLOCKS_WIDE,
+  blocksHigh: BLOCKS_HIGH,
+  base: BASE,
+};
 /** Carried from MCU row to row: MCUs to the next restart marker (never 0 without), markers passed, blocks per MCU. */
 const RUN = new Int32Array(3);
 const UNTIL_RESTART = 0;
@@ -42,21 +58,17 @@ export function decodeDcScan(
   interval: number,
   refine: boolean,
 ): void {
-  const slots = layOutMcus(components, {
-    slotComponent: SLOT_COMPONENT,
-    slotX: SLOT_X,
-    slotY: SLOT_Y,
-    h: H,
-    v: V,
-    blocksWide: BLOCKS_WIDE,
-    blocksHigh: BLOCKS_HIGH,
-    base: BASE,
-  });
+  const slots = layOutMcus(components, LAYOUT);
   if (!refine) for (let c = 0; c < components.length; c++) DC_FAST.set(s.dc[c]!.fast, c << LOOKAHEAD);
   RUN[UNTIL_RESTART] = interval === 0 ? -1 : interval;
   RUN[RESTARTS] = 0;
   RUN[SLOTS] = slots;
-  for (let mcuY = 0; mcuY < mcusHigh; mcuY++) dcRow(s, storage, mcuY, mcusWide, mcusHigh, interval, refine);
+  for (let mcuY = 0; mcuY < mcusHigh; mcuY++) {
+    // A component's first DC scan is the first to reach its blocks (AC scans and refinements come after
+    // it), and the storage is not zeroed beforehand: the scan zeroes them as sequential scans do.
+    if (!refine) zeroAhead(storage, LAYOUT, components.length, mcuY);
+    dcRow(s, storage, mcuY, mcusWide, mcusHigh, interval, refine);
+  }
 }
 
 function dcRow(

@@ -43,6 +43,16 @@ const V = new Int32Array(4);
 const BLOCKS_WIDE = new Int32Array(4);
 const BLOCKS_HIGH = new Int32Array(4);
 const BASE = new Int32Array(4);
+const LAYOUT: McuLayout = {
+  slotComponent: SLOT_COMPONENT,
+  slotX: SLOT_X,
+  slotY: SLOT_Y,
+  h: H,
+  v: V,
+  blocksWide: BLOCKS_WIDE,
+  blocksHigh: BLOCKS_HIGH,
+  base: BASE,
+};
 /** Carried from MCU row to row: MCUs to the next restart marker (never 0 without), markers passed, blocks per MCU. */
 const RUN = new Int32Array(3);
 const UNTIL_RESTART = 0;
@@ -114,8 +124,7 @@ export const longCode = searchLongCode;
  * Decodes a sequential scan of `components` (one: its blocks row by row; several: MCUs of `mcusWide` ×
  * `mcusHigh`, T.81 A.2) into `storage`, whose last 64 values take the MCUs' padding blocks. Each block is
  * its DC difference, then AC run/size codes to an end-of-block code or coefficient 63. The decoder writes
- * only the nonzero coefficients, so it zeroes the blocks an MCU row ahead of itself (then the rows it
- * writes are in cache already, where zeroing the whole storage first would cost a pass over it).
+ * only the nonzero coefficients, so it zeroes the blocks an MCU row ahead of itself ({@link zeroAhead}).
  */
 export function decodeSequentialScan(
   s: ScanState,
@@ -125,16 +134,7 @@ export function decodeSequentialScan(
   mcusHigh: number,
   interval: number,
 ): void {
-  const slots = layOutMcus(components, {
-    slotComponent: SLOT_COMPONENT,
-    slotX: SLOT_X,
-    slotY: SLOT_Y,
-    h: H,
-    v: V,
-    blocksWide: BLOCKS_WIDE,
-    blocksHigh: BLOCKS_HIGH,
-    base: BASE,
-  });
+  const slots = layOutMcus(components, LAYOUT);
   for (let c = 0; c < components.length; c++) {
     DC_FAST.set(s.dc[c]!.fast, c << LOOKAHEAD);
     AC_FAST.set(s.ac[c]!.ac, c << LOOKAHEAD);
@@ -143,7 +143,7 @@ export function decodeSequentialScan(
   RUN[RESTARTS] = 0;
   RUN[SLOTS] = slots;
   for (let mcuY = 0; mcuY < mcusHigh; mcuY++) {
-    for (let c = 0; c < components.length; c++) zeroRows(storage, c, mcuY === 0 ? 0 : mcuY + 1, mcuY + 2);
+    zeroAhead(storage, LAYOUT, components.length, mcuY);
     decodeMcuRow(s, storage, mcuY, mcusWide, mcusHigh, interval);
   }
 }
@@ -266,13 +266,22 @@ function decodeMcuRow(
   RUN[UNTIL_RESTART] = untilRestart;
 }
 
-/** Zeroes block rows [from, to) of the MCU row's blocks of the scan's component `c` (rows by `v`). */
-function zeroRows(storage: Int16Array, c: number, fromMcuRow: number, toMcuRow: number): void {
-  const rows = BLOCKS_HIGH[c]!;
-  const wide = BLOCKS_WIDE[c]! * 64;
-  const start = Math.min(fromMcuRow * V[c]!, rows) * wide;
-  const end = Math.min(toMcuRow * V[c]!, rows) * wide;
-  if (end > start) storage.fill(0, BASE[c]! + start, BASE[c]! + end);
+/**
+ * Before MCU row `mcuY` is decoded: zeroes the blocks of the next one (and at the first, of the first too)
+ * of each of the scan's `components`. For decoders that write only nonzero coefficients into storage that
+ * holds whatever its last user left: the blocks are zeroed a row ahead, so that the rows written are in
+ * cache already, where zeroing the whole storage first would cost a pass over it (12 MP: 36 MB, out of
+ * cache again by the time it is written).
+ */
+export function zeroAhead(storage: Int16Array, layout: McuLayout, components: number, mcuY: number): void {
+  for (let c = 0; c < components; c++) {
+    const rows = layout.blocksHigh[c]!;
+    const wide = layout.blocksWide[c]! * 64;
+    const v = layout.v[c]!;
+    const start = Math.min((mcuY === 0 ? 0 : mcuY + 1) * v, rows) * wide;
+    const end = Math.min((mcuY + 2) * v, rows) * wide;
+    if (end > start) storage.fill(0, layout.base[c]! + start, layout.base[c]! + end);
+  }
 }
 
 /** The error of a block that overran, at `bit` of the unit (MCU, or block) `unit`. */

@@ -255,6 +255,27 @@ describe("decodeCoefficients", () => {
     );
   });
 
+  test("storage given back and decoded into again by a progressive file shows nothing of the last image", async () => {
+    // The same coefficients coded baseline and progressive (sharp); a busy image of the same size first.
+    const [w, h] = [96, 80];
+    const raw = { raw: { width: w, height: h, channels: 3 as const } };
+    const noise = Buffer.from(Array.from({ length: w * h * 3 }, (_, i) => (i * 7919) % 251));
+    const flat = Buffer.alloc(w * h * 3, 90);
+    const busy = await sharp(noise, raw).jpeg({ quality: 100 }).toBuffer();
+    for (const chromaSubsampling of ["4:2:0", "4:4:4"]) {
+      const options = { quality: 50, chromaSubsampling };
+      const progressive = await sharp(flat, raw)
+        .jpeg({ ...options, progressive: true })
+        .toBuffer();
+      const baseline = await sharp(flat, raw).jpeg(options).toBuffer();
+      releaseCoefficients(decodeCoefficients(busy));
+      const decoded = decodeCoefficients(progressive);
+      assert.equal(decoded.progressive, true);
+      assertSameCoefficients(decoded, decodeCoefficients(baseline));
+      releaseCoefficients(decoded);
+    }
+  });
+
   test("a file without DHT gets the standard tables (Motion-JPEG), as libjpeg gives them", () => {
     // cjpeg without -optimize codes with T.81 Annex K's tables: dropping its DHT segments changes nothing.
     const bytes = fixture("coef-baseline-420.jpg");
