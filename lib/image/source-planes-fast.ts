@@ -1,35 +1,42 @@
 /**
  * The band moves of source-planes.ts written out for the samplings nearly every JPEG has (grey, 4:4:4,
- * 4:2:2, 4:2:0): one pass over the pixels, each sample's pixels named rather than looped over. They take
- * about half the time of the general loops, which matters here: the projection's budget is a few percent
- * of a restore (bench/restore.ts).
+ * 4:2:2, 4:2:0): one pass over the pixels, each sample's pixels named rather than looped over. Each loop is
+ * a module function that gets its arrays as arguments, not a closure over them: V8 compiles a function
+ * made once with the module's constants (these conversions) built in, and reads a closure's arrays and
+ * functions from its context, checked, at every pixel (three times the time). The projection's budget is a
+ * few percent of a restore (bench/restore.ts).
  */
 import type { BandIo, ComponentPlane, StoredLayout } from "./source-planes.js";
 
 // JFIF's conversion (libjpeg jccolor.c / jdcolor.c), level-shifted: Y − 128, Cb − 128, Cr − 128. Written as
-// literals in small functions, which V8 inlines with the constants folded (module-level constants are
-// loaded on every use instead: 50 % more time in these loops).
-export const lumaOf = (r: number, g: number, b: number): number => 0.299 * r + 0.587 * g + 0.114 * b - 128;
-export const cbOf = (r: number, g: number, b: number): number => -0.168735892 * r - 0.331264108 * g + 0.5 * b;
-export const crOf = (r: number, g: number, b: number): number => 0.5 * r - 0.418687589 * g - 0.081312411 * b;
+// literals in small functions, which V8 inlines with the constants folded. The loops here call them by
+// names of this module, not the exported ones: V8 reads an exported binding from its cell, and checks
+// it, at each call.
+const luma = (r: number, g: number, b: number): number => 0.299 * r + 0.587 * g + 0.114 * b - 128;
+const cb = (r: number, g: number, b: number): number => -0.168735892 * r - 0.331264108 * g + 0.5 * b;
+const cr = (r: number, g: number, b: number): number => 0.5 * r - 0.418687589 * g - 0.081312411 * b;
 /** The change of red, green and blue for a change of Cr, or (G) of Cb and Cr, or (B) of Cb. */
-export const redOf = (cr: number): number => 1.402 * cr;
-export const greenOf = (cb: number, cr: number): number => -0.344136286 * cb - 0.714136286 * cr;
-export const blueOf = (cb: number): number => 1.772 * cb;
+const red = (dCr: number): number => 1.402 * dCr;
+const green = (dCb: number, dCr: number): number => -0.344136286 * dCb - 0.714136286 * dCr;
+const blue = (dCb: number): number => 1.772 * dCb;
+export const lumaOf = luma;
+export const cbOf = cb;
+export const crOf = cr;
+export const redOf = red;
+export const greenOf = green;
+export const blueOf = blue;
 
-/** Offsets (bytes) of stored columns 0..n−1 in a row, past the last column repeating it. */
-export function columnOffsets(layout: StoredLayout, n: number): Int32Array {
-  const offsets = new Int32Array(n);
-  for (let x = 0; x < n; x++) offsets[x] = Math.min(x, layout.width - 1) * layout.dx * 3;
-  return offsets;
-}
+/** Byte offset of stored row `y` (clamped to the image) and of stored column `x` (clamped), in the upright buffer. */
+const rowAt = (layout: StoredLayout, y: number): number =>
+  (layout.base + Math.min(y, layout.height - 1) * layout.dy) * 3;
 
-const rowOffset = (layout: StoredLayout, y: number) => (layout.base + y * layout.dy) * 3;
+/**
+ * Levels cut off values by clamping them to 0 or 255 in {@link round}, in all (callers subtract). In a
+ * typed array: a module variable holding a fraction is a number object, made anew at each change.
+ */
+const CLAMPED = new Float64Array(1);
 
-/** Levels cut off values by clamping them to 0 or 255 in {@link roundInto}, in all (callers subtract). */
-let clampedLevels = 0;
-
-export const clampedSoFar = (): number => clampedLevels;
+export const clampedSoFar = (): number => CLAMPED[0]!;
 
 /**
  * Writes `target` rounded to 8 bits at `out[p]` and returns what rounding took off, which the caller adds
@@ -38,50 +45,73 @@ export const clampedSoFar = (): number => clampedLevels;
  * same way: up to half a level on all 64, 4 units of the DC. A value clamped to 0 or 255 carries nothing;
  * the levels cut off are added up.
  */
-export function roundInto(out: Uint8Array, p: number, target: number): number {
+function round(out: Uint8Array, p: number, target: number): number {
   if (target >= -0.5 && target < 255.5) {
     const rounded = (target + 0.5) | 0; // target + 0.5 is in [0, 256): truncation rounds half up
     out[p] = rounded;
     return target - rounded;
   }
   out[p] = target < 0 ? 0 : 255;
-  clampedLevels += target < 0 ? -target : target - 255;
+  CLAMPED[0] += target < 0 ? -target : target - 255;
   return 0;
 }
+export const roundInto = round;
 
 /** One component (grey): the changed luma is written to all three channels. */
-export function greyIo(rgb: Uint8Array, layout: StoredLayout, luma: ComponentPlane): BandIo {
-  const { width: sw, height: sh } = layout;
-  const { width: lw, rows, data: L } = luma;
-  const xo = columnOffsets(layout, lw);
+export function greyIo(rgb: Uint8Array, layout: StoredLayout, plane: ComponentPlane): BandIo {
   return {
-    planes: [luma],
-    gather(y0, x0, x1) {
-      const end = Math.min(x1, lw);
-      for (let j = 0; j < rows; j++) {
-        const row = rowOffset(layout, Math.min(y0 + j, sh - 1));
-        for (let x = x0, l = j * lw + x0; x < end; x++, l++) {
-          const p = row + xo[x]!;
-          L[l] = lumaOf(rgb[p]!, rgb[p + 1]!, rgb[p + 2]!);
-        }
-      }
-    },
-    apply(y0, x0, x1) {
-      const end = Math.min(x1, sw);
-      const before = clampedLevels;
-      for (let j = 0; j < rows && y0 + j < sh; j++) {
-        const row = rowOffset(layout, y0 + j);
-        let carry = 0;
-        for (let x = x0, l = j * lw + x0; x < end; x++, l++) {
-          const p = row + xo[x]!;
-          carry = roundInto(rgb, p, lumaOf(rgb[p]!, rgb[p + 1]!, rgb[p + 2]!) + 128 + L[l]! + carry);
-          rgb[p + 1] = rgb[p]!;
-          rgb[p + 2] = rgb[p]!;
-        }
-      }
-      return clampedLevels - before;
-    },
+    planes: [plane],
+    gather: (y0, x0, x1) => gatherGrey(rgb, layout, plane.data, plane.width, plane.rows, y0, x0, x1),
+    apply: (y0, x0, x1) => applyGrey(rgb, layout, plane.data, plane.width, plane.rows, y0, x0, x1),
   };
+}
+
+function gatherGrey(
+  rgb: Uint8Array,
+  layout: StoredLayout,
+  L: Float32Array,
+  lw: number,
+  rows: number,
+  y0: number,
+  x0: number,
+  x1: number,
+): void {
+  const step = layout.dx * 3;
+  const lastX = layout.width - 1;
+  const end = Math.min(x1, lw);
+  for (let j = 0; j < rows; j++) {
+    const row = rowAt(layout, y0 + j);
+    for (let x = x0, l = j * lw + x0; x < end; x++, l++) {
+      const p = row + Math.min(x, lastX) * step;
+      L[l] = luma(rgb[p]!, rgb[p + 1]!, rgb[p + 2]!);
+    }
+  }
+}
+
+function applyGrey(
+  rgb: Uint8Array,
+  layout: StoredLayout,
+  L: Float32Array,
+  lw: number,
+  rows: number,
+  y0: number,
+  x0: number,
+  x1: number,
+): number {
+  const step = layout.dx * 3;
+  const end = Math.min(x1, layout.width);
+  const before = CLAMPED[0]!;
+  for (let j = 0; j < rows && y0 + j < layout.height; j++) {
+    const row = rowAt(layout, y0 + j);
+    let carry = 0;
+    for (let x = x0, l = j * lw + x0; x < end; x++, l++) {
+      const p = row + x * step;
+      carry = round(rgb, p, luma(rgb[p]!, rgb[p + 1]!, rgb[p + 2]!) + 128 + L[l]! + carry);
+      rgb[p + 1] = rgb[p]!;
+      rgb[p + 2] = rgb[p]!;
+    }
+  }
+  return CLAMPED[0]! - before;
 }
 
 /** 4:4:4: every plane at full resolution. */
@@ -90,49 +120,75 @@ export function fullColourIo(
   layout: StoredLayout,
   planes: readonly ComponentPlane[],
 ): BandIo {
-  const { width: sw, height: sh } = layout;
-  const [luma, cb, cr] = planes as [ComponentPlane, ComponentPlane, ComponentPlane];
-  const { width: w, rows } = luma;
-  const [Y, U, V] = [luma.data, cb.data, cr.data];
-  const xo = columnOffsets(layout, w);
+  const [Y, U, V] = planes.map((plane) => plane.data) as [Float32Array, Float32Array, Float32Array];
+  const { width, rows } = planes[0]!;
   return {
     planes,
-    gather(y0, x0, x1) {
-      const end = Math.min(x1, w);
-      for (let j = 0; j < rows; j++) {
-        const row = rowOffset(layout, Math.min(y0 + j, sh - 1));
-        for (let x = x0, l = j * w + x0; x < end; x++, l++) {
-          const p = row + xo[x]!;
-          const r = rgb[p]!;
-          const g = rgb[p + 1]!;
-          const b = rgb[p + 2]!;
-          Y[l] = lumaOf(r, g, b);
-          U[l] = cbOf(r, g, b);
-          V[l] = crOf(r, g, b);
-        }
-      }
-    },
-    apply(y0, x0, x1) {
-      const end = Math.min(x1, sw);
-      const before = clampedLevels;
-      for (let j = 0; j < rows && y0 + j < sh; j++) {
-        const row = rowOffset(layout, y0 + j);
-        let r = 0;
-        let g = 0;
-        let b = 0;
-        for (let x = x0, l = j * w + x0; x < end; x++, l++) {
-          const dY = Y[l]!;
-          const dCb = U[l]!;
-          const dCr = V[l]!;
-          const p = row + xo[x]!;
-          r = roundInto(rgb, p, rgb[p]! + dY + redOf(dCr) + r);
-          g = roundInto(rgb, p + 1, rgb[p + 1]! + dY + greenOf(dCb, dCr) + g);
-          b = roundInto(rgb, p + 2, rgb[p + 2]! + dY + blueOf(dCb) + b);
-        }
-      }
-      return clampedLevels - before;
-    },
+    gather: (y0, x0, x1) => gatherFull(rgb, layout, Y, U, V, width, rows, y0, x0, x1),
+    apply: (y0, x0, x1) => applyFull(rgb, layout, Y, U, V, width, rows, y0, x0, x1),
   };
+}
+
+function gatherFull(
+  rgb: Uint8Array,
+  layout: StoredLayout,
+  Y: Float32Array,
+  U: Float32Array,
+  V: Float32Array,
+  w: number,
+  rows: number,
+  y0: number,
+  x0: number,
+  x1: number,
+): void {
+  const step = layout.dx * 3;
+  const lastX = layout.width - 1;
+  const end = Math.min(x1, w);
+  for (let j = 0; j < rows; j++) {
+    const row = rowAt(layout, y0 + j);
+    for (let x = x0, l = j * w + x0; x < end; x++, l++) {
+      const p = row + Math.min(x, lastX) * step;
+      const r = rgb[p]!;
+      const g = rgb[p + 1]!;
+      const b = rgb[p + 2]!;
+      Y[l] = luma(r, g, b);
+      U[l] = cb(r, g, b);
+      V[l] = cr(r, g, b);
+    }
+  }
+}
+
+function applyFull(
+  rgb: Uint8Array,
+  layout: StoredLayout,
+  Y: Float32Array,
+  U: Float32Array,
+  V: Float32Array,
+  w: number,
+  rows: number,
+  y0: number,
+  x0: number,
+  x1: number,
+): number {
+  const step = layout.dx * 3;
+  const end = Math.min(x1, layout.width);
+  const before = CLAMPED[0]!;
+  for (let j = 0; j < rows && y0 + j < layout.height; j++) {
+    const row = rowAt(layout, y0 + j);
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    for (let x = x0, l = j * w + x0; x < end; x++, l++) {
+      const dY = Y[l]!;
+      const dCb = U[l]!;
+      const dCr = V[l]!;
+      const p = row + x * step;
+      r = round(rgb, p, rgb[p]! + dY + red(dCr) + r);
+      g = round(rgb, p + 1, rgb[p + 1]! + dY + green(dCb, dCr) + g);
+      b = round(rgb, p + 2, rgb[p + 2]! + dY + blue(dCb) + b);
+    }
+  }
+  return CLAMPED[0]! - before;
 }
 
 /** 4:2:2 and 4:2:0: chroma at half the width, and at full or half the height (`planes[1].sy` 1 or 2). */
@@ -141,93 +197,125 @@ export function halfColourIo(
   layout: StoredLayout,
   planes: readonly ComponentPlane[],
 ): BandIo {
-  const { width: sw, height: sh } = layout;
-  const [luma, cb, cr] = planes as [ComponentPlane, ComponentPlane, ComponentPlane];
-  const lw = luma.width;
-  const { width: cw, rows, sy } = cb;
-  const two = sy === 2;
-  const area = two ? 0.25 : 0.5;
-  const [Y, U, V] = [luma.data, cb.data, cr.data];
-  const xo = columnOffsets(layout, 2 * cw);
+  const [Y, U, V] = planes.map((plane) => plane.data) as [Float32Array, Float32Array, Float32Array];
+  const lw = planes[0]!.width;
+  const { width: cw, rows, sy } = planes[1]!;
   return {
     planes,
-    gather(y0, x0, x1) {
-      const end = Math.min(x1 >> 1, cw);
-      for (let j = 0; j < rows; j++) {
-        const top = rowOffset(layout, Math.min(y0 + j * sy, sh - 1));
-        const bottom = two ? rowOffset(layout, Math.min(y0 + j * 2 + 1, sh - 1)) : top;
-        const l0 = j * sy * lw;
-        const l1 = l0 + lw;
-        for (let i = x0 >> 1, x = x0; i < end; i++, x += 2) {
-          const inLuma = x < lw; // the luma plane may end a block before the chroma's last pixel pair
-          let p = top + xo[x]!;
-          let q = top + xo[x + 1]!;
-          let r0 = rgb[p]!;
-          let g0 = rgb[p + 1]!;
-          let b0 = rgb[p + 2]!;
-          let r1 = rgb[q]!;
-          let g1 = rgb[q + 1]!;
-          let b1 = rgb[q + 2]!;
-          if (inLuma) {
-            Y[l0 + x] = lumaOf(r0, g0, b0);
-            Y[l0 + x + 1] = lumaOf(r1, g1, b1);
-          }
-          let r = r0 + r1;
-          let g = g0 + g1;
-          let b = b0 + b1;
-          if (two) {
-            p = bottom + xo[x]!;
-            q = bottom + xo[x + 1]!;
-            r0 = rgb[p]!;
-            g0 = rgb[p + 1]!;
-            b0 = rgb[p + 2]!;
-            r1 = rgb[q]!;
-            g1 = rgb[q + 1]!;
-            b1 = rgb[q + 2]!;
-            if (inLuma) {
-              Y[l1 + x] = lumaOf(r0, g0, b0);
-              Y[l1 + x + 1] = lumaOf(r1, g1, b1);
-            }
-            r += r0 + r1;
-            g += g0 + g1;
-            b += b0 + b1;
-          }
-          U[j * cw + i] = cbOf(r, g, b) * area;
-          V[j * cw + i] = crOf(r, g, b) * area;
-        }
-      }
-    },
-    apply(y0, x0, x1) {
-      const end = Math.min(x1, sw);
-      const before = clampedLevels;
-      // Row by row (the top then the bottom of each chroma row), each with its own carries.
-      for (let y = y0; y < Math.min(y0 + rows * sy, sh); y++) {
-        const row = rowOffset(layout, y);
-        const l = (y - y0) * lw;
-        const c = ((y - y0) >> (sy - 1)) * cw;
-        let r = 0;
-        let g = 0;
-        let b = 0;
-        for (let i = x0 >> 1, x = x0; x < end; i++, x++) {
-          const dCb = U[c + i]!;
-          const dCr = V[c + i]!;
-          const dR = redOf(dCr);
-          const dG = greenOf(dCb, dCr);
-          const dB = blueOf(dCb);
-          let p = row + xo[x]!;
-          let dY = Y[l + x]!;
-          r = roundInto(rgb, p, rgb[p]! + dY + dR + r);
-          g = roundInto(rgb, p + 1, rgb[p + 1]! + dY + dG + g);
-          b = roundInto(rgb, p + 2, rgb[p + 2]! + dY + dB + b);
-          if (++x === end) break;
-          p = row + xo[x]!;
-          dY = Y[l + x]!;
-          r = roundInto(rgb, p, rgb[p]! + dY + dR + r);
-          g = roundInto(rgb, p + 1, rgb[p + 1]! + dY + dG + g);
-          b = roundInto(rgb, p + 2, rgb[p + 2]! + dY + dB + b);
-        }
-      }
-      return clampedLevels - before;
-    },
+    gather: (y0, x0, x1) => gatherHalf(rgb, layout, Y, U, V, lw, cw, rows, sy, y0, x0, x1),
+    apply: (y0, x0, x1) => applyHalf(rgb, layout, Y, U, V, lw, cw, rows, sy, y0, x0, x1),
   };
+}
+
+function gatherHalf(
+  rgb: Uint8Array,
+  layout: StoredLayout,
+  Y: Float32Array,
+  U: Float32Array,
+  V: Float32Array,
+  lw: number,
+  cw: number,
+  rows: number,
+  sy: number,
+  y0: number,
+  x0: number,
+  x1: number,
+): void {
+  const step = layout.dx * 3;
+  const lastX = layout.width - 1;
+  const two = sy === 2;
+  const area = two ? 0.25 : 0.5;
+  const end = Math.min(x1 >> 1, cw);
+  for (let j = 0; j < rows; j++) {
+    const top = rowAt(layout, y0 + j * sy);
+    const bottom = two ? rowAt(layout, y0 + j * 2 + 1) : top;
+    const l0 = j * sy * lw;
+    const l1 = l0 + lw;
+    for (let i = x0 >> 1, x = x0; i < end; i++, x += 2) {
+      const inLuma = x < lw; // the luma plane may end a block before the chroma's last pixel pair
+      const a = Math.min(x, lastX) * step;
+      const b = Math.min(x + 1, lastX) * step;
+      let p = top + a;
+      let q = top + b;
+      let r0 = rgb[p]!;
+      let g0 = rgb[p + 1]!;
+      let b0 = rgb[p + 2]!;
+      let r1 = rgb[q]!;
+      let g1 = rgb[q + 1]!;
+      let b1 = rgb[q + 2]!;
+      if (inLuma) {
+        Y[l0 + x] = luma(r0, g0, b0);
+        Y[l0 + x + 1] = luma(r1, g1, b1);
+      }
+      let r = r0 + r1;
+      let g = g0 + g1;
+      let bl = b0 + b1;
+      if (two) {
+        p = bottom + a;
+        q = bottom + b;
+        r0 = rgb[p]!;
+        g0 = rgb[p + 1]!;
+        b0 = rgb[p + 2]!;
+        r1 = rgb[q]!;
+        g1 = rgb[q + 1]!;
+        b1 = rgb[q + 2]!;
+        if (inLuma) {
+          Y[l1 + x] = luma(r0, g0, b0);
+          Y[l1 + x + 1] = luma(r1, g1, b1);
+        }
+        r += r0 + r1;
+        g += g0 + g1;
+        bl += b0 + b1;
+      }
+      U[j * cw + i] = cb(r, g, bl) * area;
+      V[j * cw + i] = cr(r, g, bl) * area;
+    }
+  }
+}
+
+function applyHalf(
+  rgb: Uint8Array,
+  layout: StoredLayout,
+  Y: Float32Array,
+  U: Float32Array,
+  V: Float32Array,
+  lw: number,
+  cw: number,
+  rows: number,
+  sy: number,
+  y0: number,
+  x0: number,
+  x1: number,
+): number {
+  const step = layout.dx * 3;
+  const end = Math.min(x1, layout.width);
+  const before = CLAMPED[0]!;
+  // Row by row (the top then the bottom of each chroma row), each with its own carries.
+  for (let y = y0; y < Math.min(y0 + rows * sy, layout.height); y++) {
+    const row = rowAt(layout, y);
+    const l = (y - y0) * lw;
+    const c = ((y - y0) >> (sy - 1)) * cw;
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    for (let i = x0 >> 1, x = x0; x < end; i++, x++) {
+      const dCb = U[c + i]!;
+      const dCr = V[c + i]!;
+      const dR = red(dCr);
+      const dG = green(dCb, dCr);
+      const dB = blue(dCb);
+      let p = row + x * step;
+      let dY = Y[l + x]!;
+      r = round(rgb, p, rgb[p]! + dY + dR + r);
+      g = round(rgb, p + 1, rgb[p + 1]! + dY + dG + g);
+      b = round(rgb, p + 2, rgb[p + 2]! + dY + dB + b);
+      if (++x === end) break;
+      p += step;
+      dY = Y[l + x]!;
+      r = round(rgb, p, rgb[p]! + dY + dR + r);
+      g = round(rgb, p + 1, rgb[p + 1]! + dY + dG + g);
+      b = round(rgb, p + 2, rgb[p + 2]! + dY + dB + b);
+    }
+  }
+  return CLAMPED[0]! - before;
 }

@@ -5,7 +5,15 @@
  * derivative move coefficients by a fraction of a unit, so a coefficient left on the cell's edge could
  * fall out of it.
  */
-import { FORWARD_SCALE, forwardDct, INVERSE_SCALE, inverseDct } from "./dct.js";
+import {
+  BLOCK,
+  FORWARD_SCALE,
+  forwardBlock,
+  INVERSE_SCALE,
+  inverseBlock,
+  loadBlock,
+  storeBlock,
+} from "./dct.js";
 
 /** Per component: the cells in the scaled units of `forwardDct`, and the factor back to `inverseDct`'s. */
 export interface CellTables {
@@ -78,6 +86,28 @@ function paddingGain(n: number): Float64Array {
 export type Outside = "margin" | "cell";
 
 /**
+ * The tables of the last cells {@link clipBlock} used, copied into a module constant: step, half, bound and
+ * post, 64 each. V8 builds a constant's address into the code, where each table reached through an object
+ * is reloaded and checked at every coefficient (a third of the clip's time).
+ */
+const LOADED = new Float64Array(256);
+let loaded: CellTables | undefined;
+/** `cells` in {@link LOADED}. */
+function load(cells: CellTables): Float64Array {
+  if (cells !== loaded) {
+    LOADED.set(cells.step, 0);
+    LOADED.set(cells.half, 64);
+    LOADED.set(cells.bound, 128);
+    LOADED.set(cells.post, 192);
+    loaded = cells;
+  }
+  return LOADED;
+}
+
+/** dct.ts's block, as a module constant of this module too (an imported binding is read and checked at each use). */
+const TRANSFORMED = BLOCK;
+
+/**
  * The 8×8 block at `offset` of `plane` (samples, level-shifted) becomes the change that brings its DCT into
  * the cells of `coefficients[k0 .. k0+64)` (quantized values, natural order), their margins kept. Returns
  * how many of its 64 coefficients were `outside`; when none were outside the margins, the block is all
@@ -92,39 +122,37 @@ export function clipBlock(
   cells: CellTables,
   outside: Outside = "margin",
 ): number {
-  const { step, half, bound, post } = cells;
+  const table = load(cells);
+  const work = TRANSFORMED;
   const strict = outside === "cell";
-  forwardDct(plane, offset, stride);
+  loadBlock(plane, offset, stride);
+  forwardBlock();
   let clipped = 0;
   let counted = 0;
-  for (let r = 0, i = 0; r < 8; r++) {
-    const row = offset + r * stride;
-    for (let c = 0; c < 8; c++, i++) {
-      // How far the coefficient is from its cell's centre, against how far it may be.
-      const d = plane[row + c]! - coefficients[k0 + i]! * step[i]!;
-      const h = half[i]!;
-      if (d > h) {
-        plane[row + c] = (h - d) * post[i]!;
-        clipped++;
-        if (!strict || d > bound[i]!) counted++;
-      } else if (d < -h) {
-        plane[row + c] = (-h - d) * post[i]!;
-        clipped++;
-        if (!strict || d < -bound[i]!) counted++;
-      } else plane[row + c] = 0;
+  for (let i = 0, k = k0; i < 64; i++, k++) {
+    // How far the coefficient is from its cell's centre, against how far it may be: most are inside.
+    const d = work[i]! - coefficients[k]! * table[i]!;
+    const h = table[64 + i]!;
+    if (Math.abs(d) <= h) {
+      work[i] = 0;
+      continue;
     }
+    work[i] = ((d > 0 ? h : -h) - d) * table[192 + i]!;
+    clipped++;
+    if (!strict || Math.abs(d) > table[128 + i]!) counted++;
   }
-  if (clipped > 0) inverseDct(plane, offset, stride);
+  if (clipped > 0) inverseBlock();
+  storeBlock(plane, offset, stride);
   return counted;
 }
 
 /** DCT units a partly covered block's coefficient may stay outside its clipped cell (well inside margins). */
 const EDGE_TOLERANCE = 0.05;
 
-/** Scratch for {@link clipEdgeBlock}: 3 × 64 values. */
-export function edgeScratch(): Float32Array {
-  return new Float32Array(192);
-}
+/** {@link clipEdgeBlock}'s block as the image has it, and the change so far (module constants). */
+const ORIGINAL = new Float32Array(64);
+const DELTA = new Float32Array(64);
+const SCALE = FORWARD_SCALE;
 
 /**
  * {@link clipBlock} for a block the image covers only `cols` × `rows` of. The encoder filled the rest by
@@ -138,42 +166,43 @@ export function clipEdgeBlock(
   coefficients: Int16Array,
   k0: number,
   cells: CellTables,
-  scratch: Float32Array,
   rounds: number,
   outside: Outside = "margin",
 ): number {
   const { offset, stride, cols, rows } = at;
-  const { step, half, bound, post } = cells;
-  const original = scratch.subarray(0, 64);
-  const delta = scratch.subarray(64, 128);
-  const work = scratch.subarray(128, 192);
-  for (let r = 0; r < 8; r++)
-    for (let c = 0; c < 8; c++) original[r * 8 + c] = plane[offset + r * stride + c]!;
+  const table = load(cells);
+  const original = ORIGINAL;
+  const delta = DELTA;
+  const work = TRANSFORMED;
+  const scale = SCALE;
+  loadBlock(plane, offset, stride);
+  original.set(work);
   delta.fill(0);
   let counted = 0;
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < 64; i++) work[i] = original[i]! + delta[i]!;
-    forwardDct(work, 0, 8);
+    forwardBlock();
     let worst = 0;
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0, k = k0; i < 64; i++, k++) {
       const g = work[i]!;
-      const centre = coefficients[k0 + i]! * step[i]!;
-      const lo = centre - half[i]!;
-      const hi = centre + half[i]!;
+      const centre = coefficients[k]! * table[i]!;
+      const lo = centre - table[64 + i]!;
+      const hi = centre + table[64 + i]!;
       const v = Math.min(Math.max(g, lo), hi);
       if (v !== g) {
-        worst = Math.max(worst, Math.abs(v - g) / FORWARD_SCALE[i]!);
-        if (round === 0 && (outside === "margin" || Math.abs(g - centre) > bound[i]!)) counted++;
+        worst = Math.max(worst, Math.abs(v - g) / scale[i]!);
+        if (round === 0 && (outside === "margin" || Math.abs(g - centre) > table[128 + i]!)) counted++;
       }
-      work[i] = v * post[i]!;
+      work[i] = v * table[192 + i]!;
     }
     // The last change is in both sets, or so nearly that the margins hold it.
     if (worst <= EDGE_TOLERANCE) break;
-    inverseDct(work, 0, 8);
+    inverseBlock();
     for (let i = 0; i < 64; i++) delta[i] = work[i]! - original[i]!;
     averageEdges(delta, cols, rows);
   }
-  for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) plane[offset + r * stride + c] = delta[r * 8 + c]!;
+  work.set(delta);
+  storeBlock(plane, offset, stride);
   return counted;
 }
 

@@ -135,7 +135,11 @@ export function decodeCoefficients(
   // Every component needs its data: a scan (sequential), or at least its DC scan (progressive; later
   // scans only refine, and a file may end before them as a progressive download does).
   for (let i = 0; i < layout.components.length; i++) {
-    if (prefix && !image.progressive) continue; // a component the prefix did not reach: `rows` 0
+    if (prefix && !image.progressive) {
+      // A component the prefix did not reach: `rows` 0, and zeros (sequential scans zero as they go).
+      if (!image.coded[i]) coefficients[i]!.fill(0);
+      continue;
+    }
     if (image.progressive ? image.progression[i]![0]! < 0 : !image.coded[i]) {
       const { id } = layout.components[i]!;
       throw new JpegError("JPEG_SCAN_TOO_SHORT", `component ${id} is in no scan`, bytes.length);
@@ -189,12 +193,15 @@ function allocate(
       at,
     );
   }
+  const { coefficients, storage, bases } = coefficientStorage(layout);
   return {
     layout,
     progressive,
     huffman,
     restartInterval: 0,
-    coefficients: coefficientStorage(layout),
+    coefficients,
+    storage,
+    bases,
     progression: layout.components.map(() => new Int8Array(64).fill(-1)),
     lastNonzero: layout.components.map((c) => new Uint8Array(progressive ? c.blocksWide * c.blocksHigh : 0)),
     coded: layout.components.map(() => false),
@@ -205,21 +212,25 @@ function allocate(
 }
 
 /**
- * Every component's coefficients in one buffer from the pool (lib/image/buffer-pool.ts), zeroed: fresh
- * memory costs a page fault a page on these machines (12 MP: 36 MB, ~100 ms of faults per decode against
- * ~90 ms of decoding), and a used buffer is zeroed in a few. `releaseCoefficients` gives it back.
+ * Every component's coefficients in one buffer from the pool (lib/image/buffer-pool.ts), then one block
+ * that takes the MCU padding blocks: fresh memory costs a page fault a page on these machines (12 MP:
+ * 36 MB, ~100 ms of faults per decode against ~90 ms of decoding). Not zeroed here: the scans that reach
+ * a component's blocks first (sequential scans, progressive first DC scans) zero them as they go
+ * (scan-sequential.ts zeroAhead). `releaseCoefficients` gives it back.
  */
-function coefficientStorage(layout: FrameLayout): Int16Array[] {
+function coefficientStorage(layout: FrameLayout): Pick<ImageState, "coefficients" | "storage" | "bases"> {
   const counts = layout.components.map((c) => c.blocksWide * c.blocksHigh * 64);
   const total = counts.reduce((sum, n) => sum + n, 0);
-  const buffer = takeBuffer(total * 2);
-  new Int16Array(buffer, 0, total).fill(0);
+  const storage = new Int16Array(takeBuffer((total + 64) * 2), 0, total + 64);
+  const bases: number[] = [];
   let offset = 0;
-  return counts.map((n) => {
-    const view = new Int16Array(buffer, offset * 2, n);
+  const coefficients = counts.map((n) => {
+    bases.push(offset);
+    const view = storage.subarray(offset, offset + n);
     offset += n;
     return view;
   });
+  return { coefficients, storage, bases };
 }
 
 /** Hands decoded coefficients' storage back to the pool; none of their arrays may be used afterwards. */

@@ -1,23 +1,30 @@
 /**
  * Huffman tables (DHT, T.81 B.2.4.2 and C) in the shape the scan decoders read: a 10-bit lookahead for the
- * common short codes, a combined run/value lookahead for AC codes whose magnitude bits also fit in 10 bits,
- * and the canonical-code limits for the rare long codes.
+ * common short codes, a combined run/value lookahead for AC codes, and the canonical-code limits for the
+ * rare long codes.
  */
 import { JpegError } from "./errors.js";
 
 /** Bits of lookahead in the fast tables: most codes of photographs are shorter (the decoders use 10 as is). */
 export const FAST_BITS = 10;
 
+/**
+ * {@link HuffmanTable.ac} entries: bits 0..4 the bits the entry reads, 8..11 the zero run, 12..15 the
+ * magnitude bits still to read (0: the value is in the entry), 16..31 the coefficient's value (signed).
+ * Flags mark the entries the common path cannot take: end of block (or band), and codes longer than the
+ * lookahead. Sixteen zeros (symbol 0xF0) is a run of 15 and the value 0.
+ */
+export const AC_EOB = 0x20;
+export const AC_LONG = 0x40;
+/** An entry the common path (a value in the entry) cannot take: flags, or magnitude bits to read. */
+export const AC_SPECIAL = AC_EOB | AC_LONG | 0xf000;
+
 export interface HuffmanTable {
   /** By the next 10 bits: `(code length << 8) | symbol`, or 0 when the code is longer than 10 bits. */
   readonly fast: Int32Array;
-  /**
-   * By the next 10 bits, for an AC symbol whose code and magnitude bits fit in them: `(value << 12) |
-   * (run << 4) | (code length + magnitude bits)`; for end-of-block and sixteen zeros (symbols 0x00, 0xF0)
-   * the same with value 0; 0 otherwise.
-   */
-  readonly fastAc: Int32Array;
-  /** By code length 1..16: the largest code of that length, −1 when none. */
+  /** By the next 10 bits: the AC decoders' entry (see {@link AC_SPECIAL}). */
+  readonly ac: Int32Array;
+  /** By code length 1..16: the largest code of that length, −1 when none; [17]: a sentinel above all codes. */
   readonly maxCode: Int32Array;
   /** By code length: index into `symbols` of a code of that length, minus the code. */
   readonly valueOffset: Int32Array;
@@ -57,6 +64,7 @@ export function readDht(b: Uint8Array, start: number, end: number, slots: Huffma
 export function buildTable(counts: ArrayLike<number>, symbols: Uint8Array, at: number): HuffmanTable {
   const fast = new Int32Array(1 << FAST_BITS);
   const maxCode = new Int32Array(18).fill(-1);
+  maxCode[17] = 0x7fffffff; // ends the decoders' search, where they find no code of 16 bits or fewer
   const valueOffset = new Int32Array(18);
   let code = 0;
   let k = 0;
@@ -76,44 +84,33 @@ export function buildTable(counts: ArrayLike<number>, symbols: Uint8Array, at: n
     if (code >= 1 << length) throw bad("Huffman code lengths over-subscribe the code space", at);
     code <<= 1;
   }
-  return { fast, fastAc: buildFastAc(fast), maxCode, valueOffset, symbols };
+  return { fast, ac: buildAc(fast), maxCode, valueOffset, symbols };
 }
 
-function buildFastAc(fast: Int32Array): Int32Array {
-  const fastAc = new Int32Array(1 << FAST_BITS);
+function buildAc(fast: Int32Array): Int32Array {
+  const ac = new Int32Array(1 << FAST_BITS);
   for (let peek = 0; peek < fast.length; peek++) {
     const entry = fast[peek]!;
-    if (entry === 0) continue;
+    if (entry === 0) {
+      ac[peek] = AC_LONG;
+      continue;
+    }
     const length = entry >> 8;
     const run = (entry >> 4) & 15;
     const size = entry & 15;
-    if (size === 0) {
-      // End of block (run 0) and sixteen zeros (run 15): value 0, which no coefficient entry has.
-      if (run === 0 || run === 15) fastAc[peek] = (run << 4) | length;
-      continue;
+    if (size === 0) ac[peek] = run === 15 ? (15 << 8) | length : AC_EOB | (run << 8) | length;
+    else if (length + size > FAST_BITS) ac[peek] = (size << 12) | (run << 8) | length;
+    else {
+      const bits = (peek >> (FAST_BITS - length - size)) & ((1 << size) - 1);
+      ac[peek] = (extend(bits, size) << 16) | (run << 8) | (length + size);
     }
-    if (length + size > FAST_BITS) continue;
-    const bits = (peek >> (FAST_BITS - length - size)) & ((1 << size) - 1);
-    const value = bits < 1 << (size - 1) ? bits - (1 << size) + 1 : bits;
-    fastAc[peek] = (value << 12) | (run << 4) | (length + size);
   }
-  return fastAc;
+  return ac;
 }
 
-/**
- * A code longer than 10 bits, from the next 16 bits of the stream: `(length << 8) | symbol`, or −1 when no
- * code of the table starts with them.
- */
-export function decodeSlow(table: HuffmanTable, peek16: number): number {
-  const { maxCode } = table;
-  let length = FAST_BITS + 1;
-  let code = peek16 >>> (16 - length);
-  while (code > maxCode[length]!) {
-    length++;
-    if (length > 16) return -1;
-    code = peek16 >>> (16 - length);
-  }
-  return (length << 8) | table.symbols[code + table.valueOffset[length]!]!;
+/** T.81 F.2.2.1's EXTEND: `size` magnitude bits to the signed value, without a branch. */
+export function extend(bits: number, size: number): number {
+  return bits - (((bits - (1 << (size - 1))) >> 31) & ((1 << size) - 1));
 }
 
 function bad(message: string, at: number): JpegError {

@@ -144,3 +144,34 @@ export function badCode(s: ScanState): JpegError {
 export function overrun(s: ScanState, what: string): JpegError {
   return new JpegError("JPEG_SCAN_OVERRUN", `coded coefficients run past ${what}`, offsetOf(s));
 }
+
+/**
+ * Between restart intervals: the data must stop at RSTn with the expected n (fill bytes FF may come
+ * first). Bytes the interval did not use before it are ignored, as libjpeg does after a warning.
+ */
+export function restart(s: ScanState, expected: number): void {
+  const { data } = s;
+  let p = s.segmentEnd;
+  while (p + 1 < data.length && data[p + 1] === 0xff) p++;
+  if (p + 1 >= data.length) {
+    throw new JpegError(
+      "JPEG_TRUNCATED",
+      `the file ends where restart marker ${expected} belongs`,
+      data.length,
+    );
+  }
+  const marker = data[p + 1]!;
+  if (marker !== 0xd0 + expected) {
+    const name = marker.toString(16).toUpperCase();
+    throw new JpegError("JPEG_BAD_RESTART", `marker FF ${name} where RST${expected} belongs`, p);
+  }
+  loadSegment(s, p + 2);
+}
+
+export function dataEnded(s: ScanState, done: number, total: number): JpegError {
+  const where = `after ${done} of its ${total} ${total === 1 ? "unit" : "units"}`;
+  if (s.segmentEnd >= s.data.length) {
+    return new JpegError("JPEG_TRUNCATED", `the file ends inside a scan, ${where}`, s.data.length);
+  }
+  return new JpegError("JPEG_SCAN_TOO_SHORT", `a scan's data ends at a marker ${where}`, s.segmentEnd);
+}

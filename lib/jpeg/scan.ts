@@ -6,14 +6,10 @@
 import { JpegError } from "./errors.js";
 import { buildTable, type HuffmanSlots, type HuffmanTable, standardTable } from "./huffman.js";
 import type { FrameLayout } from "./layout.js";
-import {
-  decodeAcFirstBlock,
-  decodeAcRefineBlock,
-  decodeDcFirstBlock,
-  decodeDcRefineBlock,
-} from "./scan-progressive.js";
-import { decodeSequentialBlock } from "./scan-sequential.js";
-import { EOBRUN, loadSegment, readPastData, type ScanState } from "./scan-state.js";
+import { decodeAcScan } from "./scan-progressive.js";
+import { decodeDcScan } from "./scan-progressive-dc.js";
+import { decodeSequentialScan } from "./scan-sequential.js";
+import { loadSegment, readPastData, type ScanState } from "./scan-state.js";
 import type { ScanHeader } from "./segments.js";
 
 /** What the scans of one frame share. */
@@ -26,6 +22,10 @@ export interface ImageState {
   restartInterval: number;
   /** By frame component: quantized coefficients, blocks row by row, natural order in each. */
   readonly coefficients: readonly Int16Array[];
+  /** Every component's coefficients (`coefficients` are views of it) and then one block for MCU padding. */
+  readonly storage: Int16Array;
+  /** By frame component: the index of its first coefficient in `storage`. */
+  readonly bases: readonly number[];
   /** Progressive: by frame component and coefficient, the Al of its last scan; −1 before its first. */
   readonly progression: readonly Int8Array[];
   /** Progressive: by frame component and block, the zigzag index of its last nonzero AC coefficient. */
@@ -43,22 +43,13 @@ export interface ImageState {
   readonly rows: number[];
 }
 
-/** Which block decoder a scan uses. */
+/** Which decoder a scan uses: sequential scans have their own (scan-sequential.ts), progressive by block. */
 enum Kind {
   Sequential,
   DcFirst,
   DcRefine,
   AcFirst,
   AcRefine,
-}
-
-/** One call site per decoder, so that each is monomorphic (and inlined where V8 finds it worth it). */
-function decodeBlock(kind: Kind, s: ScanState, out: Int16Array, off: number, c: number): void {
-  if (kind === Kind.Sequential) decodeSequentialBlock(s, out, off, c);
-  else if (kind === Kind.AcRefine) decodeAcRefineBlock(s, out, off);
-  else if (kind === Kind.AcFirst) decodeAcFirstBlock(s, out, off);
-  else if (kind === Kind.DcFirst) decodeDcFirstBlock(s, out, off, c);
-  else decodeDcRefineBlock(s, out, off);
 }
 
 /** Decodes one scan; returns the offset where its data reading stopped (at the next marker, usually). */
@@ -68,12 +59,7 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
   if (new Set(indexes).size !== indexes.length) {
     throw new JpegError("JPEG_BAD_SCAN", "a scan names a component twice", at);
   }
-  // Object literals (not spreads): their shapes live as long as this code, see createScanState.
-  const components = indexes.map((i) => {
-    const { h, v, blocksWide, blocksHigh } = layout.components[i]!;
-    return { h, v, blocksWide, blocksHigh, out: image.coefficients[i]! };
-  });
-  const mcuBlocks = components.reduce((n, c) => n + c.h * c.v, 0);
+  const mcuBlocks = indexes.reduce((n, i) => n + layout.components[i]!.h * layout.components[i]!.v, 0);
   if (indexes.length > 1 && mcuBlocks > 10) {
     const message = `an interleaved scan with ${mcuBlocks} blocks per MCU (at most 10)`;
     throw new JpegError("JPEG_BAD_SCAN", message, at);
@@ -84,83 +70,50 @@ export function decodeScan(image: ImageState, scan: ScanHeader, dataStart: numbe
     ? progressiveDecoder(image, scan, s, at)
     : sequentialDecoder(image, scan, s, at);
   loadSegment(s, dataStart);
+  const ac = kind === Kind.AcFirst || kind === Kind.AcRefine;
+  const decode = (): number =>
+    ac ? decodeAc(image, indexes[0]!, s, kind) : decodeByMcus(image, indexes, s, kind);
   if (!image.prefix || image.progressive) {
-    const end = decodeUnits(image, components, kind, s);
+    const end = decode();
     for (const i of indexes) image.rows[i] = layout.components[i]!.blocksHigh;
     return end;
   }
   try {
-    const end = decodeUnits(image, components, kind, s);
+    const end = decode();
     for (const i of indexes) image.rows[i] = layout.components[i]!.blocksHigh;
     return end;
   } catch (error) {
-    return cutScan(image, indexes, components.length === 1, s, error);
+    return cutScan(image, indexes, indexes.length === 1, s, error);
   }
 }
 
-interface ScanComponentState {
-  readonly h: number;
-  readonly v: number;
-  readonly blocksWide: number;
-  readonly blocksHigh: number;
-  readonly out: Int16Array;
+/** A scan decoded by MCUs (sequential, or progressive DC); returns where its data stopped. */
+function decodeByMcus(image: ImageState, indexes: readonly number[], s: ScanState, kind: Kind): number {
+  const { layout } = image;
+  const single = indexes.length === 1;
+  const components = indexes.map((i) => {
+    const { h, v, blocksWide, blocksHigh } = layout.components[i]!;
+    // A scan of one component codes its blocks row by row: MCUs of one block.
+    return { h: single ? 1 : h, v: single ? 1 : v, blocksWide, blocksHigh, base: image.bases[i]! };
+  });
+  const [mcusWide, mcusHigh] = single
+    ? [components[0]!.blocksWide, components[0]!.blocksHigh]
+    : [layout.mcusWide, layout.mcusHigh];
+  const { storage, restartInterval } = image;
+  if (kind === Kind.Sequential) {
+    decodeSequentialScan(s, storage, components, mcusWide, mcusHigh, restartInterval);
+  } else {
+    const refine = kind === Kind.DcRefine;
+    decodeDcScan(s, storage, components, mcusWide, mcusHigh, restartInterval, refine);
+  }
+  return s.segmentEnd;
 }
 
-/** The scan's blocks (one component's row by row, or MCUs of several); returns where its data stopped. */
-function decodeUnits(image: ImageState, components: ScanComponentState[], kind: Kind, s: ScanState): number {
-  const interval = image.restartInterval;
-  let restarts = 0;
-
-  if (components.length === 1) {
-    const { blocksWide, blocksHigh, out } = components[0]!;
-    const blocks = blocksWide * blocksHigh;
-    for (let block = 0; block < blocks; ) {
-      s.unit = block;
-      if (interval !== 0 && block !== 0 && block % interval === 0) restart(s, restarts++ & 7);
-      if (s.bits[EOBRUN]! > 0 && (kind === Kind.AcFirst || kind === Kind.AcRefine)) {
-        // Within an end-of-band run (to the interval's end at most), a first scan codes nothing, and a
-        // refinement nothing in a block without nonzero coefficients in the band: such blocks are passed
-        // here at once, so that a scan costs about its symbols, not its blocks.
-        const intervalEnd = interval === 0 ? blocks : Math.min(blocks, block - (block % interval) + interval);
-        const end = Math.min(intervalEnd, block + s.bits[EOBRUN]!);
-        const from = block;
-        if (kind === Kind.AcFirst) block = end;
-        else while (block < end && s.lastNonzero[block]! < s.ss) block++;
-        if (block > from) {
-          s.bits[EOBRUN]! -= block - from;
-          continue;
-        }
-      }
-      decodeBlock(kind, s, out, block * 64, 0);
-      if (readPastData(s)) throw dataEnded(s, block, blocks);
-      block++;
-    }
-    return s.segmentEnd;
-  }
-
-  const scratch = new Int16Array(64); // padding blocks of MCUs past the component's edge: decoded, dropped
-  const { mcusWide, mcusHigh } = image.layout;
-  const mcus = mcusWide * mcusHigh;
-  let mcu = 0;
-  for (let mcuY = 0; mcuY < mcusHigh; mcuY++) {
-    for (let mcuX = 0; mcuX < mcusWide; mcuX++, mcu++) {
-      s.unit = mcu;
-      if (interval !== 0 && mcu !== 0 && mcu % interval === 0) restart(s, restarts++ & 7);
-      for (let c = 0; c < components.length; c++) {
-        const { h, v, blocksWide, blocksHigh, out } = components[c]!;
-        for (let y = 0; y < v; y++) {
-          const by = mcuY * v + y;
-          for (let x = 0; x < h; x++) {
-            const bx = mcuX * h + x;
-            if (bx < blocksWide && by < blocksHigh) decodeBlock(kind, s, out, (by * blocksWide + bx) * 64, c);
-            else decodeBlock(kind, s, scratch, 0, c);
-            // Every block: past its data a decoder reads zeros, and the padding holds one block's worth.
-            if (readPastData(s)) throw dataEnded(s, mcu, mcus);
-          }
-        }
-      }
-    }
-  }
+/** A progressive AC scan (one component); returns where its data stopped. */
+function decodeAc(image: ImageState, index: number, s: ScanState, kind: Kind): number {
+  const { blocksWide, blocksHigh } = image.layout.components[index]!;
+  const out = image.coefficients[index]!;
+  decodeAcScan(s, out, blocksWide * blocksHigh, blocksWide, image.restartInterval, kind === Kind.AcRefine);
   return s.segmentEnd;
 }
 
@@ -194,11 +147,7 @@ function cutScan(
 function sequentialDecoder(image: ImageState, scan: ScanHeader, s: ScanState, at: number): Kind {
   s.dc = scan.components.map((c) => tableFor(image.huffman, 0, c.dcTable, at));
   s.ac = scan.components.map((c) => tableFor(image.huffman, 1, c.acTable, at));
-  for (const { index } of scan.components) {
-    // The block decoder writes only nonzero values: a component coded again starts from zeros.
-    if (image.coded[index]) image.coefficients[index]!.fill(0);
-    image.coded[index] = true;
-  }
+  for (const { index } of scan.components) image.coded[index] = true;
   return Kind.Sequential;
 }
 
@@ -265,35 +214,4 @@ function tableFor(slots: HuffmanSlots, tableClass: 0 | 1, slot: number, at: numb
     standardTables[tableClass]![slot] = standard;
   }
   return standard;
-}
-
-/**
- * Between restart intervals: the data must stop at RSTn with the expected n (fill bytes FF may come
- * first). Bytes the interval did not use before it are ignored, as libjpeg does after a warning.
- */
-function restart(s: ScanState, expected: number): void {
-  const { data } = s;
-  let p = s.segmentEnd;
-  while (p + 1 < data.length && data[p + 1] === 0xff) p++;
-  if (p + 1 >= data.length) {
-    throw new JpegError(
-      "JPEG_TRUNCATED",
-      `the file ends where restart marker ${expected} belongs`,
-      data.length,
-    );
-  }
-  const marker = data[p + 1]!;
-  if (marker !== 0xd0 + expected) {
-    const name = marker.toString(16).toUpperCase();
-    throw new JpegError("JPEG_BAD_RESTART", `marker FF ${name} where RST${expected} belongs`, p);
-  }
-  loadSegment(s, p + 2);
-}
-
-function dataEnded(s: ScanState, done: number, total: number): JpegError {
-  const where = `after ${done} of its ${total} ${total === 1 ? "unit" : "units"}`;
-  if (s.segmentEnd >= s.data.length) {
-    return new JpegError("JPEG_TRUNCATED", `the file ends inside a scan, ${where}`, s.data.length);
-  }
-  return new JpegError("JPEG_SCAN_TOO_SHORT", `a scan's data ends at a marker ${where}`, s.segmentEnd);
 }

@@ -7,6 +7,7 @@ import {
   inspectJpeg,
   type JpegCoefficients,
   type JpegInspection,
+  releaseCoefficients,
 } from "../../lib/jpeg/index.js";
 import { encodeJpeg } from "./jpeg-encoder.js";
 import { COEFFICIENT_SEEDS, fixture, photoLikePpm, runTool, skipWithout } from "./jpeg-tools.js";
@@ -212,6 +213,67 @@ describe("decodeCoefficients", () => {
         });
       });
     });
+  });
+
+  test("storage given back and decoded into again shows nothing of the last image (sequential scans zero as they go)", () => {
+    // 4:2:0 with padding MCUs, then the same frame sparse: DC only, and a component in a scan of its own.
+    const sampling = [
+      [2, 2],
+      [1, 1],
+      [1, 1],
+    ];
+    const [w, h] = [45, 37];
+    const encode = (sparse: boolean, scans?: number[][]) => {
+      const components = sampling.map(([ch, cv], i) => {
+        const blocks = Math.ceil(Math.ceil((w * ch!) / 2) / 8) * Math.ceil(Math.ceil((h * cv!) / 2) / 8);
+        const coefficients = randomBlocks(blocks, 8, 7 + i);
+        for (let k = 0; sparse && k < coefficients.length; k++) if (k % 64 !== 0) coefficients[k] = 0;
+        return { id: i + 1, h: ch!, v: cv!, coefficients };
+      });
+      return { components, bytes: encodeJpeg({ width: w, height: h, components, scans }) };
+    };
+    for (const scans of [undefined, [[0], [1, 2]]]) {
+      releaseCoefficients(decodeCoefficients(encode(false).bytes));
+      const sparse = encode(true, scans);
+      const decoded = decodeCoefficients(sparse.bytes);
+      decoded.components.forEach((c, i) => {
+        assert.deepEqual(c.coefficients, sparse.components[i]!.coefficients, `component ${i}`);
+      });
+      releaseCoefficients(decoded);
+    }
+    // A prefix cut inside the luma's own scan: the chroma's scan never comes, and its components are zeros.
+    releaseCoefficients(decodeCoefficients(encode(false).bytes));
+    const separate = encode(false, [[0], [1, 2]]).bytes;
+    const firstScan = Buffer.from(separate).indexOf(Buffer.from([0xff, 0xda]));
+    const cut = decodeCoefficients(separate.subarray(0, firstScan + 60), { prefix: true });
+    assert.deepEqual(
+      cut.components.slice(1).map((c) => [c.rows, c.coefficients.every((v) => v === 0)]),
+      [
+        [0, true],
+        [0, true],
+      ],
+    );
+  });
+
+  test("storage given back and decoded into again by a progressive file shows nothing of the last image", async () => {
+    // The same coefficients coded baseline and progressive (sharp); a busy image of the same size first.
+    const [w, h] = [96, 80];
+    const raw = { raw: { width: w, height: h, channels: 3 as const } };
+    const noise = Buffer.from(Array.from({ length: w * h * 3 }, (_, i) => (i * 7919) % 251));
+    const flat = Buffer.alloc(w * h * 3, 90);
+    const busy = await sharp(noise, raw).jpeg({ quality: 100 }).toBuffer();
+    for (const chromaSubsampling of ["4:2:0", "4:4:4"]) {
+      const options = { quality: 50, chromaSubsampling };
+      const progressive = await sharp(flat, raw)
+        .jpeg({ ...options, progressive: true })
+        .toBuffer();
+      const baseline = await sharp(flat, raw).jpeg(options).toBuffer();
+      releaseCoefficients(decodeCoefficients(busy));
+      const decoded = decodeCoefficients(progressive);
+      assert.equal(decoded.progressive, true);
+      assertSameCoefficients(decoded, decodeCoefficients(baseline));
+      releaseCoefficients(decoded);
+    }
   });
 
   test("a file without DHT gets the standard tables (Motion-JPEG), as libjpeg gives them", () => {
