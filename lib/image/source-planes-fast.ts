@@ -1,6 +1,6 @@
 /**
  * The band moves of source-planes.ts written out for the samplings nearly every JPEG has (grey, 4:4:4,
- * 4:2:2, 4:2:0): one pass over the pixels, each sample's pixels named rather than looped over. Each loop is
+ * 4:2:2, 4:2:0; grey in source-planes-grey.ts): one pass over the pixels, each sample's pixels named rather than looped over. Each loop is
  * a module function that gets its arrays as arguments, not a closure over them: V8 compiles a function
  * made once with the module's constants (these conversions) built in, and reads a closure's arrays and
  * functions from its context, checked, at every pixel (three times the time). The projection's budget is a
@@ -29,6 +29,7 @@ export const blueOf = blue;
 /** Byte offset of stored row `y` (clamped to the image) and of stored column `x` (clamped), in the upright buffer. */
 const rowAt = (layout: StoredLayout, y: number): number =>
   (layout.base + Math.min(y, layout.height - 1) * layout.dy) * 3;
+export const storedRowAt = rowAt;
 
 /**
  * Levels cut off values by clamping them to 0 or 255 in {@link round}, in all (callers subtract). In a
@@ -56,63 +57,6 @@ function round(out: Uint8Array, p: number, target: number): number {
   return 0;
 }
 export const roundInto = round;
-
-/** One component (grey): the changed luma is written to all three channels. */
-export function greyIo(rgb: Uint8Array, layout: StoredLayout, plane: ComponentPlane): BandIo {
-  return {
-    planes: [plane],
-    gather: (y0, x0, x1) => gatherGrey(rgb, layout, plane.data, plane.width, plane.rows, y0, x0, x1),
-    apply: (y0, x0, x1) => applyGrey(rgb, layout, plane.data, plane.width, plane.rows, y0, x0, x1),
-  };
-}
-
-function gatherGrey(
-  rgb: Uint8Array,
-  layout: StoredLayout,
-  L: Float32Array,
-  lw: number,
-  rows: number,
-  y0: number,
-  x0: number,
-  x1: number,
-): void {
-  const step = layout.dx * 3;
-  const lastX = layout.width - 1;
-  const end = Math.min(x1, lw);
-  for (let j = 0; j < rows; j++) {
-    const row = rowAt(layout, y0 + j);
-    for (let x = x0, l = j * lw + x0; x < end; x++, l++) {
-      const p = row + Math.min(x, lastX) * step;
-      L[l] = luma(rgb[p]!, rgb[p + 1]!, rgb[p + 2]!);
-    }
-  }
-}
-
-function applyGrey(
-  rgb: Uint8Array,
-  layout: StoredLayout,
-  L: Float32Array,
-  lw: number,
-  rows: number,
-  y0: number,
-  x0: number,
-  x1: number,
-): number {
-  const step = layout.dx * 3;
-  const end = Math.min(x1, layout.width);
-  const before = CLAMPED[0]!;
-  for (let j = 0; j < rows && y0 + j < layout.height; j++) {
-    const row = rowAt(layout, y0 + j);
-    let carry = 0;
-    for (let x = x0, l = j * lw + x0; x < end; x++, l++) {
-      const p = row + x * step;
-      carry = round(rgb, p, luma(rgb[p]!, rgb[p + 1]!, rgb[p + 2]!) + 128 + L[l]! + carry);
-      rgb[p + 1] = rgb[p]!;
-      rgb[p + 2] = rgb[p]!;
-    }
-  }
-  return CLAMPED[0]! - before;
-}
 
 /** 4:4:4: every plane at full resolution. */
 export function fullColourIo(

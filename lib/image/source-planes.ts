@@ -11,12 +11,12 @@ import {
   crOf,
   fullColourIo,
   greenOf,
-  greyIo,
   halfColourIo,
   lumaOf,
   redOf,
   roundInto,
 } from "./source-planes-fast.js";
+import { greyIo } from "./source-planes-grey.js";
 
 /** Where stored pixel (x, y) lies in the upright buffer: pixel index `base + x·dx + y·dy`. */
 export interface StoredLayout {
