@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-from codiff_tiny import CURRENT_RUN, RUN_LOGS, CodiffTiny, Config, count_params, flops_per_megapixel  # noqa: E402
+from codiff_tiny import CURRENT_RUN, RUN_LOGS, count_params, flops_per_megapixel, load_checkpoint  # noqa: E402
 from model_card import render_card  # noqa: E402
 from onnx_stages import REFERENCE_CASES, export_stages, manifest, write_reference  # noqa: E402
 
@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--weights", default=str(CURRENT_RUN / "weights.pt"))
+    p.add_argument("--ema", action="store_true", help="the weights' moving average (train.py keeps it) instead of the raw weights")
     p.add_argument("--log", nargs="+", default=[str(p) for p in RUN_LOGS],
                    help="training logs in order (a warm-started run after the run it started from)")
     p.add_argument("--out", default=str(REPO / "models/codiff-tiny"))
@@ -41,12 +42,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
-    st = torch.load(args.weights, map_location="cpu")
-    cfg = Config.from_dict(st["config"])
-    model = CodiffTiny(cfg)
-    model.load_state_dict({k: v.float() for k, v in st["model"].items()})
-    model.eval()
-    progress = st.get("progress", {})
+    model, progress = load_checkpoint(args.weights, ema=args.ema)
+    cfg = model.cfg
     out = Path(args.out)
     version = args.version or f"0.1.{progress.get('step', 0)}"
     # Read before the export overwrites it: a re-export keeps the measured transfer until it is re-measured.

@@ -70,6 +70,7 @@ TABLE_PARTS = {"tables off": tables_off, "tables of QF 50": tables_of_q50}
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(CURRENT_RUN / "weights.pt"))
+    p.add_argument("--ema", action="store_true", help="the weights' moving average (train.py keeps it) instead of the raw weights")
     p.add_argument("--data", default="/work/shared/data/train")
     p.add_argument("--qualities", default="10,30")
     p.add_argument("--threads", type=int, default=1)
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
 
     def model() -> CodiffTiny:
         m = CodiffTiny(cfg)
-        m.load_state_dict({k: v.float() for k, v in st["model"].items()})
+        m.load_state_dict({k: v.float() for k, v in st["ema" if args.ema else "model"].items()})
         return m
 
     flops = flops_per_megapixel(model())

@@ -23,15 +23,8 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, pad_to_multiple, restore_image  # noqa: E402
+from codiff_tiny import CURRENT_RUN, CodiffTiny, load_checkpoint, pad_to_multiple, restore_image  # noqa: E402
 from data import decode_rgb, ijg_tables, jpeg_bytes, list_images, table_input  # noqa: E402
-
-
-def load_model(weights: str | Path) -> tuple[CodiffTiny, dict]:
-    st = torch.load(weights, map_location="cpu")
-    model = CodiffTiny(Config.from_dict(st["config"]))
-    model.load_state_dict({k: v.float() for k, v in st["model"].items()})
-    return model.eval(), st.get("progress", {})
 
 
 def to_y(rgb: np.ndarray) -> np.ndarray:
@@ -150,6 +143,7 @@ def cave_mae(model: CodiffTiny, files: list[Path], qualities: list[int]) -> dict
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(CURRENT_RUN / "weights.pt"))
+    p.add_argument("--ema", action="store_true", help="the weights' moving average (train.py keeps it) instead of the raw weights")
     p.add_argument("--set", default="/work/shared/data/bench/LIVE1")
     p.add_argument("--qualities", default="5,10,20,30,40")
     p.add_argument("--cave-qualities", default="5,10,15,20,30,40,50,60,70,80,90",
@@ -159,7 +153,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", default="", help="write the full results (per image too) to this file")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model, progress = load_model(args.weights)
+    model, progress = load_checkpoint(args.weights, ema=args.ema)
     files = list_images(args.set)[: args.limit or None]
     qualities = [int(s) for s in args.qualities.split(",")]
     t0 = time.time()

@@ -7,13 +7,14 @@ Phase "cave": CaVE + a training-only decoder; loss = L1(reconstruction, clean) +
 Phase "gen":  CaVE frozen; vae_encoder + unet + vae_decoder trained end to end through the x0 formula
               with L1 on RGB. The phase switches after --cave-seconds of accumulated training time.
 Files in --run-dir: log.jsonl (one line per log interval and per validation, with wall-clock),
-weights.pt (fp16 weights + progress, small, committed), scratch/state.pt (full state with the optimizer,
-not committed). A GPU is used when torch sees one (torch 2.x + CUDA), with the same data and files.
+weights.pt (fp16 weights, their EMA + progress, small, committed), scratch/state.pt (full state with the
+optimizer, not committed). The EMA (--ema-decay) is what an export should take: `export_tiny.py --ema`. A GPU is used when torch sees one (torch 2.x + CUDA), with the same data and files.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -55,6 +56,8 @@ def parse_args(argv=None):
     p.add_argument("--ckpt-every-s", type=float, default=300.0)
     p.add_argument("--max-hours", type=float, default=0.0, help="stop after this many hours of this process (0 = never)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--ema-decay", type=float, default=0.9995,
+                   help="per-step decay of the weights' exponential moving average (0.9995: about 2,000 steps)")
     p.add_argument("--extra", default=None,
                    help='JSON for Config.extra of a new run (e.g. \'{"refine": [2, 24, 3], "dec_blocks": 1}\'); '
                         "a resumed run keeps its own")
@@ -200,6 +203,23 @@ def main(argv=None) -> int:
                   if phase == "cave" else list(model.gen.parameters()))
         return torch.optim.Adam(params, lr=args.lr)
 
+    # The moving average starts from the weights it is first given (a resumed run without one starts it
+    # from its current weights); its decay ramps up over its first steps so that start fades quickly.
+    ema = copy.deepcopy(model).eval()
+    for p_ in ema.parameters():
+        p_.requires_grad_(False)
+    if st is not None and "ema" in st:
+        ema.load_state_dict({k: v.float() for k, v in st["ema"].items()})
+    progress.setdefault("ema_steps", 0)
+
+    def ema_update():
+        n = progress["ema_steps"]
+        d = min(args.ema_decay, (1 + n) / (10 + n))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1.0 - d)
+        progress["ema_steps"] = n + 1
+
     opt = make_opt(progress["phase"])
     if opt_state is not None and opt_state.get("phase") == progress["phase"]:
         opt.load_state_dict(opt_state["state"])
@@ -213,10 +233,14 @@ def main(argv=None) -> int:
     def checkpoint():
         save_atomic({"model": model.state_dict(), "progress": progress, "config": cfg.to_dict(),
                      "opt": {"phase": progress["phase"], "state": opt.state_dict()},
+                     "ema": ema.state_dict(),
                      "py_rng": random.getstate(), "torch_rng": torch.get_rng_state(), **extra}, state_path)
         buffers = {k for k, _ in model.named_buffers()}  # fixed constants (DCT basis): keep fp32
-        save_atomic({"model": {k: v if k in buffers else v.half() for k, v in model.state_dict().items()},
-                     "progress": progress, "config": cfg.to_dict(), **extra}, weights_path)
+
+        def small(m):
+            return {k: v if k in buffers else v.half() for k, v in m.state_dict().items()}
+        save_atomic({"model": small(model), "ema": small(ema), "progress": progress, "config": cfg.to_dict(),
+                     **extra}, weights_path)
 
     if warm_info:
         log(warm_info)
@@ -261,6 +285,7 @@ def main(argv=None) -> int:
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
         opt.step()
+        ema_update()
         dt = time.time() - t0
         progress["step"] += 1
         progress["phase_step"] += 1
@@ -276,7 +301,8 @@ def main(argv=None) -> int:
                  **{k: round(v / n_sum, 5) for k, v in sums.items()}})
             sums, n_sum, t_window = {}, 0, time.time()
         if time.time() - last_val > args.val_every_s:
-            log({"event": "val", **progress, **validate(model, val, device)})
+            ema_val = {f"ema_{k}": v for k, v in validate(ema, val, device).items() if "psnr_gain" in k}
+            log({"event": "val", **progress, **validate(model, val, device), **ema_val})
             last_val = time.time()
         if time.time() - last_ckpt > args.ckpt_every_s:
             checkpoint()
