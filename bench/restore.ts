@@ -20,7 +20,7 @@
  * tsx instead, as `npm run unjpeg` does (its loader costs ~3 points of the 1 MP share); `GLIBC_TUNABLES=
  * node ...` measures glibc's defaults.
  * Encoding: `--format jpeg|webp|avif|png` (default jpeg) restores to that format with `--quality auto` (or
- * `--quality-out N`); the tables give the encoder setting chosen (`unjpeg-encode`) and what choosing and
+ * `--quality-out N`; `--trellis` as UNJPEG_TRELLIS); the tables give the encoder setting chosen (`unjpeg-encode`) and what choosing and
  * encoding cost (steps `search` and `encode`) as a share of the whole restore, wall and CPU. Target (issue
  * 20): at most 15 % at 1 and 12 MP for JPEG, WebP and the AVIF that format=auto chooses.
  * The quantization-constraint projection (issue 15: ≤ 5 % of a restore at 1 and 12 MP) gets its own table:
@@ -31,7 +31,7 @@
  * onnxruntime's (Linux /proc); the rest of the process's (this thread's steps, decoding and encoding,
  * garbage collection, messages) is not a model run, and steps here that overlap model runs count this
  * thread's CPU only.
- *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]
+ *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--trellis] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]
  */
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -56,6 +56,7 @@ const { values } = parseArgs({
     quality: { type: "string", default: "20" },
     format: { type: "string", default: "jpeg" },
     "quality-out": { type: "string", default: "auto" },
+    trellis: { type: "boolean", default: false },
     runs: { type: "string", default: "3" },
     warmup: { type: "string", default: "3" },
     child: { type: "string" },
@@ -70,7 +71,7 @@ const { values } = parseArgs({
 
 if (values.help === true) {
   process.stdout.write(
-    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]\n" +
+    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--trellis] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]\n" +
       "Restores a JPEG of each size (MP) in its own process, --warmup times to warm up and N times timed (the median run);\n" +
       "prints MP/s, CPU time, peak RSS, page faults, model vs non-model time (wall and CPU) and the time per step. Compare\n" +
       "CPU columns when other work shares the cores.\n",
@@ -130,6 +131,7 @@ async function child(mp: number): Promise<void> {
     format: values.format as OutputFormat,
     quality: values["quality-out"] === "auto" ? ("auto" as const) : Number(values["quality-out"]),
     projection: values["no-projection"] !== true,
+    trellis: values.trellis === true,
   };
   const quality = Number(values.quality);
   const { bytes, width, height } = await sourceJpeg(mp, quality);
@@ -269,6 +271,7 @@ async function main(): Promise<void> {
   for (const mp of sizes) {
     const args = [...script, "--child", String(mp), "--quality", values.quality];
     args.push("--format", values.format, "--quality-out", values["quality-out"]);
+    if (values.trellis === true) args.push("--trellis");
     args.push("--runs", values.runs, "--warmup", values.warmup);
     if (values.model !== undefined) args.push("--model", values.model);
     if (values.threads !== undefined) args.push("--threads", values.threads);

@@ -211,6 +211,7 @@ export async function main(argv: string[]): Promise<number> {
     format: derivativeFormat,
     quality: derivativeQuality,
     keepGain: config.keepGain,
+    trellis: config.trellis,
     errorTransfer: manifest.encodeErrorTransfer,
   };
   const json = values.json === true;
@@ -256,7 +257,7 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     process.stdout.write(
       `set ${set} (${files.length} images), model ${model}, projection ${projection ? "on" : "off"}; means over images; gains in dB; ${seconds.toFixed(0)} s\n` +
-        `derivatives: ${derivativeFormat}, quality ${derivativeQuality}${derivativeQuality === "auto" ? ` (keep ${config.keepGain} of the gain, error transfer ${manifest.encodeErrorTransfer})` : ""}\n` +
+        `derivatives: ${derivativeFormat}, quality ${derivativeQuality}${derivativeQuality === "auto" ? ` (keep ${config.keepGain} of the gain, error transfer ${manifest.encodeErrorTransfer}${config.trellis ? ", trellis" : ""})` : ""}\n` +
         `${formatTable(summaries)}\n${formatEncodings(summaries)}\n`,
     );
   }

@@ -23,7 +23,9 @@ are skipped, unless they were re-saved from an earlier compression below it (UNJ
   --out-dir DIR      write each output as DIR/<stem>.<ext> (inputs that would share one are refused)
   --format F         jpeg (default), png, webp or avif
   --quality Q        auto (default): the encoder setting with the fewest bytes that keeps UNJPEG_KEEP_GAIN
-                     (0.9) of the restoration's PSNR gain; N (1..100) forces that quality (JPEG 4:4:4)
+                     (0.9) of the restoration's PSNR gain (JPEG with UNJPEG_TRELLIS=true: trellis
+                     quantisation, fewer bytes for ~3x the encoding time); N (1..100) forces that
+                     quality (JPEG 4:4:4)
   --force            restore even high-quality sources
   --no-projection    keep the model's pixels: no projection onto the source's quantization cells
                      (default: UNJPEG_PROJECTION, else on)

@@ -17,6 +17,8 @@ export interface DerivativeOptions {
   /** `auto` (what derivatives get) or a forced quality. */
   readonly quality: number | "auto";
   readonly keepGain: number;
+  /** JPEG: trellis quantisation (UNJPEG_TRELLIS). */
+  readonly trellis?: boolean;
   /** The model's `encodeErrorTransfer`. */
   readonly errorTransfer: number;
   /** `<id>@<version>`, as restore() marks derivatives. */
@@ -63,6 +65,7 @@ export async function measureDerivative(
             keepGain: options.keepGain,
             errorTransfer: options.errorTransfer,
             grey,
+            trellis: options.trellis === true,
           })
         ).setting
       : fixedSetting(options.format, options.quality === "auto" ? undefined : options.quality);

@@ -54,6 +54,8 @@ export interface ChooseOptions {
   readonly errorTransfer?: number;
   /** The output is one grey channel. */
   readonly grey: boolean;
+  /** JPEG: mozjpeg's trellis quantisation on every rung (UNJPEG_TRELLIS; encoder-setting.ts `trellis`). */
+  readonly trellis?: boolean;
   /** Sample size in pixels (default samplePixels(); bench/encode-sample.ts tries others). */
   readonly samplePixels?: number;
   /** Probes per ladder at most (default lib/image/quality-search.ts's). */
@@ -73,7 +75,7 @@ export interface EncodingChoice {
 }
 
 /** The ladders the search walks for a format, each ordered by fidelity (lowest quality first). */
-export function laddersFor(format: ChooseOptions["format"], grey: boolean): EncoderSetting[][] {
+export function laddersFor(format: ChooseOptions["format"], grey: boolean, trellis = false): EncoderSetting[][] {
   const range = (from: number, to: number, step: number) =>
     Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
   switch (format) {
@@ -86,6 +88,7 @@ export function laddersFor(format: ChooseOptions["format"], grey: boolean): Enco
             ...(chroma === undefined ? {} : { chroma }),
             flat: true,
             progressive: true,
+            ...(trellis ? { trellis: true } : {}),
           }),
         );
       // A grey JPEG has one component: subsampling means nothing there.
@@ -157,7 +160,7 @@ export async function chooseEncoding(
     const pixels = back.info.channels === channels ? back.data : await asChannels(back.data, size, channels);
     return { bytes: encoded.length, error: sampleError(plan, target, pixels, channels) };
   };
-  const ladders = laddersFor(options.format, options.grey);
+  const ladders = laddersFor(options.format, options.grey, options.trellis === true);
   const first = ladders[0]!.findIndex((s) => s.quality === FIRST_PROBE[options.format]);
   const outcome = await searchLadders(ladders, allowed, probe, {
     maxProbesPerLadder: options.probesPerLadder,

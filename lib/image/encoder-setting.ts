@@ -2,7 +2,7 @@
  * An encoder setting: everything that decides how restored pixels are encoded, in one value, so the choice
  * (lib/image/choose-encoding.ts) and the encode (lib/image/encode.ts) cannot disagree, and the derivative
  * can record what was chosen (`unjpeg-encode`, docs/CONTRACTS.md) as a compact string:
- * `<format> q<quality>[ <chroma>][ flat][ prog][ e<effort>]`, e.g. `jpeg q87 4:2:0 flat prog`, `webp q82 e2`,
+ * `<format> q<quality>[ <chroma>][ flat][ prog][ trellis][ e<effort>]`, e.g. `jpeg q87 4:2:0 flat prog`, `webp q82 e0`,
  * `avif q58 4:2:0 e0`, `png`.
  */
 import type { AvifOptions, JpegOptions, Sharp, WebpOptions } from "sharp";
@@ -31,17 +31,26 @@ export interface EncoderSetting {
    * encoding time; browsers show a coarse image early).
    */
   readonly progressive?: boolean;
+  /**
+   * JPEG: mozjpeg's trellis quantisation (UNJPEG_TRELLIS): on LIVE1 at source QF 10 the same share of the
+   * gain in ~14 % fewer bytes (q68 4:2:0: 2.88× the source's bytes keeping 90.1 %, against 3.36× keeping
+   * 91.3 % without), for ~3× the encoding time (1 MP: 88 ms against 30), beyond the 15 % time budget, so
+   * off unless asked for: bytes over time, for archives and uploads nobody waits on.
+   */
+  readonly trellis?: boolean;
   /** WebP 0..6, AVIF 0..9: encoder effort (ENCODER_EFFORT). */
   readonly effort?: number;
 }
 
 /**
  * Encoder efforts chosen to keep encoding (quality search included) within 15 % of a restore's time on
- * the reference machine (2 cores, the shipped model; `bench/restore.ts --format`): WebP at 2 gives files
- * ~20 % smaller than 0 for ~1.8× its time; AVIF at 0 is the fastest AV1 speed and still slower than WebP
- * at 2, so `format=auto` only picks AVIF where it fits (lib/image/encode-cost.ts).
+ * the reference machine (2 cores, the shipped model; `bench/restore.ts --format webp --sizes 1,12`, idle):
+ * WebP at 0 takes 16.6 % of a 1 MP restore's wall time and 9.7 % at 12 MP (11.7 and 6.3 % of the CPU
+ * time), at 2 it took 19.3 and 12.2 %; the rule's answers for WebP sit at q88–100, where 0 and 2 give the
+ * same bytes (q100) or 2–9 % more (q90–96). AVIF at 0 is the fastest AV1 speed and still slower than WebP,
+ * so `format=auto` only picks AVIF where it fits (lib/http/encode-budget.ts).
  */
-export const ENCODER_EFFORT = Object.freeze({ webp: 2, avif: 0 });
+export const ENCODER_EFFORT = Object.freeze({ webp: 0, avif: 0 });
 
 /**
  * What a forced quality (`--quality N`, the HTTP `quality=N`) or no choice at all means per format: the
@@ -74,23 +83,24 @@ export function describeSetting(setting: EncoderSetting): string {
   if (setting.chroma !== undefined) parts.push(setting.chroma);
   if (setting.flat === true) parts.push("flat");
   if (setting.progressive === true) parts.push("prog");
+  if (setting.trellis === true) parts.push("trellis");
   if (setting.effort !== undefined) parts.push(`e${setting.effort}`);
   return parts.join(" ");
 }
 
 /** Reads {@link describeSetting}'s form back; undefined when it is not one. */
 export function parseSetting(text: string): EncoderSetting | undefined {
-  const match = /^(jpeg|png|webp|avif)(?: q(\d{1,3}))?(?: (4:2:0|4:4:4))?( flat)?( prog)?(?: e(\d))?$/.exec(
-    text,
-  );
+  const match =
+    /^(jpeg|png|webp|avif)(?: q(\d{1,3}))?(?: (4:2:0|4:4:4))?( flat)?( prog)?( trellis)?(?: e(\d))?$/.exec(text);
   if (match === null) return undefined;
-  const [, format, quality, chroma, flat, progressive, effort] = match;
+  const [, format, quality, chroma, flat, progressive, trellis, effort] = match;
   return {
     format: format as OutputFormat,
     ...(quality === undefined ? {} : { quality: Number(quality) }),
     ...(chroma === undefined ? {} : { chroma: chroma as ChromaSubsampling }),
     ...(flat === undefined ? {} : { flat: true }),
     ...(progressive === undefined ? {} : { progressive: true }),
+    ...(trellis === undefined ? {} : { trellis: true }),
     ...(effort === undefined ? {} : { effort: Number(effort) }),
   };
 }
@@ -103,6 +113,7 @@ export function jpegOptions(setting: EncoderSetting): JpegOptions {
     optimiseCoding: true,
     ...(setting.flat === true ? { quantisationTable: 1 } : {}),
     ...(setting.progressive === true ? { progressive: true } : {}),
+    ...(setting.trellis === true ? { trellisQuantisation: true } : {}),
   };
 }
 

@@ -25,7 +25,7 @@ export async function settingToWrite(
   format: OutputFormat,
   pixels: { readonly restored: Uint8Array; readonly decoded: Uint8Array },
   image: { readonly width: number; readonly height: number; readonly grey: boolean },
-  rule: { readonly keepGain?: number; readonly errorTransfer: number },
+  rule: { readonly keepGain?: number; readonly errorTransfer: number; readonly trellis?: boolean },
   step: Stepper,
 ): Promise<EncoderSetting> {
   if (planned !== "auto") return planned;
@@ -36,6 +36,7 @@ export async function settingToWrite(
       keepGain: rule.keepGain ?? DEFAULT_KEEP_GAIN,
       errorTransfer: rule.errorTransfer,
       grey: image.grey,
+      trellis: rule.trellis === true,
     }),
   );
   return choice.setting;

@@ -9,6 +9,7 @@ export function restoreOptionsFromConfig(config: Config, format: OutputFormat = 
     maxPixels: config.maxPixels,
     maxBytes: config.maxBytes,
     keepGain: config.keepGain,
+    trellis: config.trellis,
     modelDir: config.modelDir,
     threads: config.threads,
     executionProvider: config.executionProvider,

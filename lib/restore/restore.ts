@@ -143,7 +143,11 @@ async function restoreInTurn(
       format,
       { restored: result.rgb, decoded: decoded.rgb },
       info,
-      { keepGain: options.keepGain, errorTransfer: sessions.model.manifest.encodeErrorTransfer },
+      {
+        keepGain: options.keepGain,
+        errorTransfer: sessions.model.manifest.encodeErrorTransfer,
+        trellis: options.trellis === true,
+      },
       timed,
     );
     const encode = { ...encodeOptions, setting };

@@ -48,6 +48,8 @@ export interface RestoreOptions {
   readonly quality?: number | "auto";
   /** The share of the restoration's PSNR gain `quality: "auto"` keeps, 0..1 (default 0.9, `UNJPEG_KEEP_GAIN`). */
   readonly keepGain?: number;
+  /** JPEG with `quality: "auto"`: mozjpeg's trellis quantisation (default false, `UNJPEG_TRELLIS`). */
+  readonly trellis?: boolean;
   /**
    * Project the restoration onto the source's quantization cells after the model (default true; for JPEG
    * sources in YCbCr or grey, 8-bit). False: the model's pixels as they are.

@@ -14,7 +14,7 @@ import sharp from "sharp";
 import { SEEDED_ENCODE_RATES } from "../../lib/http/encode-budget.js";
 import { allowedError } from "../../lib/image/choose-encoding.js";
 import { decodeImage } from "../../lib/image/decode.js";
-import { parseSetting } from "../../lib/image/encoder-setting.js";
+import { jpegOptions, parseSetting } from "../../lib/image/encoder-setting.js";
 import { meanSquaredError } from "../../lib/image/sample-tiles.js";
 import { closeAllModels } from "../../lib/model/sessions.js";
 import { restore } from "../../lib/restore/restore.js";
@@ -80,6 +80,28 @@ describe("the encoder setting chosen per image (restore)", () => {
     // Keeping more costs more: keepGain 0.99 writes a more faithful, larger file.
     const faithful = await restore(input, { ...options, keepGain: 0.99 });
     assert.ok(faithful.action === "restored" && faithful.output.length > auto.output.length);
+  });
+
+  it("UNJPEG_TRELLIS: every JPEG rung is trellis-quantised, the rule still holds, and trellis costs fewer bytes", async () => {
+    const input = await photoJpeg(640, 480, 15);
+    const options = { modelDir: MODEL, threads: 2 };
+    const [lossless, trellised] = await Promise.all([
+      restore(input, { ...options, format: "png" }),
+      restore(input, { ...options, trellis: true }),
+    ]);
+    assert.ok(lossless.action === "restored" && trellised.action === "restored");
+    const setting = parseSetting(trellised.description.encoding!);
+    assert.ok(setting?.format === "jpeg" && setting.trellis === true, trellised.description.encoding);
+    const restored = (await decodeImage(lossless.output)).rgb;
+    const decoded = (await decodeImage(input)).rgb;
+    const encoded = (await decodeImage(trellised.output)).rgb;
+    const allowed = allowedError(meanSquaredError(restored, decoded), 0.9, 1);
+    assert.ok(meanSquaredError(restored, encoded) <= allowed * 1.15);
+    // The same setting without trellis, on the same pixels: more bytes.
+    const raw = { raw: { width: 640, height: 480, channels: 3 as const } };
+    const plain = await sharp(restored, raw).jpeg(jpegOptions({ ...setting, trellis: false })).toBuffer();
+    const withTrellis = await sharp(restored, raw).jpeg(jpegOptions(setting)).toBuffer();
+    assert.ok(withTrellis.length < plain.length, `${withTrellis.length} against ${plain.length} bytes`);
   });
 
   it("restore --json prints the setting; --quality 90 still forces the standard tables at 90, 4:4:4", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, loadConfig } from "../../lib/config.js";
+import { restoreOptionsFromConfig } from "../../lib/restore/options.js";
 
 test("defaults match docs/CONTRACTS.md", () => {
   const config = loadConfig({});
@@ -87,5 +88,15 @@ test("S3 timeouts: defaults, overrides, and a bad value refused (reliability cas
   assert.throws(
     () => loadConfig({ UNJPEG_S3_CONNECT_TIMEOUT_MS: "0", UNJPEG_S3_REQUEST_TIMEOUT_MS: "soon" }),
     (error: unknown) => error instanceof ConfigError && error.problems.length === 2,
+  );
+});
+
+test("UNJPEG_TRELLIS is off unless asked for, and reaches the restore options", () => {
+  assert.equal(loadConfig({}).trellis, false);
+  assert.equal(loadConfig({ UNJPEG_TRELLIS: "true" }).trellis, true);
+  assert.equal(restoreOptionsFromConfig(loadConfig({ UNJPEG_TRELLIS: "1" })).trellis, true);
+  assert.throws(
+    () => loadConfig({ UNJPEG_TRELLIS: "yes" }),
+    (error: unknown) => error instanceof ConfigError && /UNJPEG_TRELLIS must be true or false/.test(error.message),
   );
 });

@@ -18,6 +18,7 @@ import {
   fixedSetting,
   flatQualities,
   flatStep,
+  jpegOptions,
   parseSetting,
 } from "../../lib/image/encoder-setting.js";
 import { type Probe, RESCUE_PROBES, searchLadder, searchLadders } from "../../lib/image/quality-search.js";
@@ -100,6 +101,7 @@ describe("the rule", () => {
     for (const text of [
       "jpeg q87 4:2:0 flat prog",
       "jpeg q87 4:2:0 flat",
+      "jpeg q68 4:2:0 flat prog trellis",
       "jpeg q90 4:4:4",
       "webp q82 e2",
       "avif q58 4:2:0 e0",
@@ -109,6 +111,15 @@ describe("the rule", () => {
     assert.equal(parseSetting("gif q3"), undefined);
     assert.equal(describeSetting(fixedSetting("jpeg", 90)), "jpeg q90 4:4:4");
     assert.equal(describeSetting(fixedSetting("jpeg")), "jpeg q95 4:4:4");
+    assert.equal(jpegOptions(parseSetting("jpeg q68 4:2:0 flat prog trellis")!).trellisQuantisation, true);
+    assert.equal(jpegOptions(parseSetting("jpeg q68 4:2:0 flat prog")!).trellisQuantisation, undefined);
+  });
+
+  test("UNJPEG_TRELLIS puts trellis quantisation on every JPEG rung, and only there", () => {
+    for (const ladder of laddersFor("jpeg", false, true))
+      assert.ok(ladder.every((s) => s.trellis === true && describeSetting(s).endsWith(" prog trellis")));
+    assert.ok(laddersFor("jpeg", false).flat().every((s) => s.trellis === undefined));
+    assert.ok(laddersFor("webp", false, true).flat().every((s) => s.trellis === undefined));
   });
 });
 
