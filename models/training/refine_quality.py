@@ -161,9 +161,14 @@ def main(argv=None) -> int:
     model_state = model.state_dict()
     st["model"] = model_state
     st["quality_refine"] = refine
+    if "ema" in st:  # train.py's moving average takes the refined head as is (the head is not averaged here)
+        st["ema"] = {**st["ema"], **{k: v for k, v in model_state.items() if k.startswith(("cave.qbody.", "cave.qmlp."))}}
     save_atomic(st, state_path)
     buffers = {k for k, _ in model.named_buffers()}
-    save_atomic({"model": {k: v if k in buffers else v.half() for k, v in model_state.items()},
+
+    def small(state):
+        return {k: v if k in buffers else v.half() for k, v in state.items()}
+    save_atomic({"model": small(model_state), **({"ema": small(st["ema"])} if "ema" in st else {}),
                  "progress": st["progress"], "config": cfg.to_dict(), "quality_refine": refine}, weights_path)
     log({"stage": "end", **refine, **validate(model, held)})
     return 0
