@@ -218,3 +218,15 @@ def validation_set(images: list[np.ndarray], size: int, qualities: list[int], pe
         to_t = lambda a: np.stack(a).astype(np.float32).transpose(0, 3, 1, 2) / 255.0  # noqa: E731
         out[q] = (to_t(cleans), to_t(jpegs), np.stack(tabs))
     return out
+
+
+def whole_validation_set(images: list[np.ndarray], qualities: list[int]):
+    """The held-out images whole (their context is what a crop lacks), compressed by the benchmark protocol
+    (standard 8-bit tables, 4:2:0): {q: [(clean, jpeg, qtables), ...]}, arrays as train.py's tensors want."""
+    to_t = lambda a: a.astype(np.float32).transpose(2, 0, 1)[None] / 255.0  # noqa: E731
+    out = {}
+    for q in qualities:
+        tables = ijg_tables(q)
+        out[q] = [(to_t(img), to_t(decode_rgb(jpeg_bytes(img, tables, "4:2:0"))), table_input(tables, "4:2:0")[None])
+                  for img in images]
+    return out

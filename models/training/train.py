@@ -33,10 +33,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from codiff_tiny import CURRENT_RUN, CodiffTiny, Config  # noqa: E402
-from data import Batches, load_pool, validation_set  # noqa: E402
+from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, restore_image  # noqa: E402
+from data import Batches, load_pool, validation_set, whole_validation_set  # noqa: E402
 
 VAL_QUALITIES = [1, 3, 5, 10, 20, 30, 40, 60, 80]
+WHOLE_VAL_QUALITIES = [1, 5, 10, 20, 40]
 
 
 def parse_args(argv=None):
@@ -53,6 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--val-every-s", type=float, default=600.0)
+    p.add_argument("--whole-val-every-s", type=float, default=1800.0,
+                   help="validation of the moving average on the held-out images whole (0 = never)")
     p.add_argument("--ckpt-every-s", type=float, default=300.0)
     p.add_argument("--max-hours", type=float, default=0.0, help="stop after this many hours of this process (0 = never)")
     p.add_argument("--seed", type=int, default=1)
@@ -100,6 +103,24 @@ def validate(model: CodiffTiny, val: dict, device) -> dict:
             r = model.gen(j, tokens, qt).clamp(0, 1)
             out[f"psnr_jpeg_q{q}"] = round(float(psnr(j, c).mean()), 3)
             out[f"psnr_gain_q{q}"] = round(float((psnr(r, c) - psnr(j, c)).mean()), 3)
+    model.train()
+    return out
+
+
+@torch.no_grad()
+def validate_whole(model: CodiffTiny, whole: dict, device) -> dict:
+    """Mean RGB PSNR gain per quality on whole held-out images: what a benchmark photo gets (a 128-px crop's
+    validation misses the context a whole image gives the UNet's deeper levels)."""
+    model.eval()
+    out = {}
+    for q, items in whole.items():
+        gains = []
+        for clean, jpg, tables in items:
+            c, j = torch.from_numpy(clean).to(device), torch.from_numpy(jpg).to(device)
+            qt = torch.from_numpy(tables).to(device) if model.takes_tables else None
+            r = (restore_image(model, j, qt) * 255.0).round().clamp(0, 255) / 255.0  # 8-bit, as shipped
+            gains.append(float(psnr(r, c) - psnr(j, c)))
+        out[f"whole_gain_q{q}"] = round(float(np.mean(gains)), 3)
     model.train()
     return out
 
@@ -195,6 +216,7 @@ def main(argv=None) -> int:
     held = [im for i, im in enumerate(pool) if i % 40 == 7]
     train_imgs = [im for i, im in enumerate(pool) if i % 40 != 7]
     val = validation_set(held, args.val_crop, VAL_QUALITIES, per_q=16, seed=123)
+    whole_val = whole_validation_set(held, WHOLE_VAL_QUALITIES) if args.whole_val_every_s > 0 else {}
     train_imgs = [im for im in train_imgs if min(im.shape[:2]) >= args.crop + 16]
     batches = Batches(train_imgs, args.crop, args.batch, args.grey_prob, seed=args.seed + progress["step"])
 
@@ -250,6 +272,7 @@ def main(argv=None) -> int:
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))  # checkpoint, then exit
     start = last_ckpt = last_val = time.time()
+    last_whole = start - args.whole_val_every_s  # the first check right away: a baseline for this start
     sums, n_sum, t_window = {}, 0, time.time()
     model.train()
     while True:
@@ -304,6 +327,11 @@ def main(argv=None) -> int:
             ema_val = {f"ema_{k}": v for k, v in validate(ema, val, device).items() if "psnr_gain" in k}
             log({"event": "val", **progress, **validate(model, val, device), **ema_val})
             last_val = time.time()
+        if whole_val and progress["phase"] == "gen" and time.time() - last_whole > args.whole_val_every_s:
+            t_w = time.time()
+            log({"event": "val_whole", "weights": "ema", **progress, **validate_whole(ema, whole_val, device),
+                 "seconds": round(time.time() - t_w, 1)})
+            last_whole = time.time()
         if time.time() - last_ckpt > args.ckpt_every_s:
             checkpoint()
             last_ckpt = time.time()
