@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     ev = json.loads(Path(args.eval).read_text()) if args.eval else None
     notes = "\n" + Path(args.runtime_notes).read_text() if args.runtime_notes else ""
     (out / "MODEL_CARD.md").write_text(render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, notes,
-                                                       log_paths))
+                                                       log_paths, ema=args.ema))
     print(f"exported {out} version {version}: {sum(params.values())} parameters, "
           f"{flops['total']:.1f} GFLOP/MP, {sum(sizes.values()) / 1e6:.1f} MB")
     return 0

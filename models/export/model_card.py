@@ -75,9 +75,18 @@ def _unet_line(cfg) -> str:
             f"skip so x0 = latent at initialisation.{tables}")
 
 
+def _whole_line(rec) -> str:
+    if not rec:
+        return ""
+    gains = ", ".join(f"QF {k.split('q')[-1]}: {v:+.2f} dB" for k, v in rec.items() if k.startswith("whole_gain_q"))
+    return (f"\n- Latest check on the 9 held-out images whole ({rec.get('time')}, step {rec.get('step'):,}, "
+            f"the moving average): PSNR gain {gains}.")
+
+
 def _degradation_line(cfg) -> str:
     base = ("- Degradation on the fly: random crops (flips, rotations; 128² in batches of 8, from generator step\n"
-            "  22.4 k 192² in batches of 4, from step 67.0 k (the ×2 refinement) 128² in batches of 8 again), "
+            "  22.4 k 192² in batches of 4, from step 67.0 k (the ×2 refinement) 128² in batches of 8 again,\n"
+            "  from step 146.5 k 256² in batches of 2: whole photos give the UNet more context than 128² crops), "
             "PIL/libjpeg standard tables at quality 5..95 (75 % in 5..50), 4:2:0\n"
             "  colour or greyscale (15 %), random 0..7 px content shift against the block grid.\n")
     if not cfg.extra.get("tables"):
@@ -100,11 +109,13 @@ def _activation_line(cfg) -> str:
 
 
 def render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, runtime_notes: str = "",
-                log_paths: str = "`models/training/runs/codiff-tiny/log.jsonl`") -> str:
+                log_paths: str = "`models/training/runs/codiff-tiny/log.jsonl`", ema: bool = False) -> str:
     start, last, wall_h = _hours(log)
     cave_end = next((r for r in log if r.get("event") == "phase_end"), None)
     vals = [r for r in log if r.get("event") in ("val", "phase_end")]
     last_val = vals[-1] if vals else None
+    wholes = [r for r in log if r.get("event") == "val_whole"]
+    last_whole = wholes[-1] if wholes else None
     total_params = sum(params.values())
     mb = sum(sizes.values()) / 1e6
 
@@ -183,7 +194,8 @@ Runtime steps (pad 32 edge bottom/right, x0 formula between unet and decoder, cl
   ({wall_h:.2f} h wall-clock), {log_paths}.
 - CaVE quality MAE on held-out training-pool crops at the end of its phase: {cave_line(cave_end)}.
 - Latest held-out crop check ({last_val.get('time') if last_val else '-'}): PSNR gain {gain_line(last_val)};
-  CaVE MAE {cave_line(last_val)}.
+  CaVE MAE {cave_line(last_val)}.{_whole_line(last_whole)}
+- Weights: {"the exponential moving average of the weights (`train.py --ema-decay 0.9995`, about the last 2,000 steps; `export_tiny.py --ema`)" if ema else "the raw weights of the checkpoint"}.
 
 ## Results
 
