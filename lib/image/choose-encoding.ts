@@ -75,7 +75,11 @@ export interface EncodingChoice {
 }
 
 /** The ladders the search walks for a format, each ordered by fidelity (lowest quality first). */
-export function laddersFor(format: ChooseOptions["format"], grey: boolean, trellis = false): EncoderSetting[][] {
+export function laddersFor(
+  format: ChooseOptions["format"],
+  grey: boolean,
+  trellis = false,
+): EncoderSetting[][] {
   const range = (from: number, to: number, step: number) =>
     Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
   switch (format) {

@@ -91,7 +91,9 @@ export function describeSetting(setting: EncoderSetting): string {
 /** Reads {@link describeSetting}'s form back; undefined when it is not one. */
 export function parseSetting(text: string): EncoderSetting | undefined {
   const match =
-    /^(jpeg|png|webp|avif)(?: q(\d{1,3}))?(?: (4:2:0|4:4:4))?( flat)?( prog)?( trellis)?(?: e(\d))?$/.exec(text);
+    /^(jpeg|png|webp|avif)(?: q(\d{1,3}))?(?: (4:2:0|4:4:4))?( flat)?( prog)?( trellis)?(?: e(\d))?$/.exec(
+      text,
+    );
   if (match === null) return undefined;
   const [, format, quality, chroma, flat, progressive, trellis, effort] = match;
   return {

@@ -99,7 +99,9 @@ describe("the encoder setting chosen per image (restore)", () => {
     assert.ok(meanSquaredError(restored, encoded) <= allowed * 1.15);
     // The same setting without trellis, on the same pixels: more bytes.
     const raw = { raw: { width: 640, height: 480, channels: 3 as const } };
-    const plain = await sharp(restored, raw).jpeg(jpegOptions({ ...setting, trellis: false })).toBuffer();
+    const plain = await sharp(restored, raw)
+      .jpeg(jpegOptions({ ...setting, trellis: false }))
+      .toBuffer();
     const withTrellis = await sharp(restored, raw).jpeg(jpegOptions(setting)).toBuffer();
     assert.ok(withTrellis.length < plain.length, `${withTrellis.length} against ${plain.length} bytes`);
   });

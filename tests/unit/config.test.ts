@@ -97,6 +97,7 @@ test("UNJPEG_TRELLIS is off unless asked for, and reaches the restore options", 
   assert.equal(restoreOptionsFromConfig(loadConfig({ UNJPEG_TRELLIS: "1" })).trellis, true);
   assert.throws(
     () => loadConfig({ UNJPEG_TRELLIS: "yes" }),
-    (error: unknown) => error instanceof ConfigError && /UNJPEG_TRELLIS must be true or false/.test(error.message),
+    (error: unknown) =>
+      error instanceof ConfigError && /UNJPEG_TRELLIS must be true or false/.test(error.message),
   );
 });

@@ -118,8 +118,16 @@ describe("the rule", () => {
   test("UNJPEG_TRELLIS puts trellis quantisation on every JPEG rung, and only there", () => {
     for (const ladder of laddersFor("jpeg", false, true))
       assert.ok(ladder.every((s) => s.trellis === true && describeSetting(s).endsWith(" prog trellis")));
-    assert.ok(laddersFor("jpeg", false).flat().every((s) => s.trellis === undefined));
-    assert.ok(laddersFor("webp", false, true).flat().every((s) => s.trellis === undefined));
+    assert.ok(
+      laddersFor("jpeg", false)
+        .flat()
+        .every((s) => s.trellis === undefined),
+    );
+    assert.ok(
+      laddersFor("webp", false, true)
+        .flat()
+        .every((s) => s.trellis === undefined),
+    );
   });
 });
 
