@@ -16,13 +16,14 @@ units, which get no gradient (how the first run lost its whole latent path).
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, flops_per_megapixel  # noqa: E402
+from codiff_tiny import CURRENT_RUN, CodiffTiny, flops_per_megapixel, load_checkpoint  # noqa: E402
 from data import ijg_tables, load_pool, validation_set  # noqa: E402
 from train import validate  # noqa: E402
 
@@ -76,20 +77,18 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    st = torch.load(args.weights, map_location="cpu")
-    cfg = Config.from_dict(st["config"])
+    loaded, progress = load_checkpoint(args.weights, ema=args.ema)
+    cfg = loaded.cfg
     run = Path(args.weights).parent
     pool = load_pool(args.data, run / "scratch/pool.npz", min_side=144)
     held = [im for i, im in enumerate(pool) if i % 40 == 7]
     val = validation_set(held, 128, [int(q) for q in args.qualities.split(",")], per_q=16, seed=123)
 
-    def model() -> CodiffTiny:
-        m = CodiffTiny(cfg)
-        m.load_state_dict({k: v.float() for k, v in st["ema" if args.ema else "model"].items()})
-        return m
+    def model() -> CodiffTiny:  # a fresh copy for each variant to edit
+        return copy.deepcopy(loaded)
 
     flops = flops_per_megapixel(model())
-    print(f"{args.weights} step {st['progress']['step']}; GFLOP/MP: "
+    print(f"{args.weights} step {progress['step']}; GFLOP/MP: "
           + ", ".join(f"{k} {v:.1f}" for k, v in flops.items()))
     qs = args.qualities.split(",")
     print("| variant | " + " | ".join(f"gain QF {q}, dB" for q in qs) + " |")

@@ -220,13 +220,21 @@ def validation_set(images: list[np.ndarray], size: int, qualities: list[int], pe
     return out
 
 
+def benchmark_jpeg(rgb: np.ndarray, quality: int, grey: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The benchmark protocol (PIL/libjpeg, standard 8-bit tables, 4:2:0 or grey): decoded pixels and the
+    tables as the model's `qtables` value [2, 64]."""
+    tables, sampling = ijg_tables(quality), "grey" if grey else "4:2:0"
+    return decode_rgb(jpeg_bytes(rgb, tables, sampling)), table_input(tables, sampling)
+
+
 def whole_validation_set(images: list[np.ndarray], qualities: list[int]):
-    """The held-out images whole (their context is what a crop lacks), compressed by the benchmark protocol
-    (standard 8-bit tables, 4:2:0): {q: [(clean, jpeg, qtables), ...]}, arrays as train.py's tensors want."""
+    """The held-out images whole (their context is what a crop lacks), compressed by the benchmark protocol:
+    {q: [(clean, jpeg, qtables), ...]}, arrays as train.py's tensors want."""
     to_t = lambda a: a.astype(np.float32).transpose(2, 0, 1)[None] / 255.0  # noqa: E731
     out = {}
     for q in qualities:
-        tables = ijg_tables(q)
-        out[q] = [(to_t(img), to_t(decode_rgb(jpeg_bytes(img, tables, "4:2:0"))), table_input(tables, "4:2:0")[None])
-                  for img in images]
+        out[q] = []
+        for img in images:
+            jpg, tables = benchmark_jpeg(img, q, grey=False)
+            out[q].append((to_t(img), to_t(jpg), tables[None]))
     return out

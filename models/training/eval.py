@@ -24,7 +24,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codiff_tiny import CURRENT_RUN, CodiffTiny, load_checkpoint, pad_to_multiple, restore_image  # noqa: E402
-from data import decode_rgb, ijg_tables, jpeg_bytes, list_images, table_input  # noqa: E402
+from data import benchmark_jpeg, list_images  # noqa: E402
 
 
 def to_y(rgb: np.ndarray) -> np.ndarray:
@@ -79,13 +79,6 @@ def psnr_b(gt: np.ndarray, test: np.ndarray) -> float:
     return 10 * math.log10(1.0 / mse)
 
 
-def jpeg(rgb: np.ndarray, quality: int, grey: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The benchmark protocol (PIL/libjpeg, standard 8-bit tables, 4:2:0 or grey): decoded pixels and the
-    tables as the model's `qtables` value [2, 64]."""
-    tables, sampling = ijg_tables(quality), "grey" if grey else "4:2:0"
-    return decode_rgb(jpeg_bytes(rgb, tables, sampling)), table_input(tables, sampling)
-
-
 def metrics(gt: np.ndarray, test: np.ndarray) -> dict:
     gy, ty = to_y(gt), to_y(test)
     return {"psnr_rgb": psnr(gt, test), "psnr_y": psnr(gy, ty), "ssim_y": ssim(gy, ty), "psnrb_y": psnr_b(gy, ty)}
@@ -97,7 +90,7 @@ def compressed(path: Path, q: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor
     with Image.open(path) as im:
         grey = im.mode in ("L", "LA", "I;16")
         gt = np.asarray(im.convert("RGB"))
-    jp, tables = jpeg(gt, q, grey)
+    jp, tables = benchmark_jpeg(gt, q, grey)
     return gt, jp, torch.from_numpy(jp.astype(np.float32).transpose(2, 0, 1) / 255.0)[None], torch.from_numpy(tables)[None]
 
 

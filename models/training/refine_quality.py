@@ -30,7 +30,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, pad_to_multiple  # noqa: E402
 from data import decode_rgb, ijg_tables, jpeg_bytes, jpeg_roundtrip, load_pool  # noqa: E402
-from train import now_iso, save_atomic  # noqa: E402
+from train import half_weights, now_iso, save_atomic  # noqa: E402
 
 SIZES = [96, 128, 160, 224, 256, 320, 384, 448, 512]  # some not multiples of 32: padded like the runtime
 VAL_QUALITIES = [1, 2, 3, 4, 5, 10, 15, 20, 30, 40, 50, 60, 80]
@@ -165,10 +165,8 @@ def main(argv=None) -> int:
         st["ema"] = {**st["ema"], **{k: v for k, v in model_state.items() if k.startswith(("cave.qbody.", "cave.qmlp."))}}
     save_atomic(st, state_path)
     buffers = {k for k, _ in model.named_buffers()}
-
-    def small(state):
-        return {k: v if k in buffers else v.half() for k, v in state.items()}
-    save_atomic({"model": small(model_state), **({"ema": small(st["ema"])} if "ema" in st else {}),
+    save_atomic({"model": half_weights(model_state, buffers),
+                 **({"ema": half_weights(st["ema"], buffers)} if "ema" in st else {}),
                  "progress": st["progress"], "config": cfg.to_dict(), "quality_refine": refine}, weights_path)
     log({"stage": "end", **refine, **validate(model, held)})
     return 0

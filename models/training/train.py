@@ -182,6 +182,11 @@ def save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def half_weights(state: dict, buffers: set) -> dict:
+    """fp16 copies for the committed weights.pt, except `buffers` (fixed constants such as the DCT basis)."""
+    return {k: v if k in buffers else v.half() for k, v in state.items()}
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -257,12 +262,9 @@ def main(argv=None) -> int:
                      "opt": {"phase": progress["phase"], "state": opt.state_dict()},
                      "ema": ema.state_dict(),
                      "py_rng": random.getstate(), "torch_rng": torch.get_rng_state(), **extra}, state_path)
-        buffers = {k for k, _ in model.named_buffers()}  # fixed constants (DCT basis): keep fp32
-
-        def small(m):
-            return {k: v if k in buffers else v.half() for k, v in m.state_dict().items()}
-        save_atomic({"model": small(model), "ema": small(ema), "progress": progress, "config": cfg.to_dict(),
-                     **extra}, weights_path)
+        buffers = {k for k, _ in model.named_buffers()}
+        save_atomic({"model": half_weights(model.state_dict(), buffers), "ema": half_weights(ema.state_dict(), buffers),
+                     "progress": progress, "config": cfg.to_dict(), **extra}, weights_path)
 
     if warm_info:
         log(warm_info)
