@@ -6,10 +6,11 @@
  * model's manifest should say).
  */
 import type { OutputFormat } from "../config.js";
-import { chooseEncoding } from "../image/choose-encoding.js";
 import { decodeImage } from "../image/decode.js";
 import { encodeRestored } from "../image/encode.js";
-import { describeSetting, fixedSetting } from "../image/encoder-setting.js";
+import { describeSetting } from "../image/encoder-setting.js";
+import { plannedSetting, settingToWrite } from "../restore/encode-step.js";
+import { stepper } from "../restore/stepper.js";
 import { mse } from "./metrics.js";
 
 export interface DerivativeOptions {
@@ -57,18 +58,15 @@ export async function measureDerivative(
 ): Promise<DerivativeResult> {
   const { truth, decoded, restored } = images;
   const { width, height, grey } = size;
-  const setting =
-    options.quality === "auto" && options.format !== "png"
-      ? (
-          await chooseEncoding(restored, decoded, width, height, {
-            format: options.format,
-            keepGain: options.keepGain,
-            errorTransfer: options.errorTransfer,
-            grey,
-            trellis: options.trellis === true,
-          })
-        ).setting
-      : fixedSetting(options.format, options.quality === "auto" ? undefined : options.quality);
+  // The very decision restore() makes (lib/restore/encode-step.ts), untimed.
+  const setting = await settingToWrite(
+    plannedSetting(options.format, options.quality),
+    options.format,
+    { restored, decoded },
+    { width, height, grey },
+    { keepGain: options.keepGain, errorTransfer: options.errorTransfer, trellis: options.trellis === true },
+    stepper({}, {}, undefined),
+  );
   const bytes = await encodeRestored(source, restored, width, height, {
     format: options.format,
     setting,
