@@ -34,6 +34,22 @@ def _refine_line(log: list[dict]) -> str:
             f"MAE on the held-out pool images (whole, ≤ 768 px) at its end: {maes}")
 
 
+def _loss_text(log: list[dict]) -> str:
+    """L1, then each change of the generator's loss (`train.py --loss`) at the step its run (re)started."""
+    parts, current = [], "l1"
+    for r in log:
+        if r.get("event") != "start" or r.get("phase") != "gen":
+            continue
+        loss = (r.get("args") or {}).get("loss", "l1")
+        if loss != current:
+            parts.append(f"from step {r['step']:,} `{loss}`")
+            current = loss
+    if not parts:
+        return "L1 on RGB"
+    return ("L1 on RGB, then squared error, PSNR's measure (" + ", ".join(parts) +
+            ": `train.py --loss`, scaled so that its gradient has L1's size)")
+
+
 def _decoder_line(cfg) -> str:
     blocks = cfg.extra.get("dec_blocks", 2)
     tables = cfg.extra.get("tables")
@@ -143,8 +159,8 @@ A compact model with the structure of CODiff (Guo et al., ICCV 2025: CaVE compre
 one-step latent "diffusion" generator), trained from scratch on this project's machines because the
 official weights cannot be downloaded here. It removes JPEG artifacts (blocking, ringing) from photos on
 a CPU. It is **not** the official CODiff: no Stable Diffusion weights, no generative prior; it is trained
-for fidelity (L1), so it restores by smoothing block artifacts and sharpening edges, it does not invent
-texture. Same manifest and stage contract as the official export (see `docs/CONTRACTS.md`).
+for fidelity (L1, then squared error), so it restores by smoothing block artifacts and sharpening edges,
+it does not invent texture. Same manifest and stage contract as the official export (see `docs/CONTRACTS.md`).
 
 ## Architecture
 
@@ -176,7 +192,7 @@ Runtime steps (pad 32 edge bottom/right, x0 formula between unet and decoder, cl
   redistributing these weights should carry these attributions.
 {_degradation_line(cfg)}- Schedule: CaVE alone first (dual learning: L1 reconstruction through a training-only decoder + 2 ×
   L1 quality error on a 0..1 scale) for 40 min of training time (lr cosine-annealed to a tenth over it), then CaVE frozen and the generator
-  trained end to end through the x0 formula with L1 on RGB. Adam, lr 4e-4 (100-step warm-up, halved
+  trained end to end through the x0 formula with {_loss_text(log)}. Adam, lr 4e-4 (100-step warm-up, halved
   every 20 k steps of the phase; every 40 k before step 22.4 k; the warm-started runs from 2e-4, the last
   part from 1e-4, see the logs' `lr`), gradient clip 1, He init, output layers started small (not zero). Torch 1.13
   CPU, 2 threads (`OMP_WAIT_POLICY=PASSIVE`) on a 2-core machine shared with other work.
@@ -220,7 +236,7 @@ other jobs loaded it. The runtime's benchmark in `bench/` is the reference figur
   well under 1), {'within' if flops['total'] <= 45 else 'above'} the budget of 45 set for the whole model; the ×2 refinement costs
   {flops.get('vae_decoder.refine', 0.0):.1f} of the decoder's {flops['vae_decoder']:.1f}, the UNet (×8..×32) {flops['unet']:.1f}.
   `models/training/ablate.py` shows what each stage adds.
-- Fidelity-trained (L1): outputs are smoother than the originals; no perceptual/GAN loss.
+- Fidelity-trained (L1, squared error): outputs are smoother than the originals; no perceptual/GAN loss.
 - CaVE's quality estimate comes from content statistics; for IJG-scaled tables the table estimate of
   `lib/jpeg` is exact and should be preferred for reporting.
 - Images much larger than the training crops are handled through the ×32 token grid and tiling; the

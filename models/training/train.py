@@ -5,7 +5,8 @@ Run (and rerun to continue from the last checkpoint):
 
 Phase "cave": CaVE + a training-only decoder; loss = L1(reconstruction, clean) + w_q * |q_pred - q| / 100.
 Phase "gen":  CaVE frozen; vae_encoder + unet + vae_decoder trained end to end through the x0 formula
-              with L1 on RGB. The phase switches after --cave-seconds of accumulated training time.
+              with L1 on RGB (`--loss mse` or `mse-sample` for a late fine-tune toward PSNR). The phase
+              switches after --cave-seconds of accumulated training time.
 Files in --run-dir: log.jsonl (one line per log interval and per validation, with wall-clock),
 weights.pt (fp16 weights, their EMA + progress, small, committed), scratch/state.pt (full state with the
 optimizer, not committed). The EMA (--ema-decay) is what an export should take: `export_tiny.py --ema`. A GPU is used when torch sees one (torch 2.x + CUDA), with the same data and files.
@@ -38,6 +39,7 @@ from data import Batches, load_pool, validation_set, whole_validation_set  # noq
 
 VAL_QUALITIES = [1, 3, 5, 10, 20, 30, 40, 60, 80]
 WHOLE_VAL_QUALITIES = [1, 5, 10, 20, 40]
+MSE_SCALE = 0.04  # `--loss mse`: twice the L1 loss the generator sits at late in training (about 0.02)
 
 
 def parse_args(argv=None):
@@ -59,6 +61,10 @@ def parse_args(argv=None):
     p.add_argument("--ckpt-every-s", type=float, default=300.0)
     p.add_argument("--max-hours", type=float, default=0.0, help="stop after this many hours of this process (0 = never)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--loss", choices=["l1", "mse-sample", "mse"], default="l1",
+                   help="generator loss, for a late fine-tune toward PSNR: l1; mse-sample: each sample's squared "
+                        "error over twice its mean absolute error (each sample keeps the weight L1 gave it); mse: "
+                        "squared error over a constant (heavily compressed samples, with larger errors, weigh more)")
     p.add_argument("--ema-decay", type=float, default=0.9995,
                    help="per-step decay of the weights' exponential moving average (0.9995: about 2,000 steps)")
     p.add_argument("--extra", default=None,
@@ -304,8 +310,22 @@ def main(argv=None) -> int:
             with torch.no_grad():
                 tokens, _ = model.cave(jpg)
             out = model.gen(jpg, tokens, torch.from_numpy(qt_np).to(device) if model.takes_tables else None)
-            loss = (out - clean).abs().mean()
-            parts = {"l1": float(loss)}
+            err = out - clean
+            l1 = err.abs().mean()
+            parts = {"l1": float(l1)}
+            if args.loss != "l1":
+                # Squared error weighs pixels by their error, as PSNR does. Scaled so that its gradient has
+                # the size L1's had (the optimizer's state carries over): per sample by twice its own mean
+                # absolute error (held constant), or by a constant twice the L1 these runs sit at.
+                sq = (err**2).mean(dim=(1, 2, 3))
+                if args.loss == "mse-sample":
+                    scale = 2 * err.detach().abs().mean(dim=(1, 2, 3)).clamp_min(1e-6)
+                else:
+                    scale = MSE_SCALE
+                loss = (sq / scale).mean()
+                parts["mse"] = float(sq.mean())
+            else:
+                loss = l1
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
