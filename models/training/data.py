@@ -120,8 +120,11 @@ def table_input(tables: list[list[int]], sampling: str) -> np.ndarray:
     return np.asarray([tables[0], tables[0] if sampling == "grey" else tables[1]], dtype=np.float32)
 
 
-def sample_quality(rng: random.Random) -> int:
-    """1..95 weighted to heavy compression: 70 % in 1..40, 30 % in 41..95."""
+def sample_quality(rng: random.Random, extra_low: float = 0.0) -> int:
+    """1..95 weighted to heavy compression: 70 % in 1..40, 30 % in 41..95; `extra_low` of the draws taken
+    from 1..10 first (a late fine-tune toward the hardest qualities)."""
+    if extra_low and rng.random() < extra_low:
+        return rng.randint(1, 10)
     return rng.randint(1, 40) if rng.random() < 0.7 else rng.randint(41, 95)
 
 
@@ -175,8 +178,9 @@ class Batches:
     """Random training batches: float32 NCHW in [0, 1], the qualities used (the IJG-equivalent quality of
     the tables' coarseness) and the tables [B, 2, 64]."""
 
-    def __init__(self, images: list[np.ndarray], size: int, batch: int, grey_prob: float, seed: int):
-        self.images = images
+    def __init__(self, images: list[np.ndarray], size: int, batch: int, grey_prob: float, seed: int,
+                 extra_low: float = 0.0):
+        self.images, self.extra_low = images, extra_low
         self.size, self.batch, self.grey_prob = size, batch, grey_prob
         # Sample images in proportion to sqrt(area) so big photos are not drowned by small ones
         # nor dominate them.
@@ -188,7 +192,7 @@ class Batches:
         cleans, jpegs, qs, tabs = [], [], [], []
         for _ in range(self.batch):
             img = self.rng.choices(self.images, self.weights)[0]
-            q = sample_quality(self.rng)
+            q = sample_quality(self.rng, self.extra_low)
             grey = self.rng.random() < self.grey_prob
             # 8 %: compressed hard (QF <= 40), then re-saved at a high quality.
             resave = q <= 40 and self.rng.random() < 0.12

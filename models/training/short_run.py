@@ -41,6 +41,8 @@ def parse_args(argv=None):
     p.add_argument("--minutes", type=float, default=8.0)
     p.add_argument("--batch", type=int, default=32, help="a GPU takes more than the CPU run's 8")
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--crop", type=int, default=256, help="the main run's crop since step 146,505")
+    p.add_argument("--loss", default="mse", help="train.py --loss: the main run's since step 173,812")
     p.add_argument("--out", default=None, help="copy weights.pt and log.jsonl here at the end")
     return p.parse_args(argv)
 
@@ -91,6 +93,7 @@ def main(argv=None) -> int:
     run = seed_run(source, Path(args.run_dir or f"{source}-short"))
     cmd = [sys.executable, str(HERE / "train.py"), "--data", str(subset), "--run-dir", str(run),
            "--batch", str(args.batch), "--lr", str(args.lr), "--max-hours", str(args.minutes / 60),
+           "--crop", str(args.crop), "--loss", args.loss,
            "--ckpt-every-s", "60", "--val-every-s", str(max(60.0, args.minutes * 60 / 3))]
     print(" ".join(cmd), flush=True)
     code = subprocess.call(cmd)

@@ -61,6 +61,8 @@ def parse_args(argv=None):
     p.add_argument("--ckpt-every-s", type=float, default=300.0)
     p.add_argument("--max-hours", type=float, default=0.0, help="stop after this many hours of this process (0 = never)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--extra-low-quality", type=float, default=0.0,
+                   help="share of the training pairs drawn from QF 1..10 before the usual quality draw (0 = none)")
     p.add_argument("--loss", choices=["l1", "mse-sample", "mse"], default="l1",
                    help="generator loss, for a late fine-tune toward PSNR: l1; mse-sample: each sample's squared "
                         "error over twice its mean absolute error (each sample keeps the weight L1 gave it); mse: "
@@ -229,7 +231,8 @@ def main(argv=None) -> int:
     val = validation_set(held, args.val_crop, VAL_QUALITIES, per_q=16, seed=123)
     whole_val = whole_validation_set(held, WHOLE_VAL_QUALITIES) if args.whole_val_every_s > 0 else {}
     train_imgs = [im for im in train_imgs if min(im.shape[:2]) >= args.crop + 16]
-    batches = Batches(train_imgs, args.crop, args.batch, args.grey_prob, seed=args.seed + progress["step"])
+    batches = Batches(train_imgs, args.crop, args.batch, args.grey_prob, seed=args.seed + progress["step"],
+                      extra_low=args.extra_low_quality)
 
     def make_opt(phase):
         params = (list(model.cave.parameters()) + list(model.cave_decoder.parameters())
