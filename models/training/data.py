@@ -1,7 +1,7 @@
 """Training data: the training pool decoded once into memory, crops JPEG-compressed on the fly.
 
 Compression uses PIL (libjpeg). The benchmark protocol (standard IJG tables scaled by quality, clamped
-to 8 bits as libjpeg's `quality` does, 4:2:0 for colour) is `jpeg_roundtrip`; training (`compress`)
+to 8 bits as libjpeg's `quality` does, 4:2:0 for colour) is `benchmark_jpeg`; training (`sample_compression`)
 widens it to what users bring: qualities 1..95 weighted to 1..40, IJG tables clamped to 8 bits or kept
 16-bit (what plain `cjpeg` writes at low qualities), non-IJG tables (`synthetic_tables`: flat, ramped and
 warped shapes, as cameras and other encoders write), 4:2:0, 4:2:2, 4:4:4 or grey, and files compressed
@@ -110,14 +110,22 @@ def decode_rgb(data: bytes) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def jpeg_roundtrip(rgb: np.ndarray, quality: int, grey: bool) -> np.ndarray:
-    """The benchmark protocol: libjpeg standard tables at `quality` (8-bit), 4:2:0 for colour; uint8 HxWx3."""
-    return decode_rgb(jpeg_bytes(rgb, ijg_tables(quality), "grey" if grey else "4:2:0"))
-
-
 def table_input(tables: list[list[int]], sampling: str) -> np.ndarray:
     """The model's `qtables` value [2, 64] float32: a grey JPEG's single table stands for both rows."""
     return np.asarray([tables[0], tables[0] if sampling == "grey" else tables[1]], dtype=np.float32)
+
+
+def benchmark_compression(quality: int, grey: bool) -> tuple[list[list[int]], str]:
+    """The benchmark protocol's tables and sampling: libjpeg standard tables at `quality` (8-bit), 4:2:0
+    for colour."""
+    return ijg_tables(quality), "grey" if grey else "4:2:0"
+
+
+def benchmark_jpeg(rgb: np.ndarray, quality: int, grey: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The benchmark protocol (PIL/libjpeg): decoded pixels (uint8 HxWx3) and the tables as the model's
+    `qtables` value [2, 64]."""
+    tables, sampling = benchmark_compression(quality, grey)
+    return decode_rgb(jpeg_bytes(rgb, tables, sampling)), table_input(tables, sampling)
 
 
 def sample_quality(rng: random.Random, extra_low: float = 0.0) -> int:
@@ -169,7 +177,7 @@ def make_pair(img: np.ndarray, size: int, quality: int, grey: bool, rng: random.
     if grey:
         g = np.asarray(Image.fromarray(clean).convert("L"))
         clean = np.repeat(g[..., None], 3, axis=2)
-    tables, sampling = compression or (ijg_tables(quality), "grey" if grey else "4:2:0")
+    tables, sampling = compression or benchmark_compression(quality, grey)
     jpg = resaved(clean, tables, sampling, rng) if resave else decode_rgb(jpeg_bytes(clean, tables, sampling))
     return clean, jpg, table_input(tables, sampling)
 
@@ -222,13 +230,6 @@ def validation_set(images: list[np.ndarray], size: int, qualities: list[int], pe
         to_t = lambda a: np.stack(a).astype(np.float32).transpose(0, 3, 1, 2) / 255.0  # noqa: E731
         out[q] = (to_t(cleans), to_t(jpegs), np.stack(tabs))
     return out
-
-
-def benchmark_jpeg(rgb: np.ndarray, quality: int, grey: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The benchmark protocol (PIL/libjpeg, standard 8-bit tables, 4:2:0 or grey): decoded pixels and the
-    tables as the model's `qtables` value [2, 64]."""
-    tables, sampling = ijg_tables(quality), "grey" if grey else "4:2:0"
-    return decode_rgb(jpeg_bytes(rgb, tables, sampling)), table_input(tables, sampling)
 
 
 def whole_validation_set(images: list[np.ndarray], qualities: list[int]):

@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from codiff_tiny import CURRENT_RUN, CodiffTiny, Config, pad_to_multiple  # noqa: E402
-from data import decode_rgb, ijg_tables, jpeg_bytes, jpeg_roundtrip, load_pool  # noqa: E402
+from data import benchmark_jpeg, decode_rgb, ijg_tables, jpeg_bytes, load_pool  # noqa: E402
 from train import half_weights, now_iso, save_atomic  # noqa: E402
 
 SIZES = [96, 128, 160, 224, 256, 320, 384, 448, 512]  # some not multiples of 32: padded like the runtime
@@ -86,7 +86,7 @@ def validate(model: CodiffTiny, held: list[np.ndarray]) -> dict:
     for q in VAL_QUALITIES:
         errs = []
         for img in held:
-            j = jpeg_roundtrip(np.ascontiguousarray(img[:768, :768]), q, grey=False)
+            j, _ = benchmark_jpeg(np.ascontiguousarray(img[:768, :768]), q, grey=False)
             errs.append(abs(float(predict(model, pad_to_multiple(to_tensor([j]), 32))[0]) - q))
         out[f"cave_mae_q{q}"] = round(float(np.mean(errs)), 3)
     return out
