@@ -5,7 +5,9 @@
  * shape, the heap growing to what a restore of this size needs), then restores it `--runs N` times
  * (default 3) and reports the run of median wall time (speed, memory, steps), and the median of the runs'
  * own shares of time outside model runs, with their range: the steady state of a warm container. `--cold`
- * warms up once on a small image instead: the first restore of this size in a process.
+ * warms up once on a small image instead: the first restore of this size in a process. `--also-quality Q2`
+ * restores the image at Q2 once more after the warm-up: with a model whose band covers one of the two
+ * qualities (manifest `bands`), both weight sets are then loaded in the process, as in a long-lived one.
  * Targets (issue 4, 2 cores): ≥ 1 MP/s with the shipped model; 12 MP peak RSS ≤ 1.5 GB; per-MP time at
  * 12 MP within 1.3× of 1 MP; everything that is not a model run ≤ 15 % of the model runs' time. "Not a
  * model run" is the whole restore's time less its model runs (decode, tensors, x0, blend, encode, and any
@@ -31,7 +33,7 @@
  * onnxruntime's (Linux /proc); the rest of the process's (this thread's steps, decoding and encoding,
  * garbage collection, messages) is not a model run, and steps here that overlap model runs count this
  * thread's CPU only.
- *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--trellis] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]
+ *   node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--also-quality Q2] [--format F] [--quality-out auto|N] [--trellis] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]
  */
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -59,6 +61,7 @@ const { values } = parseArgs({
     trellis: { type: "boolean", default: false },
     runs: { type: "string", default: "3" },
     warmup: { type: "string", default: "3" },
+    "also-quality": { type: "string" },
     child: { type: "string" },
     cold: { type: "boolean" },
     tsx: { type: "boolean" },
@@ -71,7 +74,7 @@ const { values } = parseArgs({
 
 if (values.help === true) {
   process.stdout.write(
-    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--format F] [--quality-out auto|N] [--trellis] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]\n" +
+    "node --import tsx bench/restore.ts [--model DIR] [--sizes 1,4,12] [--runs N] [--warmup N] [--threads N] [--image PHOTO] [--quality Q] [--also-quality Q2] [--format F] [--quality-out auto|N] [--trellis] [--cold] [--tsx] [--in-thread | --in-worker] [--no-projection]\n" +
       "Restores a JPEG of each size (MP) in its own process, --warmup times to warm up and N times timed (the median run);\n" +
       "prints MP/s, CPU time, peak RSS, page faults, model vs non-model time (wall and CPU) and the time per step. Compare\n" +
       "CPU columns when other work shares the cores.\n",
@@ -137,6 +140,9 @@ async function child(mp: number): Promise<void> {
   const { bytes, width, height } = await sourceJpeg(mp, quality);
   if (values.cold === true) await restore((await sourceJpeg(0.05, quality)).bytes, options);
   else for (let k = 0; k < Math.max(1, Number(values.warmup)); k++) await restore(bytes, options);
+  // The same size at another quality first (a band's: both weight sets loaded, as in a long-lived process).
+  if (values["also-quality"] !== undefined)
+    await restore((await sourceJpeg(mp, Number(values["also-quality"]))).bytes, options);
   const runs: {
     totalMs: number;
     cpuMs: number;
@@ -277,6 +283,7 @@ async function main(): Promise<void> {
     if (values.threads !== undefined) args.push("--threads", values.threads);
     if (values.image !== undefined) args.push("--image", values.image);
     if (values.cold === true) args.push("--cold");
+    if (values["also-quality"] !== undefined) args.push("--also-quality", values["also-quality"]);
     if (values["in-thread"] === true) args.push("--in-thread");
     if (values["in-worker"] === true) args.push("--in-worker");
     if (values["no-projection"] === true) args.push("--no-projection");

@@ -41,6 +41,8 @@ export interface ImageResult {
   readonly predictedQuality: number | null;
   /** `<id>@<version>` of the model that ran. */
   readonly model: string | null;
+  /** The model's band that restored it (manifest `bands`), null: the model's own weights. */
+  readonly band: string | null;
   /** restore() wall time without the one-time model load. */
   readonly restoreMs: number;
   /** What the quantization-constraint projection did (off with `projection: false`). */
@@ -217,6 +219,7 @@ export async function evaluateOne(
     gain: { psnrRgb: out.psnrRgb - jpeg.psnrRgb, psnrY: out.psnrY - jpeg.psnrY },
     predictedQuality: outcome.description.predictedQuality,
     model: outcome.description.model,
+    band: outcome.description.run?.band ?? null,
     // The one-time model load (first image only) is not the restore's cost.
     restoreMs: outcome.description.totalMs - (outcome.description.timings["load"] ?? 0),
     projection: outcome.description.projection ?? null,

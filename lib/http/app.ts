@@ -85,20 +85,26 @@ export async function createOriginApp(config: Config, options: OriginAppOptions)
 }
 
 /**
- * Health opens the model's sessions (cached: the first call pays the load, later ones are instant), so
- * "loaded" is true only when a restore could run now.
+ * Health opens the model's sessions, its bands' included (cached: the first call pays the load, later
+ * ones are instant), so "loaded" is true only when a restore could run now.
  */
 async function openModelStatus(config: Config, tag: string): Promise<ModelStatus> {
   const [id = null, version = null] = tag.split("@");
   try {
-    const [{ openModel }, { shippedModelDir }] = await Promise.all([
+    const [{ openModel }, { shippedModelDir }, { folderForQuality }] = await Promise.all([
       import("../model/sessions.js"),
       import("../model/default-model.js"),
+      import("../model/model-folder.js"),
     ]);
-    await openModel(config.modelDir ?? shippedModelDir(), {
+    const dir = config.modelDir ?? shippedModelDir();
+    const options = {
       provider: config.executionProvider,
       ...(config.threads === undefined ? {} : { threads: config.threads }),
-    });
+    };
+    const { model } = await openModel(dir, options);
+    // Each band's weights too: a source of its qualities needs them.
+    for (const band of model.manifest.bands)
+      await openModel((await folderForQuality(dir, band.maxQuality)).dir, options);
     return { loaded: true, model: tag, id, version };
   } catch (error) {
     return {

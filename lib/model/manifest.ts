@@ -63,6 +63,18 @@ export interface Manifest {
    * own error is independent of any re-encoding's.
    */
   readonly encodeErrorTransfer: number;
+  /**
+   * Optional, default none: weights for the hardest compressions, each a model folder inside this one
+   * (same id and version) that restores the sources whose quality is at most `maxQuality`, in increasing
+   * `maxQuality` (the first that holds is used); other sources get this folder's own stages.
+   */
+  readonly bands: readonly QualityBand[];
+}
+
+export interface QualityBand {
+  readonly maxQuality: number;
+  /** A folder name inside the model folder, holding a complete model folder. */
+  readonly model: string;
 }
 
 /**
@@ -175,6 +187,23 @@ function stage(value: Json, name: StageName): StageSpec {
   return { file, inputs, outputs };
 }
 
+function bands(value: Json): QualityBand[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) fail("bands", "must be an array");
+  const out = value.map((item: Json, i: number) => {
+    const band = object(item, `bands[${i}]`);
+    return {
+      maxQuality: real(band["maxQuality"], `bands[${i}].maxQuality`, 1, 100),
+      model: text(band["model"], `bands[${i}].model`, FILE_NAME),
+    };
+  });
+  out.forEach((band, i) => {
+    if (i > 0 && band.maxQuality <= out[i - 1]!.maxQuality)
+      fail(`bands[${i}].maxQuality`, "must be above the band before it");
+  });
+  return out;
+}
+
 /** Validates a parsed `model.json`. Throws {@link ModelError} `MODEL_MANIFEST_INVALID` naming the field. */
 export function parseManifest(value: Json): Manifest {
   const root = object(value, "(root)");
@@ -245,5 +274,6 @@ export function parseManifest(value: Json): Manifest {
       root["encodeErrorTransfer"] === undefined
         ? 1
         : real(root["encodeErrorTransfer"], "encodeErrorTransfer", 0, 1, true),
+    bands: bands(root["bands"]),
   });
 }

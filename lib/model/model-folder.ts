@@ -60,6 +60,35 @@ export async function loadModelFolder(dir: string, options: { verify?: boolean }
   return Object.freeze({ dir: root, manifest, files, tag: `${manifest.id}@${manifest.version}` });
 }
 
+/** The model folder that restores a source, and the band it belongs to (null: the folder's own weights). */
+export interface ChosenFolder {
+  readonly dir: string;
+  readonly band: string | null;
+}
+
+/**
+ * Which weights restore a source of this quality (the quality the model is told): the first of the
+ * manifest's `bands` whose `maxQuality` it does not exceed, else the folder's own; an unknown quality (not
+ * a JPEG) gets the folder's own. A band is a model folder inside this one with the same id and version,
+ * so a derivative records one model whichever weights made it.
+ */
+export async function folderForQuality(dir: string, quality: number | null): Promise<ChosenFolder> {
+  const top = await loadModelFolder(dir);
+  const bands = top.manifest.bands;
+  const index = quality === null ? -1 : bands.findIndex((band) => quality <= band.maxQuality);
+  if (index < 0) return { dir: top.dir, band: null };
+  const band = bands[index]!;
+  const field = `bands[${index}].model`;
+  const inner = await loadModelFolder(join(top.dir, band.model)).catch((cause: unknown) => {
+    if (cause instanceof ModelError && cause.code === "MODEL_NOT_FOUND")
+      throw new ModelError("MODEL_NOT_FOUND", `${cause.message} (${field})`, { field, cause });
+    throw cause;
+  });
+  if (inner.tag !== top.tag) fail(field, `holds ${inner.tag}, not ${top.tag}`);
+  if (inner.manifest.bands.length > 0) fail(field, "has bands of its own");
+  return { dir: inner.dir, band: band.model };
+}
+
 /** Every file the manifest lists a checksum for: the stage graphs and any external-data files. */
 async function verifyFiles(root: string, manifest: Manifest): Promise<void> {
   const stageOf = new Map(STAGE_NAMES.map((name) => [manifest.stages[name].file, name]));

@@ -5,6 +5,8 @@ import { checkFormatHolds } from "../image/format-limits.js";
 import { uprightOffset } from "../image/offset.js";
 import { checkScanLength } from "../jpeg/index.js";
 import { shippedModelDir } from "../model/default-model.js";
+import { folderForQuality } from "../model/model-folder.js";
+import type { PipelineInput } from "../model/pipeline.js";
 import { DEFAULT_MODEL_CONCURRENCY, modelRunQueue } from "../model/run-queue.js";
 import { TRIAGE_DEFAULTS, takeOver, triage } from "./decide.js";
 import { earlierCellsSkipReason } from "./earlier-cells.js";
@@ -109,19 +111,23 @@ async function restoreInTurn(
       return skipped(run, triaged.base, "too-large", error.message);
     throw error;
   }
-  const sessions = await timed("load", () =>
-    heavy.openModel(options.modelDir ?? shippedModelDir(), {
+  const { info } = decoded;
+  const told = toldCompression(triaged, info.orientation);
+  // The weights for this compression (a band of the model for the hardest ones, docs/CONTRACTS.md).
+  const { band, sessions } = await timed("load", async () => {
+    const chosen = await folderForQuality(options.modelDir ?? shippedModelDir(), told.tableQuality);
+    const opened = await heavy.openModel(chosen.dir, {
       provider: options.executionProvider,
       threads: options.threads,
       inWorker: options.modelInWorker,
-    }),
-  );
-  const { info } = decoded;
+    });
+    return { band: chosen.band, sessions: opened };
+  });
   const encodeOptions = { format, grey: info.grey, modelTag: sessions.model.tag } as const;
   // Forced (known now: the projection leaves room for its quantization) or "auto" (chosen after it).
   const planned = heavy.plannedSetting(format, options.quality);
   const meanwhile = startWhileModelRuns(run, triaged, heavy, info, encodeOptions);
-  const result = await modelStep(run, triaged, heavy, sessions, decoded);
+  const result = await modelStep(run, told, heavy, sessions, decoded);
   let output: Uint8Array;
   let setting: EncoderSetting;
   let projection: ProjectionDescription;
@@ -182,6 +188,7 @@ async function restoreInTurn(
         cave: result.cave.mode,
         provider: sessions.provider,
         threads: sessions.threads,
+        ...(band === null ? {} : { band }),
       },
     },
   };
@@ -218,28 +225,36 @@ function startWhileModelRuns(
   return { carrier, notProjected, coefficients };
 }
 
-/** The model: the pipeline on the decoded pixels, told the compression (a re-saved source's earlier one). */
+/**
+ * What the model is told about the compression: the source's quality and tables, or for a re-saved source
+ * its earlier compression's quality, tables and grid offset (found in the stored image; the model runs on
+ * the upright one).
+ */
+function toldCompression(
+  triaged: Triaged,
+  orientation: number,
+): Pick<PipelineInput, "tableQuality" | "tables" | "offset"> {
+  const { recompressed } = triaged;
+  if (recompressed === undefined) return { tableQuality: triaged.quality, tables: triaged.tables };
+  return {
+    tableQuality: recompressed.quality,
+    tables: earlierTables(recompressed.quality, triaged.inspection?.components ?? 3),
+    offset: uprightOffset(recompressed.offset, triaged.width, triaged.height, orientation),
+  };
+}
+
+/** The model: the pipeline on the decoded pixels, told the compression. */
 async function modelStep(
   run: RestoreRun,
-  triaged: Triaged,
+  told: ReturnType<typeof toldCompression>,
   heavy: HeavyModules,
   sessions: Awaited<ReturnType<HeavyModules["openModel"]>>,
   decoded: Awaited<ReturnType<HeavyModules["decodeImage"]>>,
 ) {
   const { info, rgb } = decoded;
-  const { recompressed } = triaged;
-  const image = { rgb, width: info.width, height: info.height };
   const result = await heavy.runPipeline(
     sessions,
-    recompressed === undefined
-      ? { ...image, tableQuality: triaged.quality, tables: triaged.tables }
-      : {
-          ...image,
-          tableQuality: recompressed.quality,
-          tables: earlierTables(recompressed.quality, triaged.inspection?.components ?? 3),
-          // Found in the stored image; the model runs on the upright one.
-          offset: uprightOffset(recompressed.offset, triaged.width, triaged.height, info.orientation),
-        },
+    { rgb, width: info.width, height: info.height, ...told },
     { signal: run.options.signal, onProgress: run.options.onProgress },
   );
   for (const [name, ms] of Object.entries(result.timings)) run.timings[name] = (run.timings[name] ?? 0) + ms;

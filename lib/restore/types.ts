@@ -98,12 +98,14 @@ export interface RestoreDescription {
   readonly recompressed?: Recompression;
   /** What the quantization-constraint projection did, when the model ran. */
   readonly projection?: ProjectionDescription;
-  /** How the model ran, when it ran: tiles, where CaVE ran, execution provider and threads. */
+  /** How the model ran, when it ran: tiles, where CaVE ran, execution provider, threads, band. */
   readonly run?: {
     readonly tiles: number;
     readonly cave: "whole" | "tiled";
     readonly provider: ExecutionProvider;
     readonly threads: number;
+    /** The model's band that ran (its folder name, manifest `bands`); absent: the model's own weights. */
+    readonly band?: string;
   };
 }
 

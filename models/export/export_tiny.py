@@ -37,6 +37,10 @@ def main(argv=None) -> int:
                    help="the model's encodeErrorTransfer in model.json: the 'error transfer' `unjpeg eval` "
                         "reports for this model at QF 10 and 40 (the lower). Default: the value in the "
                         "model.json being replaced, else none (1); re-measure for every new model")
+    p.add_argument("--band", action="append", default=[], metavar="NAME:MAX_QUALITY:WEIGHTS[:LOG]",
+                   help="weights for the hardest compressions (model.json `bands`): exported into <out>/NAME with "
+                        "the same id and version, used for sources told a quality <= MAX_QUALITY; LOG: its "
+                        "training log for the card. Repeat in increasing MAX_QUALITY")
     p.add_argument("--runtime-notes", default="",
                    help="markdown file appended to Results: figures measured with the TypeScript runtime")
     args = p.parse_args(argv)
@@ -57,6 +61,9 @@ def main(argv=None) -> int:
             raise SystemExit(f"--encode-error-transfer must be in (0, 1], got {transfer}")
         extra = {"encodeErrorTransfer": transfer, **extra}
         print(f"encodeErrorTransfer {transfer}: check it with `unjpeg eval` (its 'error transfer' column)")
+    bands = [export_band(spec, out, version, extra, args.ema, model) for spec in args.band]
+    if bands:
+        extra = {**extra, "bands": [{"maxQuality": b["maxQuality"], "model": b["name"]} for b in bands]}
     man = manifest(model, out, "codiff-tiny", version, extra)
     ref = write_reference(model, out / "reference", REFERENCE_CASES)
 
@@ -69,10 +76,30 @@ def main(argv=None) -> int:
     ev = json.loads(Path(args.eval).read_text()) if args.eval else None
     notes = "\n" + Path(args.runtime_notes).read_text() if args.runtime_notes else ""
     (out / "MODEL_CARD.md").write_text(render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, notes,
-                                                       log_paths, ema=args.ema))
+                                                       log_paths, ema=args.ema, bands=bands))
     print(f"exported {out} version {version}: {sum(params.values())} parameters, "
           f"{flops['total']:.1f} GFLOP/MP, {sum(sizes.values()) / 1e6:.1f} MB")
     return 0
+
+
+def export_band(spec: str, out: Path, version: str, extra: dict, ema: bool, main_model) -> dict:
+    """One band's model folder inside `out` (same id and version as the main folder), with its own parity
+    fixtures; the band must share the main model's architecture and CaVE (only the generator differs)."""
+    name, max_quality, weights, *log = spec.split(":")
+    model, progress = load_checkpoint(weights, ema=ema)
+    if model.cfg != main_model.cfg:
+        raise SystemExit(f"--band {name}: its config differs from the main weights'")
+    main_cave, band_cave = main_model.cave.state_dict(), model.cave.state_dict()
+    if any(not torch.equal(main_cave[k], band_cave[k]) for k in main_cave):
+        raise SystemExit(f"--band {name}: its CaVE differs from the main weights' (train only the generator)")
+    folder = out / name
+    export_stages(model, folder)
+    manifest(model, folder, "codiff-tiny", version, extra)
+    write_reference(model, folder / "reference", REFERENCE_CASES)
+    records = [json.loads(line) for line in Path(log[0]).read_text().splitlines() if line.strip()] if log else []
+    return {"name": name, "maxQuality": float(max_quality) if "." in max_quality else int(max_quality),
+            "progress": progress, "log": records,
+            "log_path": str(Path(log[0]).resolve().relative_to(REPO)) if log else ""}
 
 
 if __name__ == "__main__":

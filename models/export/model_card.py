@@ -124,8 +124,27 @@ def _activation_line(cfg) -> str:
             "projection can go silent on every input and then never learns again (see Training).\n\n")
 
 
+def _bands_section(bands: list) -> str:
+    """The weights for the hardest compressions (model.json `bands`): what each band is and how it was made."""
+    if not bands:
+        return ""
+    lines = ["", "## Bands", "",
+             "Sources told a quality at most a band's `maxQuality` (the table quality; a re-saved source's earlier "
+             "quality) are restored by that band's weights: the same graphs (architecture, CaVE, FLOPs), a generator "
+             "fine-tuned on those qualities only. `description.run.band` names the band that ran.", ""]
+    for b in bands:
+        start = next((r for r in b["log"] if r.get("event") == "warm_start"), None)
+        p = b["progress"]
+        how = f" {start['change']}." if start and start.get("change") else ""
+        lines.append(f"- `{b['name']}/` (quality ≤ {b['maxQuality']}): weights at step {p.get('step')}, "
+                     f"{p.get('phase_step')} steps after its warm start.{how}"
+                     + (f" Log: `{b['log_path']}`." if b["log_path"] else ""))
+    return "\n".join(lines) + "\n"
+
+
 def render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, runtime_notes: str = "",
-                log_paths: str = "`models/training/runs/codiff-tiny/log.jsonl`", ema: bool = False) -> str:
+                log_paths: str = "`models/training/runs/codiff-tiny/log.jsonl`", ema: bool = False,
+                bands: list | None = None) -> str:
     start, last, wall_h = _hours(log)
     cave_end = next((r for r in log if r.get("event") == "phase_end"), None)
     vals = [r for r in log if r.get("event") in ("val", "phase_end")]
@@ -227,7 +246,7 @@ Speed: {flops['total']:.1f} GFLOP per megapixel; at the ~55 GFLOP/s onnxruntime 
 and FLOPs; onnxruntime-node, 2 intra-op threads, a 1024×1024 input, the four stages back to back, on
 the shared 2-core development machine): 0.73 s when the machine was calm (about 1.4 MP/s), 3–4 s while
 other jobs loaded it. The runtime's benchmark in `bench/` is the reference figure.
-{runtime_notes}
+{_bands_section(bands or [])}{runtime_notes}
 ## Limits
 
 - Trained for hours on a 2-core CPU, from scratch, on 326 images: far from FBCNN (70 M parameters)

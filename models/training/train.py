@@ -135,9 +135,13 @@ def validate_whole(model: CodiffTiny, whole: dict, device) -> dict:
 
 def run_config(args, st: dict | None, path: Path | None) -> Config:
     """A run keeps the config it was started with (checkpoint `st`, read from `path`); --extra only shapes
-    a new run."""
+    a new run, which without it takes the config of the weights it starts from (--init-from), if any."""
     requested = json.loads(args.extra) if args.extra is not None else None
     if st is None:
+        if requested is None and args.init_from:
+            init = torch.load(args.init_from, map_location="cpu")
+            if "config" in init:
+                return Config.from_dict(init["config"])
         return Config(extra=requested or {})
     # Checkpoints from before configs were saved in them all had the default config.
     saved = Config.from_dict(st["config"]) if "config" in st else Config()

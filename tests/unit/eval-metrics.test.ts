@@ -159,6 +159,7 @@ describe("summarize", () => {
       gain: { psnrRgb: restored - jpeg, psnrY: restored - jpeg },
       predictedQuality: predicted,
       model: "m@1",
+      band: null,
       restoreMs: 500,
       projection: null,
       butteraugli: null,

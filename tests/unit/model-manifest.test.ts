@@ -95,6 +95,41 @@ describe("parseManifest", () => {
       );
   });
 
+  it("reads the optional bands (absent: none; maxQuality increasing, a folder name each)", () => {
+    assert.deepEqual(parseManifest(contractManifest()).bands, []);
+    const banded = contractManifest() as Record<string, Loose>;
+    banded.bands = [
+      { maxQuality: 5, model: "lowest" },
+      { maxQuality: 10.5, model: "low" },
+    ];
+    assert.deepEqual(parseManifest(banded).bands, [
+      { maxQuality: 5, model: "lowest" },
+      { maxQuality: 10.5, model: "low" },
+    ]);
+    assert.equal(
+      badField((m) => (m.bands = { maxQuality: 10, model: "low" })),
+      "bands",
+    );
+    assert.equal(
+      badField((m) => (m.bands = [{ maxQuality: 0, model: "low" }])),
+      "bands[0].maxQuality",
+    );
+    assert.equal(
+      badField((m) => (m.bands = [{ maxQuality: 10, model: "../other" }])),
+      "bands[0].model",
+    );
+    assert.equal(
+      badField(
+        (m) =>
+          (m.bands = [
+            { maxQuality: 10, model: "low" },
+            { maxQuality: 10, model: "lower" },
+          ]),
+      ),
+      "bands[1].maxQuality",
+    );
+  });
+
   it("names the field at fault", () => {
     assert.equal(
       badField((m) => delete m.id),
