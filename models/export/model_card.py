@@ -136,8 +136,8 @@ def _bands_section(bands: list) -> str:
         start = next((r for r in b["log"] if r.get("event") == "warm_start"), None)
         p = b["progress"]
         how = f" {start['change']}." if start and start.get("change") else ""
-        lines.append(f"- `{b['name']}/` (quality ≤ {b['maxQuality']}): weights at step {p.get('step')}, "
-                     f"{p.get('phase_step')} steps after its warm start.{how}"
+        lines.append(f"- `{b['name']}/` (quality ≤ {b['maxQuality']}): weights at step {p.get('step', 0):,}, "
+                     f"{p.get('phase_step', 0):,} steps after its warm start.{how}"
                      + (f" Log: `{b['log_path']}`." if b["log_path"] else ""))
     return "\n".join(lines) + "\n"
 
@@ -166,7 +166,8 @@ def render_card(man, cfg, params, flops, sizes, progress, log, ev, ref, runtime_
                          if k.startswith("psnr_gain_q"))
 
     eval_part = (f"LIVE1 (29 colour images, `{ev['set']}`), compressed by PIL/libjpeg with standard tables, "
-                 f"4:2:0; checkpoint step {ev['progress'].get('step')}; measured with "
+                 f"4:2:0; checkpoint step {ev['progress'].get('step')}"
+                 + ("; the folder's own weights (the band's: Bands, below)" if bands else "") + "; measured with "
                  "`/usr/bin/python3 models/training/eval.py --json ...` (PyTorch, whole images, output rounded "
                  "to 8 bits; PSNR-B and SSIM on Y):\n\n" + _eval_table(ev)
                  + "\n\nCaVE quality estimate on LIVE1, mean absolute error per JPEG quality: "
