@@ -1,6 +1,6 @@
 /**
- * The shipped model (models/codiff-tiny), found by default: restore() with no model folder given, and
- * tiled against untiled on an image small enough to run whole.
+ * The shipped model (models/codiff-tiny), found by default: restore() with no model folder given, its band
+ * for QF <= 10, and tiled against untiled on an image small enough to run whole.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -39,6 +39,21 @@ describe("the shipped model", () => {
     const outcome = await restore(jpeg, { threads: 2 });
     assert.equal(outcome.action, "restored");
     assert.match(outcome.description.model ?? "", /^codiff-tiny@/);
+  });
+
+  it("restores QF 10 with its band for the hardest compressions, QF 40 with its own weights", async () => {
+    const restoredAt = async (quality: number) => {
+      const jpeg = await sharp(picture(), { raw: { width: W, height: H, channels: 3 } })
+        .jpeg({ quality })
+        .toBuffer();
+      const outcome = await restore(jpeg, { threads: 2, format: "png" });
+      assert.equal(outcome.action, "restored");
+      return outcome.description;
+    };
+    const [low, high] = [await restoredAt(10), await restoredAt(40)];
+    assert.equal(low.run?.band, "low");
+    assert.equal(high.run?.band, undefined);
+    assert.equal(low.model, high.model, "one model tag whichever weights ran");
   });
 
   it("tiled output matches untiled (PSNR ≥ 45 dB)", async (t) => {
