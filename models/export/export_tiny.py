@@ -71,7 +71,7 @@ def main(argv=None) -> int:
               "unet": count_params(model.gen.unet), "vae_decoder": count_params(model.gen.vae_decoder)}
     flops = flops_per_megapixel(model)
     sizes = {f: (out / f).stat().st_size for f in man["sha256"]}
-    log = [json.loads(line) for path in args.log for line in Path(path).read_text().splitlines() if line.strip()]
+    log = [record for path in args.log for record in read_log(path)]
     log_paths = ", ".join(f"`{Path(path).resolve().relative_to(REPO)}`" for path in args.log)
     ev = json.loads(Path(args.eval).read_text()) if args.eval else None
     notes = "\n" + Path(args.runtime_notes).read_text() if args.runtime_notes else ""
@@ -80,6 +80,11 @@ def main(argv=None) -> int:
     print(f"exported {out} version {version}: {sum(params.values())} parameters, "
           f"{flops['total']:.1f} GFLOP/MP, {sum(sizes.values()) / 1e6:.1f} MB")
     return 0
+
+
+def read_log(path: str) -> list[dict]:
+    """A training log (train.py's log.jsonl): one record per line."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
 def export_band(spec: str, out: Path, version: str, extra: dict, ema: bool, main_model) -> dict:
@@ -96,9 +101,8 @@ def export_band(spec: str, out: Path, version: str, extra: dict, ema: bool, main
     export_stages(model, folder)
     manifest(model, folder, "codiff-tiny", version, extra)
     write_reference(model, folder / "reference", REFERENCE_CASES)
-    records = [json.loads(line) for line in Path(log[0]).read_text().splitlines() if line.strip()] if log else []
     return {"name": name, "maxQuality": float(max_quality) if "." in max_quality else int(max_quality),
-            "progress": progress, "log": records,
+            "progress": progress, "log": read_log(log[0]) if log else [],
             "log_path": str(Path(log[0]).resolve().relative_to(REPO)) if log else ""}
 
 
